@@ -1,0 +1,5 @@
+import sys
+
+from fnnet.cli import main
+
+sys.exit(main())

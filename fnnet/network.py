@@ -1,0 +1,150 @@
+"""Network: a frozen description of a stack of layers, with init and a pure apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from fnnet.layers import LAYER_TYPES, Dense, Dropout
+
+
+@dataclass(frozen=True)
+class Network:
+    """A fully connected feedforward network ``in_features -> layers[0] -> ... -> layers[-1]``.
+
+    Frozen and hashable; it holds no arrays, so it can be closed over or passed as a
+    static argument. ``compute_dtype`` (e.g. "bfloat16") runs the forward and backward
+    matrix work in that dtype while the parameters keep theirs (mixed precision); the
+    output comes back in the parameters' dtype.
+    """
+
+    in_features: int
+    layers: tuple
+    compute_dtype: str | None = None
+
+    def __post_init__(self):
+        n = self.in_features
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"Network: in_features must be a positive int, got {n!r}")
+        layers = tuple(self.layers) if isinstance(self.layers, (list, tuple)) else None
+        if not layers:
+            raise ValueError(f"Network: layers must be a non-empty list of layers, got {self.layers!r}")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, LAYER_TYPES):
+                names = [t.__name__ for t in LAYER_TYPES]
+                raise TypeError(f"Network: layers[{i}] must be one of {names}, got {layer!r}")
+        object.__setattr__(self, "layers", layers)
+        if self.compute_dtype is not None:
+            dtype = jnp.dtype(self.compute_dtype)
+            if not jnp.issubdtype(dtype, jnp.floating):
+                raise ValueError(f"Network: compute_dtype must be a float dtype, got {self.compute_dtype!r}")
+            object.__setattr__(self, "compute_dtype", dtype.name)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """``(in_features, width after layer 0, ..., out_features)``."""
+        widths = [self.in_features]
+        for layer in self.layers:
+            widths.append(layer.out_features(widths[-1]))
+        return tuple(widths)
+
+    @property
+    def out_features(self) -> int:
+        return self.widths[-1]
+
+    def init(self, key, dtype=jnp.float32) -> list[dict]:
+        """Parameters: a list with one dict per layer (``{"w": (in, out), "b": (out,)}`` for
+        Dense, with a trailing ``pieces`` axis for Maxout, ``{}`` for Dropout)."""
+        dtype = jnp.dtype(dtype)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(f"Network.init: dtype must be a float dtype, got {dtype}")
+        if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+            raise ValueError("Network.init: float64 parameters need 64-bit mode; "
+                             "call it inside `with jax.enable_x64(True):`")
+        keys = jax.random.split(key, len(self.layers))
+        return [layer.init(k, n_in, dtype) for layer, k, n_in in zip(self.layers, keys, self.widths)]
+
+    def check_params(self, params) -> None:
+        """Raise a ValueError naming the first entry whose structure or shape does not match."""
+        if not isinstance(params, (list, tuple)) or len(params) != len(self.layers):
+            got = f"a {type(params).__name__} of {len(params)} entries" if isinstance(params, (list, tuple)) else type(params).__name__
+            raise ValueError(f"params: expected a list of {len(self.layers)} entries, one per layer, got {got}")
+        for i, (layer, entry, n_in) in enumerate(zip(self.layers, params, self.widths)):
+            shapes = layer.param_shapes(n_in)
+            if not isinstance(entry, dict) or set(entry) != set(shapes):
+                got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+                raise ValueError(f"params[{i}] ({type(layer).__name__}): expected a dict with keys "
+                                 f"{sorted(shapes)}, got {got}")
+            for name, shape in shapes.items():
+                got = tuple(jnp.shape(entry[name]))
+                if got != shape:
+                    raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected shape "
+                                     f"{shape}, got {got}")
+
+    def param_dtype(self, params):
+        leaves = jax.tree.leaves(params)
+        return jnp.result_type(leaves[0]) if leaves else jnp.dtype(jnp.float32)
+
+    def _prepare(self, params, x):
+        """Validated inputs as ``(params_c, x2d, batched, out_dtype)`` in the compute dtype."""
+        self.check_params(params)
+        x = jnp.asarray(x)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.in_features:
+            raise ValueError(f"x: expected shape (batch, {self.in_features}) or ({self.in_features},), "
+                             f"got {tuple(x.shape)}")
+        out_dtype = self.param_dtype(params)
+        compute = jnp.dtype(self.compute_dtype) if self.compute_dtype else out_dtype
+        if compute != out_dtype:
+            params = jax.tree.map(lambda p: p.astype(compute), params)
+        batched = x.ndim == 2
+        x2 = (x if batched else x[None, :]).astype(compute)
+        return params, x2, batched, out_dtype
+
+    def forward_with_cache(self, params, x, *, key=None, train=False):
+        """``(y, caches)``: the output (shape like ``apply``) and one cache per layer, each
+        holding what that layer's backward rule needs (``a_prev``, ``z``, ``a``, masks), with
+        a batch axis even for unbatched ``x``."""
+        params, a, batched, out_dtype = self._prepare(params, x)
+        if train and key is None:
+            needing = [i for i, layer in enumerate(self.layers) if layer.needs_key]
+            if needing:
+                raise ValueError(f"layers {needing} (Dropout) need key= in training mode; "
+                                 "pass key=jax.random.key(seed), a fresh one per step")
+        caches = []
+        for i, (layer, p) in enumerate(zip(self.layers, params)):
+            layer_key = jax.random.fold_in(key, i) if (train and layer.needs_key) else None
+            a, cache = layer.forward(p, a, key=layer_key, train=train)
+            caches.append(cache)
+        y = a.astype(out_dtype)
+        return (y if batched else y[0]), caches
+
+    def apply(self, params, x, *, key=None, train=False):
+        """``y = f_L(... f_1(x W_1 + b_1) ...)``: x (batch, in) or (in,) -> y (batch, out) or (out,).
+
+        Pure; works under jit, grad and vmap. ``key`` draws the dropout masks and is
+        required when ``train=True`` and the network has dropout.
+        """
+        y, _ = self.forward_with_cache(params, x, key=key, train=train)
+        return y
+
+    __call__ = apply
+
+
+def mlp(sizes: Sequence[int], activation: str = "relu", output: str = "identity",
+        dropout: float = 0.0, input_dropout: float = 0.0, compute_dtype: Any = None) -> Network:
+    """``mlp([64, 128, 10])``: Dense layers of the given widths (the first is the input
+    width), ``activation`` on the hidden ones, ``output`` on the last, and Dropout(``dropout``)
+    after each hidden layer when it is > 0."""
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"mlp: expected at least an input and an output width, got {sizes}")
+    layers = [Dropout(input_dropout)] if input_dropout > 0 else []
+    for width in sizes[1:-1]:
+        layers.append(Dense(width, activation))
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(sizes[-1], output))
+    return Network(sizes[0], tuple(layers), compute_dtype)

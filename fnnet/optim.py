@@ -1,0 +1,185 @@
+"""Optimizers as optax compositions, with the seed's update rules beside optax's.
+
+Every function returns an ordinary ``optax.GradientTransformation``; chain them
+further with ``optax.chain``. ``eta`` (the learning rate) may be an optax schedule.
+
+    sgd        w ← w − η g
+    momentum   v ← λ v − η g,  w ← w + v                 (the seed's form)
+    adagrad    w ← w − η g_t / sqrt(Σ_{i≤t} g_i²)        (the seed's form; or optax's)
+    adam       optax.adam
+    l2         chain(l2(λ), sgd(η)):  w ← (1 − ηλ) w − η ∂L/∂w
+    l1         chain(l1(λ), sgd(η)):  w ← w − η ∂L/∂w − ηλ sgn(w)
+
+Regularization is masked to the weights (``"w"`` leaves) by default: the seed leaves
+biases out of it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+ADAGRAD_FORMS = ("seed", "optax")
+
+
+def _check_rate(name: str, value: Any, *, allow_schedule: bool = True) -> None:
+    if allow_schedule and callable(value):
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        try:
+            ok = jnp.ndim(value) == 0 and jnp.issubdtype(jnp.result_type(value), jnp.floating)
+        except TypeError:
+            ok = False
+    if not ok or not math.isfinite(float(value)) or float(value) < 0:
+        kind = "a finite number >= 0" + (" or an optax schedule" if allow_schedule else "")
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def _eta_at(eta, count):
+    return eta(count) if callable(eta) else eta
+
+
+def weights_only(params) -> Any:
+    """Mask tree: True on the ``"w"`` leaves of fnnet parameters, False on biases."""
+    return [{k: k == "w" for k in entry} for entry in params]
+
+
+def biases(params) -> Any:
+    """Mask tree: True on the ``"b"`` leaves."""
+    return [{k: k == "b" for k in entry} for entry in params]
+
+
+def sgd(eta) -> optax.GradientTransformation:
+    """Plain gradient descent ``w ← w − η g``."""
+    _check_rate("eta", eta)
+    return optax.sgd(eta)
+
+
+class MomentumState(NamedTuple):
+    count: jax.Array
+    v: Any
+
+
+def momentum(eta, lam: float = 0.9) -> optax.GradientTransformation:
+    """The seed's momentum: ``v ← λ v − η g``, ``w ← w + v`` (v starts at 0).
+
+    For a constant η this equals ``optax.sgd(η, momentum=λ)`` (whose trace is −v/η);
+    under a schedule they differ: here each step's gradient keeps the η it was taken
+    with, while optax multiplies the whole trace by the current η.
+    """
+    _check_rate("eta", eta)
+    _check_rate("momentum", lam, allow_schedule=False)
+
+    def init(params):
+        return MomentumState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
+
+    def update(g, state, params=None):
+        eta_t = _eta_at(eta, state.count)
+        v = jax.tree.map(lambda v, g: lam * v - eta_t * g, state.v, g)
+        return v, MomentumState(optax.safe_increment(state.count), v)
+
+    return optax.GradientTransformation(init, update)
+
+
+class AdagradState(NamedTuple):
+    count: jax.Array
+    sum_sq: Any  # Σ_{i≤t} g_i²
+
+
+def adagrad(eta, form: str = "seed") -> optax.GradientTransformation:
+    """Adagrad. ``form="seed"``: ``w ← w − η g_t / sqrt(Σ_{i≤t} g_i²)`` with the sum starting
+    at 0 and no ε (a parameter whose gradients have all been 0 stays put).
+    ``form="optax"``: ``optax.adagrad(η)``, which starts the sum at 0.1 and adds
+    ε = 1e-7 inside the root."""
+    _check_rate("eta", eta)
+    if form == "optax":
+        return optax.adagrad(eta)
+    if form != "seed":
+        raise ValueError(f"adagrad: unknown form {form!r}; expected one of {list(ADAGRAD_FORMS)}")
+
+    def init(params):
+        return AdagradState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
+
+    def step(g, s, eta_t):
+        # Σ g² = 0 only if every g so far was 0, and then so is this g: the step is 0.
+        safe = jnp.where(s > 0, s, jnp.ones_like(s))
+        return jnp.where(s > 0, -eta_t * g / jnp.sqrt(safe), jnp.zeros_like(g))
+
+    def update(g, state, params=None):
+        sum_sq = jax.tree.map(lambda s, g: s + g * g, state.sum_sq, g)
+        eta_t = _eta_at(eta, state.count)
+        updates = jax.tree.map(lambda g, s: step(g, s, eta_t), g, sum_sq)
+        return updates, AdagradState(optax.safe_increment(state.count), sum_sq)
+
+    return optax.GradientTransformation(init, update)
+
+
+def adam(eta, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+    """``optax.adam``."""
+    _check_rate("eta", eta)
+    return optax.adam(eta, b1=b1, b2=b2, eps=eps)
+
+
+def l2(lam: float, mask: Any = weights_only) -> optax.GradientTransformation:
+    """Adds ``λ w`` to the gradient (of ``L + λ/2 ||w||²``); before ``sgd(η)`` this is the
+    seed's ``w ← (1 − ηλ) w − η ∂L/∂w``. Masked to the weights by default."""
+    _check_rate("l2", lam)
+    return optax.add_decayed_weights(lam, mask)
+
+
+def _add_l1(lam) -> optax.GradientTransformation:
+    def update(g, state, params=None):
+        if params is None:
+            raise ValueError("l1 needs params: call optimizer.update(grads, state, params)")
+        return jax.tree.map(lambda g, w: g + lam * jnp.sign(w), g, params), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def l1(lam: float, mask: Any = weights_only) -> optax.GradientTransformation:
+    """Adds ``λ sgn(w)`` to the gradient (of ``L + λ ||w||₁``); before ``sgd(η)`` this is the
+    seed's ``w ← w − η ∂L/∂w − ηλ sgn(w)``. Masked to the weights by default."""
+    _check_rate("l1", lam, allow_schedule=False)
+    return optax.masked(_add_l1(lam), mask)
+
+
+def freeze(mask: Any) -> optax.GradientTransformation:
+    """Zero the updates of the leaves where ``mask`` is True (a tree or a function of params);
+    chain it last so frozen parameters never move."""
+    return optax.masked(optax.set_to_zero(), mask)
+
+
+_momentum, _l1, _l2 = momentum, l1, l2  # reachable below, where the keywords shadow them
+
+
+def optimizer(name: str, eta, *, momentum: float = 0.9, adagrad_form: str = "seed",
+              l1: float = 0.0, l2: float = 0.0, clip: float | None = None,
+              frozen: Any = None) -> optax.GradientTransformation:
+    """One transformation from names and numbers (what the command line builds):
+    ``chain(clip, l1, l2, <name>(eta), freeze)``, leaving out what is not asked for."""
+    builders: dict[str, Callable[[], optax.GradientTransformation]] = {
+        "sgd": lambda: sgd(eta),
+        "momentum": lambda: _momentum(eta, momentum),
+        "adagrad": lambda: adagrad(eta, adagrad_form),
+        "adam": lambda: adam(eta),
+    }
+    if name not in builders:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    parts = []
+    if clip is not None:
+        _check_rate("clip", clip, allow_schedule=False)
+        parts.append(optax.clip_by_global_norm(clip))
+    if l1:
+        parts.append(_l1(l1))
+    if l2:
+        parts.append(_l2(l2))
+    parts.append(builders[name]())
+    if frozen is not None:
+        parts.append(freeze(frozen))
+    return parts[0] if len(parts) == 1 else optax.chain(*parts)

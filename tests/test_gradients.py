@@ -1,0 +1,199 @@
+"""Gradient equivalence: hand-written backprop = jax.grad = jax.jacfwd (= central differences).
+
+Hypothesis draws networks (depth 1–6, widths 1–32, any activation, maxout, dropout
+with either rule, both losses with both reductions, example weights, batches 1–16 and
+unbatched input, training and inference mode). Tolerances, normwise per leaf:
+
+    float64: backprop and forward mode vs jax.grad  ≤ 1e-10 relative
+             central differences                    ≤ 1e-6 relative (smooth networks)
+    float32: backprop and forward mode vs jax.grad  ≤ 1e-4 relative
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fnnet
+from fnnet import Dense, Dropout, Maxout, Network, activations, backprop, check, losses
+
+from . import worst_seen
+
+HIDDEN_ACTIVATIONS = sorted(set(activations.ACTIVATIONS) - {"softmax"})
+
+
+@st.composite
+def problems(draw, loss_kind, smooth=False):
+    """A problem description: (net, loss, batch, one_hot, weighted, train, seed)."""
+    acts = [a for a in HIDDEN_ACTIVATIONS if not (smooth and activations.get(a).kinked)]
+    depth = draw(st.integers(1, 6))
+    reduction = draw(st.sampled_from(["sum", "mean"]))
+    loss = losses.get(loss_kind, reduction)
+    layers = []
+    if draw(st.booleans()):
+        layers.append(Dropout(draw(st.sampled_from([0.0, 0.2, 0.5])), draw(st.booleans())))
+    for _ in range(depth - 1):
+        width = draw(st.integers(1, 32))
+        if draw(st.integers(0, 4)) == 0:
+            layers.append(Maxout(width, 1 if smooth else draw(st.integers(1, 4))))
+        else:
+            layers.append(Dense(width, draw(st.sampled_from(acts))))
+        if draw(st.integers(0, 3)) == 0:
+            layers.append(Dropout(draw(st.sampled_from([0.0, 0.1, 0.5, 0.9])), draw(st.booleans())))
+    out_width = draw(st.integers(1, 32)) if loss_kind == "squared_error" else draw(st.integers(2, 32))
+    if loss_kind == "cross_entropy":  # probabilities: softmax or sigmoid outputs
+        out_act = draw(st.sampled_from(["softmax", "sigmoid"]))
+    else:
+        out_act = draw(st.sampled_from(acts + ["softmax"]))
+    layers.append(Dense(out_width, out_act))
+    net = Network(draw(st.integers(1, 32)), tuple(layers))
+    batch = draw(st.sampled_from([None, 1, 2, 3, 8, 16]))
+    one_hot = draw(st.booleans())
+    weighted = batch is not None and draw(st.booleans())
+    train = draw(st.booleans())
+    seed = draw(st.integers(0, 2**31 - 1))
+    return net, loss, batch, one_hot, weighted, train, seed
+
+
+def materialize(problem, dtype):
+    # NumPy draws: eager jax.random would compile afresh for every drawn shape.
+    net, loss, batch, one_hot, weighted, train, seed = problem
+    rng = np.random.default_rng(seed)
+    params = []
+    for n_in, shapes in zip(net.widths, (layer.param_shapes(n) for layer, n in zip(net.layers, net.widths))):
+        # Nonzero biases, so no unit starts exactly on a kink.
+        params.append({k: jnp.asarray(rng.normal(0, (1 / np.sqrt(n_in)) if k == "w" else 0.1, shape), dtype)
+                       for k, shape in shapes.items()})
+    lead = () if batch is None else (batch,)
+    x = jnp.asarray(rng.normal(size=lead + (net.in_features,)), dtype)
+    if one_hot:  # soft targets: any distribution over the outputs
+        logits = rng.normal(size=lead + (net.out_features,))
+        t = jnp.asarray(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True), dtype)
+    else:
+        t = jnp.asarray(rng.integers(0, 2 if net.out_features == 1 else net.out_features, lead), jnp.int32)
+    w = jnp.asarray(rng.uniform(0.0, 2.0, lead), dtype) if weighted else None
+    return net, loss, params, x, t, w, jax.random.key(seed), train
+
+
+def _check(problem, dtype, methods, rtol, fd_rtol=None):
+    net, loss, params, x, t, w, key, train = materialize(problem, dtype)
+    report = check.assert_gradients_close(net, loss, params, x, t, key=key, train=train,
+                                          weights=w, methods=methods, rtol=rtol, fd_rtol=fd_rtol)
+    for method in methods:
+        worst_seen.record(f"{dtype} {method}", report.worst(method))
+    return report
+
+
+LOSS_KINDS = ["squared_error", "cross_entropy", "cross_entropy_logits"]
+# One test per loss, so the draws (70 + 20 + 20 per loss) spread over pytest-xdist workers.
+
+
+@pytest.mark.parametrize("loss_kind", LOSS_KINDS)
+@settings(max_examples=70)
+@given(data=st.data())
+def test_float64_backprop_reverse_and_forward_agree_to_roundoff(loss_kind, data):
+    problem = data.draw(problems(loss_kind))
+    with jax.enable_x64(True):
+        _check(problem, "float64", ("backprop", "forward"), rtol=1e-10)
+
+
+@pytest.mark.parametrize("loss_kind", LOSS_KINDS)
+@settings(max_examples=20)
+@given(data=st.data())
+def test_float64_central_differences_agree_on_smooth_networks(loss_kind, data):
+    problem = data.draw(problems(loss_kind, smooth=True))
+    with jax.enable_x64(True):
+        _check(problem, "float64", ("backprop", "central_difference"), rtol=1e-10, fd_rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss_kind", LOSS_KINDS)
+@settings(max_examples=20)
+@given(data=st.data())
+def test_float32_backprop_and_forward_agree(loss_kind, data):
+    problem = data.draw(problems(loss_kind))
+    _check(problem, "float32", ("backprop", "forward"), rtol=1e-4)
+
+
+def test_central_differences_on_relu_and_maxout_away_from_kinks(x64):
+    net = Network(6, (Dense(16, "relu"), Maxout(8, 3), Dense(8, "leaky_relu"), Dense(4, "softmax")))
+    params = net.init(jax.random.key(3), jnp.float64)
+    x = jax.random.normal(jax.random.key(4), (5, 6), jnp.float64)
+    _, caches = net.forward_with_cache(params, x)
+    # every unit is at least 1e-3 from its kink, far more than the difference step moves it
+    assert float(jnp.min(jnp.abs(caches[0].z))) > 1e-3 and float(jnp.min(jnp.abs(caches[2].z))) > 1e-3
+    check.assert_gradients_close(net, losses.cross_entropy(), params, x, jnp.arange(5) % 4,
+                                 methods=("backprop", "forward", "central_difference"))
+
+
+def _numpy_backprop(params, x, t, hidden="sigmoid"):
+    """The seed's formulas in plain NumPy: sigmoid/tanh hidden layers, softmax output,
+    cross-entropy summed over the batch. δ_L = y − t, δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f'(z_l)."""
+    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh}[hidden]
+    df = {"sigmoid": lambda a: a * (1 - a), "tanh": lambda a: 1 - a * a}[hidden]
+    ws = [np.asarray(p["w"]) for p in params]
+    bs = [np.asarray(p["b"]) for p in params]
+    a = [x]
+    for w, b in zip(ws[:-1], bs[:-1]):
+        a.append(f(a[-1] @ w + b))
+    z = a[-1] @ ws[-1] + bs[-1]
+    y = np.exp(z - z.max(1, keepdims=True))
+    y /= y.sum(1, keepdims=True)
+    loss = -np.sum(t * np.log(y))
+    delta = y - t
+    grads = [None] * len(ws)
+    for layer in reversed(range(len(ws))):
+        grads[layer] = {"w": a[layer].T @ delta, "b": delta.sum(0)}
+        if layer:
+            delta = (delta @ ws[layer].T) * df(a[layer])
+    return loss, grads
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh"])
+def test_backprop_matches_a_numpy_implementation_of_the_seed_formulas(x64, hidden):
+    net = Network(7, (Dense(9, hidden), Dense(5, hidden), Dense(3, "softmax")))
+    params = net.init(jax.random.key(0), jnp.float64)
+    x = np.asarray(jax.random.normal(jax.random.key(1), (4, 7), jnp.float64))
+    t = np.eye(3)[[0, 2, 1, 1]]
+    expected_loss, expected = _numpy_backprop(params, x, t, hidden)
+    loss, grads = backprop.loss_and_grad(net, losses.cross_entropy("sum"), params, x, t)
+    assert float(loss) == pytest.approx(expected_loss, rel=1e-13)
+    for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_backprop_is_jit_compatible_and_keeps_the_params_tree(x64):
+    net = Network(3, (Dense(4, "tanh"), Dropout(0.5), Maxout(2, 2), Dense(2, "softmax")))
+    params = net.init(jax.random.key(0), jnp.float64)
+    x, t = jnp.ones((2, 3), jnp.float64), jnp.array([0, 1])
+    step = jax.jit(lambda p, k: backprop.loss_and_grad(net, "cross_entropy", p, x, t, key=k, train=True))
+    _, grads = step(params, jax.random.key(1))
+    assert jax.tree.structure(grads) == jax.tree.structure(params)
+    assert all(g.shape == p.shape and g.dtype == p.dtype
+               for g, p in zip(jax.tree.leaves(grads), jax.tree.leaves(params)))
+
+
+def test_the_checker_catches_a_wrong_derivative(x64):
+    class Wrong(losses.SquaredError):
+        def _dc_dy(self, y, t):  # off by a factor 1.001
+            return 1.001 * (y - t)
+
+    net = Network(3, (Dense(4, "tanh"), Dense(2)))
+    params = net.init(jax.random.key(0), jnp.float64)
+    x, t = jnp.ones((2, 3), jnp.float64), jnp.ones((2, 2), jnp.float64)
+    with pytest.raises(AssertionError, match="leaves disagree.*backprop"):
+        check.assert_gradients_close(net, Wrong(), params, x, t)
+    report = check.compare(net, losses.SquaredError(), params, x, t)
+    assert report.worst("backprop") < 1e-14
+    assert "[0]['w']" in str(report) and "central_difference" in str(report)
+
+
+def test_gradient_reports_name_unknown_methods():
+    net = Network(2, (Dense(1),))
+    with pytest.raises(ValueError, match="unknown methods \\['magic'\\]"):
+        check.gradients(net, "squared_error", net.init(jax.random.key(0)), jnp.ones(2), jnp.ones(1),
+                        methods=("magic",))
+
+
+def test_public_surface():
+    assert fnnet.check is check and fnnet.backprop is backprop
