@@ -46,10 +46,12 @@ def backward(net: Network, params, caches, g=None, *, delta=None):
     return jax.tree.map(lambda d, p: d.astype(p.dtype), grads, list(params))
 
 
-def loss_and_grad(net: Network, loss, params, x, t, *, key=None, train=False, weights=None):
+def loss_and_grad(net: Network, loss, params, x, t, *, key=None, train=False, weights=None,
+                  has_aux=False):
     """``(L, ∂L/∂params)`` for ``L = loss(net.apply(params, x), t)`` by the hand-written
     backward pass; x (batch, in) or (in,), t targets or labels, weights (batch,) or None.
-    Same signature and results as ``jax.value_and_grad`` of the forward path."""
+    Same signature and results as ``jax.value_and_grad`` of the forward path; with
+    ``has_aux=True`` it returns ``((L, y), grads)`` with the network's output y."""
     loss = losses_.get(loss)
     y, caches = net.forward_with_cache(params, x, key=key, train=train)
     value = loss(y, t, weights)
@@ -60,4 +62,4 @@ def loss_and_grad(net: Network, loss, params, x, t, *, key=None, train=False, we
     else:
         g = loss.grad(y, t, weights)
         grads = backward(net, params, caches, g if batched else g[None, :])
-    return value, grads
+    return ((value, y) if has_aux else value), grads

@@ -45,6 +45,25 @@ def _eta_at(eta, count):
     return eta(count) if callable(eta) else eta
 
 
+def _times(eta_t, g):
+    # optax schedules return float32 even for float64 parameters: compute in g's dtype.
+    return (eta_t if isinstance(eta_t, (int, float)) else jnp.asarray(eta_t, g.dtype)) * g
+
+
+def _optax_promotion(inner: optax.GradientTransformation) -> optax.GradientTransformation:
+    # optax mixes Python floats with int32 counts (schedules, Adam's bias correction), which
+    # JAX's "strict" dtype promotion rejects; its code is traced under standard promotion.
+    def update(updates, state, params=None):
+        with jax.numpy_dtype_promotion("standard"):
+            return inner.update(updates, state, params)
+
+    def init(params):
+        with jax.numpy_dtype_promotion("standard"):
+            return inner.init(params)
+
+    return optax.GradientTransformation(init, update)
+
+
 def weights_only(params) -> Any:
     """Mask tree: True on the ``"w"`` leaves of fnnet parameters, False on biases."""
     return [{k: k == "w" for k in entry} for entry in params]
@@ -58,7 +77,7 @@ def biases(params) -> Any:
 def sgd(eta) -> optax.GradientTransformation:
     """Plain gradient descent ``w ← w − η g``."""
     _check_rate("eta", eta)
-    return optax.sgd(eta)
+    return _optax_promotion(optax.sgd(eta))
 
 
 class MomentumState(NamedTuple):
@@ -81,10 +100,10 @@ def momentum(eta, lam: float = 0.9) -> optax.GradientTransformation:
 
     def update(g, state, params=None):
         eta_t = _eta_at(eta, state.count)
-        v = jax.tree.map(lambda v, g: lam * v - eta_t * g, state.v, g)
+        v = jax.tree.map(lambda v, g: lam * v - _times(eta_t, g), state.v, g)
         return v, MomentumState(optax.safe_increment(state.count), v)
 
-    return optax.GradientTransformation(init, update)
+    return _optax_promotion(optax.GradientTransformation(init, update))
 
 
 class AdagradState(NamedTuple):
@@ -99,7 +118,7 @@ def adagrad(eta, form: str = "seed") -> optax.GradientTransformation:
     ε = 1e-7 inside the root."""
     _check_rate("eta", eta)
     if form == "optax":
-        return optax.adagrad(eta)
+        return _optax_promotion(optax.adagrad(eta))
     if form != "seed":
         raise ValueError(f"adagrad: unknown form {form!r}; expected one of {list(ADAGRAD_FORMS)}")
 
@@ -109,7 +128,7 @@ def adagrad(eta, form: str = "seed") -> optax.GradientTransformation:
     def step(g, s, eta_t):
         # Σ g² = 0 only if every g so far was 0, and then so is this g: the step is 0.
         safe = jnp.where(s > 0, s, jnp.ones_like(s))
-        return jnp.where(s > 0, -eta_t * g / jnp.sqrt(safe), jnp.zeros_like(g))
+        return jnp.where(s > 0, -_times(eta_t, g) / jnp.sqrt(safe), jnp.zeros_like(g))
 
     def update(g, state, params=None):
         sum_sq = jax.tree.map(lambda s, g: s + g * g, state.sum_sq, g)
@@ -117,20 +136,21 @@ def adagrad(eta, form: str = "seed") -> optax.GradientTransformation:
         updates = jax.tree.map(lambda g, s: step(g, s, eta_t), g, sum_sq)
         return updates, AdagradState(optax.safe_increment(state.count), sum_sq)
 
-    return optax.GradientTransformation(init, update)
+    return _optax_promotion(optax.GradientTransformation(init, update))
 
 
 def adam(eta, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
-    """``optax.adam``."""
+    """``optax.adam``: ``m ← b1 m + (1 − b1) g``, ``v ← b2 v + (1 − b2) g²``,
+    ``w ← w − η m̂ / (sqrt(v̂) + ε)`` with bias-corrected m̂, v̂."""
     _check_rate("eta", eta)
-    return optax.adam(eta, b1=b1, b2=b2, eps=eps)
+    return _optax_promotion(optax.adam(eta, b1=b1, b2=b2, eps=eps))
 
 
 def l2(lam: float, mask: Any = weights_only) -> optax.GradientTransformation:
     """Adds ``λ w`` to the gradient (of ``L + λ/2 ||w||²``); before ``sgd(η)`` this is the
     seed's ``w ← (1 − ηλ) w − η ∂L/∂w``. Masked to the weights by default."""
     _check_rate("l2", lam)
-    return optax.add_decayed_weights(lam, mask)
+    return _optax_promotion(optax.add_decayed_weights(lam, mask))
 
 
 def _add_l1(lam) -> optax.GradientTransformation:
@@ -146,13 +166,13 @@ def l1(lam: float, mask: Any = weights_only) -> optax.GradientTransformation:
     """Adds ``λ sgn(w)`` to the gradient (of ``L + λ ||w||₁``); before ``sgd(η)`` this is the
     seed's ``w ← w − η ∂L/∂w − ηλ sgn(w)``. Masked to the weights by default."""
     _check_rate("l1", lam, allow_schedule=False)
-    return optax.masked(_add_l1(lam), mask)
+    return _optax_promotion(optax.masked(_add_l1(lam), mask))
 
 
 def freeze(mask: Any) -> optax.GradientTransformation:
     """Zero the updates of the leaves where ``mask`` is True (a tree or a function of params);
     chain it last so frozen parameters never move."""
-    return optax.masked(optax.set_to_zero(), mask)
+    return _optax_promotion(optax.masked(optax.set_to_zero(), mask))
 
 
 _momentum, _l1, _l2 = momentum, l1, l2  # reachable below, where the keywords shadow them
@@ -174,7 +194,7 @@ def optimizer(name: str, eta, *, momentum: float = 0.9, adagrad_form: str = "see
     parts = []
     if clip is not None:
         _check_rate("clip", clip, allow_schedule=False)
-        parts.append(optax.clip_by_global_norm(clip))
+        parts.append(_optax_promotion(optax.clip_by_global_norm(clip)))
     if l1:
         parts.append(_l1(l1))
     if l2:

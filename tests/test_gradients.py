@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 import fnnet
 from fnnet import Dense, Dropout, Maxout, Network, activations, backprop, check, losses
 
-from . import worst_seen
+from . import numpy_ref, worst_seen
 
 HIDDEN_ACTIVATIONS = sorted(set(activations.ACTIVATIONS) - {"softmax"})
 
@@ -126,36 +126,13 @@ def test_central_differences_on_relu_and_maxout_away_from_kinks(x64):
                                  methods=("backprop", "forward", "central_difference"))
 
 
-def _numpy_backprop(params, x, t, hidden="sigmoid"):
-    """The seed's formulas in plain NumPy: sigmoid/tanh hidden layers, softmax output,
-    cross-entropy summed over the batch. δ_L = y − t, δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f'(z_l)."""
-    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh}[hidden]
-    df = {"sigmoid": lambda a: a * (1 - a), "tanh": lambda a: 1 - a * a}[hidden]
-    ws = [np.asarray(p["w"]) for p in params]
-    bs = [np.asarray(p["b"]) for p in params]
-    a = [x]
-    for w, b in zip(ws[:-1], bs[:-1]):
-        a.append(f(a[-1] @ w + b))
-    z = a[-1] @ ws[-1] + bs[-1]
-    y = np.exp(z - z.max(1, keepdims=True))
-    y /= y.sum(1, keepdims=True)
-    loss = -np.sum(t * np.log(y))
-    delta = y - t
-    grads = [None] * len(ws)
-    for layer in reversed(range(len(ws))):
-        grads[layer] = {"w": a[layer].T @ delta, "b": delta.sum(0)}
-        if layer:
-            delta = (delta @ ws[layer].T) * df(a[layer])
-    return loss, grads
-
-
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh"])
 def test_backprop_matches_a_numpy_implementation_of_the_seed_formulas(x64, hidden):
     net = Network(7, (Dense(9, hidden), Dense(5, hidden), Dense(3, "softmax")))
     params = net.init(jax.random.key(0), jnp.float64)
     x = np.asarray(jax.random.normal(jax.random.key(1), (4, 7), jnp.float64))
     t = np.eye(3)[[0, 2, 1, 1]]
-    expected_loss, expected = _numpy_backprop(params, x, t, hidden)
+    expected_loss, expected = numpy_ref.backprop(params, x, t, hidden)
     loss, grads = backprop.loss_and_grad(net, losses.cross_entropy("sum"), params, x, t)
     assert float(loss) == pytest.approx(expected_loss, rel=1e-13)
     for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(expected)):

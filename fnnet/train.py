@@ -1,0 +1,398 @@
+"""Training: a jitted step, epochs as one compiled ``lax.scan``, and ``fit``.
+
+Keys: the base key of a run is never consumed. Epoch e shuffles with
+``fold_in(fold_in(key, 0), e)`` and update s draws its dropout masks from
+``fold_in(fold_in(key, 1), s)``, so no key is used twice and a resumed run draws
+exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnnet import backprop, data as data_, losses as losses_
+from fnnet.network import Network
+
+GRADS = ("autodiff", "backprop")
+
+
+class TrainState(NamedTuple):
+    """Everything a run needs to continue: parameters, optimizer state, the number of
+    updates and epochs done, and the run's base key."""
+
+    params: Any
+    opt_state: Any
+    step: jax.Array  # int32
+    epoch: jax.Array  # int32
+    key: jax.Array
+
+
+def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
+    """A fresh TrainState at step 0, epoch 0."""
+    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32),
+                      jnp.zeros((), jnp.int32), key)
+
+
+def _check_grad(grad):
+    if grad not in GRADS:
+        raise ValueError(f"grad: expected one of {list(GRADS)}, got {grad!r}")
+
+
+def value_and_grad(net: Network, loss, grad: str = "autodiff") -> Callable:
+    """``(params, x, t, weights, key) -> ((L, y), ∂L/∂params)`` in training mode, from
+    ``jax.grad`` ("autodiff") or the hand-written pass ("backprop")."""
+    _check_grad(grad)
+    loss = losses_.get(loss)
+    if grad == "backprop":
+        return lambda params, x, t, w, key: backprop.loss_and_grad(
+            net, loss, params, x, t, key=key, train=True, weights=w, has_aux=True)
+
+    def autodiff(params, x, t, w, key):
+        def objective(p):
+            y = net.apply(p, x, key=key, train=True)
+            return loss(y, t, w), y
+        return jax.value_and_grad(objective, has_aux=True)(params)
+
+    return autodiff
+
+
+def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
+              grad: str = "autodiff", accuracy: bool = True) -> Callable:
+    """The pure update ``(params, opt_state, batch, key) -> (params, opt_state, metrics)``;
+    batch is ``(x, t)`` or ``(x, t, weights)``, metrics ``{"loss", "accuracy"}`` of the
+    batch before the update."""
+    vg = value_and_grad(net, loss, grad)
+
+    def step(params, opt_state, batch, key):
+        x, t, w = (*batch, None) if len(batch) == 2 else batch
+        (value, y), grads = vg(params, x, t, w, key)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        metrics = {"loss": value}
+        if accuracy:
+            metrics["accuracy"] = losses_.accuracy(y, t, w)
+        return params, opt_state, metrics
+
+    return step
+
+
+def train_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
+               grad: str = "autodiff") -> Callable:
+    """``make_step`` compiled; params and optimizer state are donated on accelerators."""
+    donate = (0, 1) if jax.default_backend() != "cpu" else ()
+    return jax.jit(make_step(net, loss, optimizer, grad=grad), donate_argnums=donate)
+
+
+def _evaluate(net, loss, params, x, t, chunk):
+    """``{"loss", "accuracy"}`` in inference mode over all of x, ``chunk`` examples at a time."""
+    n = x.shape[0]
+    chunk = min(chunk, n)
+    count = -(-n // chunk)
+    pad = count * chunk - n
+    w = jnp.concatenate([jnp.ones((n,), x.dtype), jnp.zeros((pad,), x.dtype)]).reshape(count, chunk)
+    xs = jnp.pad(x, ((0, pad), (0, 0))).reshape(count, chunk, -1)
+    ts = jnp.pad(t, ((0, pad),) + ((0, 0),) * (t.ndim - 1)).reshape((count, chunk) + t.shape[1:])
+
+    def one(batch):
+        xb, tb, wb = batch
+        y = net.apply(params, xb)
+        c = loss.per_example(y, losses_.targets_like(y, tb))
+        return jnp.sum(c * wb.astype(c.dtype)), losses_.accuracy(y, tb, wb) * jnp.sum(wb)
+
+    total, hits = jax.lax.map(one, (xs, ts, w))
+    total = jnp.sum(total)
+    return {"loss": total if loss.reduction == "sum" else total / n, "accuracy": jnp.sum(hits) / n}
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluate_program(net, loss, chunk):
+    return jax.jit(lambda params, x, t: _evaluate(net, loss, params, x, t, chunk))
+
+
+def evaluate(net: Network, loss, params, x, t, *, batch_size: int = 1024) -> dict:
+    """Loss (in the loss's reduction) and accuracy over a data set, inference mode."""
+    loss = losses_.get(loss)
+    x, t = data_.to_device(x, t, net.in_features, net.out_features, net.param_dtype(params), "data")
+    metrics = _evaluate_program(net, loss, int(batch_size))(params, x, t)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def make_epoch(net: Network, loss, optimizer: optax.GradientTransformation, *, batch_size: int,
+               grad: str = "autodiff", accuracy: bool = True, eval_batch_size: int = 1024,
+               learning_rate=None, step_losses: bool = False) -> Callable:
+    """The pure epoch ``(state, x, t, val) -> (state, metrics)``: shuffle, one update per
+    minibatch under ``lax.scan`` (the last partial batch padded and masked, so each example
+    counts once), then the validation pass when ``val = (x_val, t_val)`` is given.
+
+    Metrics: "loss" (and "accuracy") running over the epoch's minibatches in training mode,
+    "val_loss"/"val_accuracy", "learning_rate" when given, and with ``step_losses`` the
+    loss of every update.
+    """
+    loss = losses_.get(loss)
+    step = make_step(net, loss, optimizer, grad=grad, accuracy=accuracy)
+    B = batch_size
+
+    def epoch(state: TrainState, x, t, val=None):
+        n = x.shape[0]
+        full, rem = divmod(n, B)
+        dtype = net.param_dtype(state.params)
+        drop_key = jax.random.fold_in(state.key, 1)
+        # ∂L/∂C^n per example of a batch: the epoch's loss is the sum or the mean over examples.
+        per_batch = (lambda v, k: v * k) if loss.reduction == "mean" else (lambda v, k: v)
+
+        def update(carry, batch, count):
+            params, opt_state, s, loss_sum, hits = carry
+            params, opt_state, m = step(params, opt_state, batch, jax.random.fold_in(drop_key, s))
+            hits = hits + m["accuracy"] * count if accuracy else hits
+            carry = (params, opt_state, s + 1, loss_sum + per_batch(m["loss"], count), hits)
+            return carry, (m["loss"] if step_losses else None)
+
+        carry = (state.params, state.opt_state, state.step, jnp.zeros((), dtype), jnp.zeros((), dtype))
+        per_step = []
+        if full == 1 and rem == 0:
+            # One batch of everything: its order does not change the update, so no shuffle.
+            carry, ys = update(carry, (x, t), B)
+            per_step.append(None if ys is None else ys[None])
+        else:
+            shuffle_key = jax.random.fold_in(jax.random.fold_in(state.key, 0), state.epoch)
+            perm = jax.random.permutation(shuffle_key, n)
+            take = lambda idx: (jnp.take(x, idx, axis=0), jnp.take(t, idx, axis=0))  # noqa: E731
+            if full:
+                carry, ys = jax.lax.scan(lambda c, idx: update(c, take(idx), B), carry,
+                                         perm[: full * B].reshape(full, B))
+                per_step.append(ys)
+            if rem:
+                idx = jnp.concatenate([perm[full * B:], perm[: B - rem]])
+                w = jnp.concatenate([jnp.ones((rem,), dtype), jnp.zeros((B - rem,), dtype)])
+                carry, ys = update(carry, (*take(idx), w), rem)
+                per_step.append(None if ys is None else ys[None])
+        params, opt_state, s, loss_sum, hits = carry
+        metrics = {"loss": loss_sum if loss.reduction == "sum" else loss_sum / n}
+        if accuracy:
+            metrics["accuracy"] = hits / n
+        if step_losses:
+            metrics["step_losses"] = jnp.concatenate(per_step)
+        if learning_rate is not None:
+            with jax.numpy_dtype_promotion("standard"):  # optax schedules mix float and int32
+                lr = learning_rate(s - 1) if callable(learning_rate) else learning_rate
+            metrics["learning_rate"] = jnp.asarray(lr, dtype)
+        if val is not None:
+            v = _evaluate(net, loss, params, val[0], val[1], eval_batch_size)
+            metrics["val_loss"] = v["loss"]
+            if accuracy:
+                metrics["val_accuracy"] = v["accuracy"]
+        return TrainState(params, opt_state, s, state.epoch + 1, state.key), metrics
+
+    return epoch
+
+
+def make_epochs(epoch: Callable, max_epochs: int) -> Callable:
+    """``(state, x, t, val, n) -> (state, metrics)``: ``n ≤ max_epochs`` epochs in one
+    program (n is traced, so any n reuses it); each metric is stacked to ``(max_epochs,)``
+    with the first n entries filled, plus "params_finite" of the final parameters."""
+
+    def epochs(state, x, t, val, n):
+        shapes = jax.eval_shape(epoch, state, x, t, val)[1]
+        stacked = {k: jnp.zeros((max_epochs,) + v.shape, v.dtype) for k, v in shapes.items()}
+
+        def body(i, carry):
+            state, stacked = carry
+            state, m = epoch(state, x, t, val)
+            return state, {k: stacked[k].at[i].set(m[k]) for k in stacked}
+
+        state, stacked = jax.lax.fori_loop(0, n, body, (state, stacked))
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(state.params)]))
+        return state, {**stacked, "params_finite": finite}
+
+    return epochs
+
+
+@functools.lru_cache(maxsize=64)
+def _epochs_program(net, loss, optimizer, batch_size, grad, accuracy, eval_batch_size,
+                    learning_rate, max_epochs, step_losses=False):
+    epoch = make_epoch(net, loss, optimizer, batch_size=batch_size, grad=grad, accuracy=accuracy,
+                       eval_batch_size=eval_batch_size, learning_rate=learning_rate,
+                       step_losses=step_losses)
+    return jax.jit(make_epochs(epoch, max_epochs))
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs; ``restore_best`` returns the parameters of the best epoch. ``mode`` "auto"
+    maximises accuracies and minimises everything else."""
+
+    monitor: str = "val_loss"
+    patience: int = 5
+    min_delta: float = 0.0
+    mode: str = "auto"
+    restore_best: bool = True
+
+    def __post_init__(self):
+        if self.mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {self.mode!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {self.patience!r}")
+        if not (isinstance(self.min_delta, (int, float)) and math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ValueError(f"EarlyStopping: min_delta must be a finite number >= 0, got {self.min_delta!r}")
+
+    def sign(self) -> float:
+        mode = self.mode if self.mode != "auto" else ("max" if "accuracy" in self.monitor else "min")
+        return 1.0 if mode == "min" else -1.0
+
+
+class FitResult(NamedTuple):
+    params: Any  # the best epoch's parameters under early stopping, else the last
+    state: TrainState  # the state after the last epoch run (resume from here)
+    history: list  # one dict per epoch
+    best_epoch: int | None
+    stopped_early: bool
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or parameters. ``state`` holds the last finite
+    epoch's TrainState (its ``params`` are ``params``); ``history`` the epochs before."""
+
+    def __init__(self, message, *, epoch, step, state, history):
+        super().__init__(message)
+        self.epoch, self.step, self.state, self.history = epoch, step, state, history
+        self.params = state.params
+
+
+#: fit runs this many updates per device call at least (many epochs at once when epochs
+#: are short), unless it needs the host after every epoch (early stopping, a callback).
+UPDATES_PER_CALL = 65536
+
+
+def _key_seed(key) -> list[int]:
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.asarray(data).astype(np.uint32).ravel().tolist()
+
+
+def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, data, *, key=None,
+        epochs: int = 10, batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
+        grad: str = "autodiff", early_stopping: EarlyStopping | None = None,
+        callback: Callable | None = None, learning_rate=None, accuracy: bool | None = None,
+        eval_batch_size: int = 1024) -> FitResult:
+    """Train for ``epochs`` epochs on ``data = (x, t)``; x (n, in), t labels (n,) or targets
+    (n, out). ``params`` is a parameter tree (a new run; ``key`` required) or a TrainState
+    (resume it). The epochs run as one compiled program, compiled once per fit.
+
+    History: one dict per epoch with "epoch", "step", "loss" and "accuracy" (running over
+    the epoch's minibatches, training mode), "val_loss" and "val_accuracy" (inference mode,
+    after the epoch), and "learning_rate" when ``learning_rate`` (a number or the optax
+    schedule the optimizer uses) is given. Accuracy is reported for labels and one-hot
+    targets unless ``accuracy`` says otherwise. ``callback(record, state)`` runs after
+    each epoch; returning True stops training. A non-finite loss raises DivergenceError.
+    """
+    loss = losses_.get(loss)
+    _check_grad(grad)
+    if isinstance(params, TrainState):
+        state = params
+    else:
+        if key is None:
+            raise ValueError("fit: a new run needs key= (e.g. jax.random.key(0)); "
+                             "pass a TrainState to resume one")
+        net.check_params(params)
+        state = init_state(params, optimizer, key)
+    net.check_params(state.params)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+    dtype = net.param_dtype(state.params)
+    x, t = data
+    if validation_split:
+        if validation_data is not None:
+            raise ValueError("pass validation_data or validation_split, not both")
+        (x, t), validation_data = data_.split(x, t, validation_split, seed=_key_seed(state.key))
+    if accuracy is None:
+        accuracy = data_.is_classification(t)
+    x, t = data_.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    n = x.shape[0]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
+    val = None
+    if validation_data is not None:
+        val = data_.to_device(*validation_data, net.in_features, net.out_features, dtype, "validation_data")
+    if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
+        raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no "
+                         "validation data; pass validation_data or validation_split")
+
+    per_epoch = early_stopping is not None or callback is not None
+    steps = -(-n // batch_size)
+    # A power of two at least `epochs`, so that nearby epoch counts share one program.
+    chunk = 1 if per_epoch else max(1, min(1 << max(epochs - 1, 0).bit_length(),
+                                           -(-UPDATES_PER_CALL // steps)))
+    config = (net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size), learning_rate)
+    program = _epochs_program(*config, chunk)
+    history: list[dict] = []
+    best = (math.inf, None, None)  # (signed monitored value, epoch, params)
+    wait, stopped = 0, False
+    # The next call is dispatched before this one's metrics are read, so the host's work
+    # overlaps the device's; stopping discards that one speculative call.
+    def launch(before, remaining):
+        count = min(chunk, remaining)
+        return (before, count, *program(before, x, t, val, count)) if count else None
+
+    inflight = launch(state, epochs)
+    remaining = epochs
+    while inflight is not None and not stopped:
+        previous, count, after, metrics = inflight
+        remaining -= count
+        inflight = launch(after, remaining)
+        metrics = jax.device_get(metrics)
+        records = [{"epoch": int(previous.epoch) + i + 1, "step": int(previous.step) + (i + 1) * steps,
+                    **{k: float(v[i]) for k, v in metrics.items() if k != "params_finite"}}
+                   for i in range(count)]
+        if not (np.all(np.isfinite(metrics["loss"][:count])) and metrics["params_finite"]):
+            error = _diverged(config, previous, count, x, t, val)
+            history += records[: error.epoch - int(previous.epoch) - 1]
+            error.history = history
+            raise error
+        history += records
+        record = records[-1]
+        state = after
+        if early_stopping is not None:
+            if early_stopping.monitor not in record:
+                raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not "
+                                 f"among the metrics {sorted(record)}")
+            value = early_stopping.sign() * record[early_stopping.monitor]
+            if value < best[0] - early_stopping.min_delta:
+                best, wait = (value, record["epoch"], state.params), 0
+            else:
+                wait += 1
+            stopped = wait > 0 and wait >= early_stopping.patience
+        if callback is not None and callback(record, state) is True:
+            stopped = True
+    restore = early_stopping is not None and early_stopping.restore_best and best[2] is not None
+    return FitResult(best[2] if restore else state.params, state, history, best[1], stopped)
+
+
+def _diverged(config, start: TrainState, count: int, x, t, val) -> DivergenceError:
+    """Replay the failed call one epoch at a time (keys make it deterministic) to name the
+    first update with a non-finite loss and keep the state before that epoch."""
+    replay = _epochs_program(*config, 1, True)
+    state = start
+    for _ in range(count):
+        after, metrics = replay(state, x, t, val, 1)
+        losses = np.asarray(metrics["step_losses"][0])
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size or not bool(metrics["params_finite"]):
+            epoch = int(state.epoch) + 1
+            where = (f"update {int(state.step) + int(bad[0]) + 1} (epoch {epoch}, batch {int(bad[0]) + 1})"
+                     if bad.size else f"the end of epoch {epoch}")
+            return DivergenceError(
+                f"training diverged: the loss or parameters became non-finite at {where}; the "
+                f"last finite parameters (after epoch {epoch - 1}) are in this error's .params",
+                epoch=epoch, step=int(state.step) + (int(bad[0]) + 1 if bad.size else losses.size),
+                state=state, history=[])
+        state = after
+    return DivergenceError("training diverged, but replaying it one epoch at a time stayed finite",
+                           epoch=int(start.epoch) + 1, step=int(start.step), state=start, history=[])
