@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import jax
@@ -43,6 +44,28 @@ class Network:
                 raise ValueError(f"Network: compute_dtype must be a float dtype, got {self.compute_dtype!r}")
             object.__setattr__(self, "compute_dtype", dtype.name)
 
+    def to_config(self) -> dict:
+        """A JSON-ready description: ``{"in_features", "layers": [{"type", ...}], "compute_dtype"}``."""
+        return {"in_features": self.in_features,
+                "layers": [{"type": type(layer).__name__, **asdict(layer)} for layer in self.layers],
+                "compute_dtype": self.compute_dtype}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Network":
+        """The Network that ``to_config`` described; a ValueError names what does not fit."""
+        types = {t.__name__: t for t in LAYER_TYPES}
+        try:
+            layers = []
+            for i, spec in enumerate(config["layers"]):
+                spec = dict(spec)
+                kind = spec.pop("type", None)
+                if kind not in types:
+                    raise ValueError(f"layers[{i}]: unknown layer type {kind!r}; expected one of {sorted(types)}")
+                layers.append(types[kind](**spec))
+            return cls(config["in_features"], tuple(layers), config.get("compute_dtype"))
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"not a network description ({e}): {config!r}") from None
+
     @property
     def widths(self) -> tuple[int, ...]:
         """``(in_features, width after layer 0, ..., out_features)``."""
@@ -64,8 +87,7 @@ class Network:
         if dtype == jnp.float64 and not jax.config.jax_enable_x64:
             raise ValueError("Network.init: float64 parameters need 64-bit mode; "
                              "call it inside `with jax.enable_x64(True):`")
-        keys = jax.random.split(key, len(self.layers))
-        return [layer.init(k, n_in, dtype) for layer, k, n_in in zip(self.layers, keys, self.widths)]
+        return _init_program(self, dtype.name)(key)
 
     def check_params(self, params) -> None:
         """Raise a ValueError naming the first entry whose structure or shape does not match."""
@@ -131,6 +153,16 @@ class Network:
         return y
 
     __call__ = apply
+
+
+@functools.lru_cache(maxsize=64)
+def _init_program(net: Network, dtype: str):
+    # One compiled program: run op by op, initialisation compiles every random op separately.
+    def init(key):
+        keys = jax.random.split(key, len(net.layers))
+        return [layer.init(k, n_in, dtype) for layer, k, n_in in zip(net.layers, keys, net.widths)]
+
+    return jax.jit(init)
 
 
 def mlp(sizes: Sequence[int], activation: str = "relu", output: str = "identity",

@@ -248,6 +248,16 @@ class EarlyStopping:
         mode = self.mode if self.mode != "auto" else ("max" if "accuracy" in self.monitor else "min")
         return 1.0 if mode == "min" else -1.0
 
+    def improves(self, record: dict, best: float | None) -> bool:
+        """Whether ``record``'s monitored value beats ``best`` (a value of an earlier record,
+        or None) by more than ``min_delta``."""
+        if self.monitor not in record:
+            raise ValueError(f"early stopping monitors {self.monitor!r}, which is not among the "
+                             f"metrics {sorted(record)}")
+        if best is None:
+            return True
+        return self.sign() * (record[self.monitor] - best) < -self.min_delta
+
 
 class FitResult(NamedTuple):
     params: Any  # the best epoch's parameters under early stopping, else the last
@@ -333,7 +343,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     config = (net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size), learning_rate)
     program = _epochs_program(*config, chunk)
     history: list[dict] = []
-    best = (math.inf, None, None)  # (signed monitored value, epoch, params)
+    best = (None, None, None)  # (monitored value, epoch, params)
     wait, stopped = 0, False
     # The next call is dispatched before this one's metrics are read, so the host's work
     # overlaps the device's; stopping discards that one speculative call.
@@ -360,12 +370,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         record = records[-1]
         state = after
         if early_stopping is not None:
-            if early_stopping.monitor not in record:
-                raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not "
-                                 f"among the metrics {sorted(record)}")
-            value = early_stopping.sign() * record[early_stopping.monitor]
-            if value < best[0] - early_stopping.min_delta:
-                best, wait = (value, record["epoch"], state.params), 0
+            if early_stopping.improves(record, best[0]):
+                best, wait = (record[early_stopping.monitor], record["epoch"], state.params), 0
             else:
                 wait += 1
             stopped = wait > 0 and wait >= early_stopping.patience

@@ -20,3 +20,45 @@ def test_xor_is_learned_to_full_accuracy():
     assert accuracy == 1.0
     assert result.history[-1]["step"] == 10_000
     assert result.history[-1]["loss"] < 0.05
+
+
+def test_optimizers_example_trains_with_all_four():
+    curves = load("optimizers").main(epochs=3, plot=False)
+    assert len(curves) == 4
+    for name, losses in curves.items():
+        assert losses[-1] < losses[0], name
+    sgd, momentum = curves["sgd (eta 0.1)"], curves["momentum (eta 0.1, lambda 0.9)"]
+    assert momentum[-1] < sgd[-1]  # the seed's point: momentum speeds descent
+
+
+def test_digits_example_learns_and_draws(tmp_path, monkeypatch):
+    module = load("digits")
+    monkeypatch.setattr(module, "OUTPUT", tmp_path)
+    scores, result = module.main(epochs=8)
+    assert scores["test"]["accuracy"] > 0.93
+    assert (tmp_path / "digits_curves.png").exists() and (tmp_path / "digits_first_layer.png").exists()
+
+
+def test_vanishing_gradients_example_shows_them(tmp_path, monkeypatch):
+    module = load("vanishing_gradients")
+    monkeypatch.setattr(module, "OUTPUT", tmp_path)
+    norms = module.main(epochs=1)
+    sigmoid, relu = norms["sigmoid, initial"], norms["relu, initial"]
+    assert sigmoid[0] / sigmoid[-1] < 1e-3 and relu[0] / relu[-1] > 0.1
+    assert (tmp_path / "vanishing_gradients.png").exists()
+
+
+def test_regularization_example_compares_five_remedies(tmp_path, monkeypatch):
+    module = load("regularization")
+    monkeypatch.setattr(module, "OUTPUT", tmp_path)
+    table = module.main(epochs=4, n_train=200)
+    assert list(table) == ["none", "L2 (lambda 1e-2)", "L1 (lambda 1e-3)", "dropout 0.5", "early stopping"]
+    assert all(0.5 < row["test"] <= 1 for row in table.values())
+
+
+def test_maxout_example(tmp_path, monkeypatch):
+    module = load("maxout")
+    monkeypatch.setattr(module, "OUTPUT", tmp_path)
+    results = module.main(epochs=3)
+    assert set(results) == {"relu", "maxout, 2 pieces", "maxout, 4 pieces"}
+    assert all(acc > 0.85 for acc in results.values())

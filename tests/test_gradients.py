@@ -115,6 +115,17 @@ def test_float32_backprop_and_forward_agree(loss_kind, data):
     _check(problem, "float32", ("backprop", "forward"), rtol=1e-4)
 
 
+def test_forward_mode_on_a_network_that_jacfwd_gets_wrong_under_jit():
+    # A draw of the float32 suite: jax.jit(jax.jacfwd(f)) (jax 0.10.2, XLA CPU) returns a
+    # wrong gradient for this network; the checker's chunked forward mode must not.
+    problem = (Network(17, (Maxout(32, 4), Dense(4))), losses.cross_entropy("sum", from_logits=True),
+               16, False, True, False, 0)
+    net, loss, params, x, t, w, key, train = materialize(problem, "float32")
+    report = check.assert_gradients_close(net, loss, params, x, t, weights=w,
+                                          methods=("backprop", "forward"), rtol=1e-4)
+    assert report.worst("forward") < 1e-5
+
+
 def test_central_differences_on_relu_and_maxout_away_from_kinks(x64):
     net = Network(6, (Dense(16, "relu"), Maxout(8, 3), Dense(8, "leaky_relu"), Dense(4, "softmax")))
     params = net.init(jax.random.key(3), jnp.float64)
