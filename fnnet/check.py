@@ -22,8 +22,8 @@ from fnnet import backprop, losses as losses_
 
 METHODS = ("backprop", "reverse", "forward", "central_difference")
 
-#: Default relative tolerances by parameter dtype: (automatic/hand-written methods,
-#: central differences). Measured worst cases are in the README.
+#: Default relative tolerances by the dtype of the arithmetic: (automatic/hand-written
+#: methods, central differences; None: not checked). Measured worst cases are in the README.
 RTOL = {
     "float64": (1e-10, 1e-6),
     "float32": (1e-4, 5e-2),
@@ -107,7 +107,7 @@ class Report:
     """Per-leaf disagreement of each method with ``reference``."""
 
     reference: str
-    dtype: str
+    dtype: str  # of the arithmetic: the network's compute dtype, else the parameters'
     loss: float
     rows: tuple[LeafError, ...]
 
@@ -148,13 +148,16 @@ def compare(net, loss, params, x, t, *, key=None, train=False, weights=None,
             scale = float(max(np.max(np.abs(ref64), initial=0.0), np.max(np.abs(got64), initial=0.0)))
             rows.append(LeafError(method, jax.tree_util.keystr(path), max_abs,
                                   max_abs / scale if scale > 0 else 0.0, scale))
-    dtype = jnp.result_type(*jax.tree.leaves(params)).name
+    # Tolerances follow the dtype the arithmetic ran in: the compute dtype under mixed precision.
+    dtype = net.compute_dtype or jnp.result_type(*jax.tree.leaves(params)).name
     return Report(reference, dtype, float(value), tuple(rows))
 
 
 def default_tolerances(dtype: str, loss_value: float):
     """``(rtol, atol)`` dicts by method for parameters of ``dtype``."""
     rtol_ad, rtol_fd = RTOL.get(dtype, RTOL["float32"])
+    if rtol_fd is None:
+        return {"backprop": rtol_ad, "reverse": rtol_ad, "forward": rtol_ad}, {}
     eps = float(jnp.finfo(dtype).eps)
     step = eps ** (1 / 3)
     # Central differences cannot resolve less than about eps·|L| / h.
