@@ -137,3 +137,26 @@ def report(steps: int = STEPS) -> dict:
                           f"E_after_{steps - 1}": float(errors[-2]) if steps > 1 else None,
                           "out_o1": float(y_final[0]), "out_o2": float(y_final[1])}
     return out
+
+
+def format_report(figures: dict) -> str:
+    """``report()``'s figures as a table beside the seed's quotes, then the three runs."""
+    quotes = SEED_QUOTES
+    lines = ["The seed's worked example: 2-2-2 sigmoid network, squared error, eta = 0.5, float64",
+             f"{'figure':<22}{'fnnet':>22}{'seed':>16}"]
+    for name, value in figures.items():
+        if not isinstance(value, dict):
+            seed = quotes.get(name)
+            lines.append(f"{name:<22}{value:>22.12g}{'' if seed is None else format(seed, '.9g'):>16}")
+    for label, run in (("gradient descent", "gradient_descent"), ("seed's code order", "seed_order"),
+                       ("biases trained too", "biases_trained")):
+        r = figures[run]
+        steps = r["steps"]
+        lines.append(f"\n{label}: E after 1 update {r['E_after_1']:.10g}, after {steps} updates "
+                     f"{r[f'E_after_{steps}']:.6g}, outputs ({r['out_o1']:.7g}, {r['out_o2']:.7g})")
+    lines.append(f"\nseed quotes: E after 1 update {quotes['E_after_1']}, after 10000 updates "
+                 f"{quotes['E_after_10000']}, outputs ({quotes['out_o1_after_10000']}, "
+                 f"{quotes['out_o2_after_10000']}).\nThose match the seed's code order, which computes "
+                 "the hidden deltas with the already-updated output weights; gradient descent updates "
+                 "every weight from the same gradient.")
+    return "\n".join(lines)

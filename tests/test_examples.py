@@ -62,3 +62,10 @@ def test_maxout_example(tmp_path, monkeypatch):
     results = module.main(epochs=3)
     assert set(results) == {"relu", "maxout, 2 pieces", "maxout, 4 pieces"}
     assert all(acc > 0.85 for acc in results.values())
+
+
+def test_worked_example_script_prints_the_figures(capsys):
+    figures = load("worked_example").main()
+    out = capsys.readouterr().out
+    assert "0.2910277737" in out and "0.2910279239" in out
+    assert figures["E_total"] == pytest.approx(0.298371109, abs=1e-9)
