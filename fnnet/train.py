@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -37,8 +38,14 @@ class TrainState(NamedTuple):
 
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
     """A fresh TrainState at step 0, epoch 0."""
-    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32),
-                      jnp.zeros((), jnp.int32), key)
+    return _init_program(optimizer)(params, key)
+
+
+@functools.lru_cache(maxsize=64)
+def _init_program(optimizer):
+    # One compiled call instead of one dispatch per zeros_like of the optimizer state.
+    return jax.jit(lambda params, key: TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32),
+                                                  jnp.zeros((), jnp.int32), key))
 
 
 def _check_grad(grad):
@@ -164,7 +171,9 @@ def make_epoch(net: Network, loss, optimizer: optax.GradientTransformation, *, b
         else:
             shuffle_key = jax.random.fold_in(jax.random.fold_in(state.key, 0), state.epoch)
             perm = jax.random.permutation(shuffle_key, n)
-            take = lambda idx: (jnp.take(x, idx, axis=0), jnp.take(t, idx, axis=0))  # noqa: E731
+            # A permutation's indices are in range: no clamping or masking in the gather.
+            take = lambda idx: (x.at[idx].get(mode="promise_in_bounds"),  # noqa: E731
+                                t.at[idx].get(mode="promise_in_bounds"))
             if full:
                 carry, ys = jax.lax.scan(lambda c, idx: update(c, take(idx), B), carry,
                                          perm[: full * B].reshape(full, B))
@@ -259,10 +268,54 @@ class EarlyStopping:
         return self.sign() * (record[self.monitor] - best) < -self.min_delta
 
 
+class History(Sequence):
+    """Per-epoch metrics: a read-only sequence of plain dicts (``history[-1]["loss"]``), kept
+    as columns so that thousands of short epochs cost nothing until they are read;
+    ``column("loss")`` gives one metric as a list."""
+
+    def __init__(self, records=()):
+        self._chunks: list[tuple[dict, int]] = []  # (columns, count)
+        self._rows: list[dict] | None = None
+        if records:
+            self._chunks.append(({k: [r[k] for r in records] for k in records[0]}, len(records)))
+
+    def _append(self, columns: dict, count: int) -> None:
+        if count:
+            self._chunks.append((columns, count))
+            self._rows = None
+
+    def _materialize(self) -> list[dict]:
+        if self._rows is None:
+            rows = []
+            for columns, count in self._chunks:
+                lists = {k: np.asarray(v)[:count].tolist() for k, v in columns.items()}
+                rows += [dict(zip(lists, values)) for values in zip(*lists.values())]
+            self._rows = rows
+        return self._rows
+
+    def column(self, name: str) -> list:
+        return [v for columns, count in self._chunks for v in np.asarray(columns[name])[:count].tolist()]
+
+    def __len__(self) -> int:
+        return sum(count for _, count in self._chunks)
+
+    def __getitem__(self, i):
+        return self._materialize()[i]
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (History, list)) else NotImplemented
+
+    def __add__(self, other) -> list:
+        return list(self) + list(other)
+
+    def __repr__(self) -> str:
+        return f"History({self._materialize()!r})"
+
+
 class FitResult(NamedTuple):
     params: Any  # the best epoch's parameters under early stopping, else the last
     state: TrainState  # the state after the last epoch run (resume from here)
-    history: list  # one dict per epoch
+    history: History  # one dict per epoch
     best_epoch: int | None
     stopped_early: bool
 
@@ -307,13 +360,13 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     _check_grad(grad)
     if isinstance(params, TrainState):
         state = params
+        net.check_params(state.params)
     else:
         if key is None:
             raise ValueError("fit: a new run needs key= (e.g. jax.random.key(0)); "
                              "pass a TrainState to resume one")
         net.check_params(params)
         state = init_state(params, optimizer, key)
-    net.check_params(state.params)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     dtype = net.param_dtype(state.params)
@@ -342,7 +395,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
                                            -(-UPDATES_PER_CALL // steps)))
     config = (net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size), learning_rate)
     program = _epochs_program(*config, chunk)
-    history: list[dict] = []
+    history = History()
     best = (None, None, None)  # (monitored value, epoch, params)
     wait, stopped = 0, False
     # The next call is dispatched before this one's metrics are read, so the host's work
@@ -358,16 +411,17 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         remaining -= count
         inflight = launch(after, remaining)
         metrics = jax.device_get(metrics)
-        records = [{"epoch": int(previous.epoch) + i + 1, "step": int(previous.step) + (i + 1) * steps,
-                    **{k: float(v[i]) for k, v in metrics.items() if k != "params_finite"}}
-                   for i in range(count)]
+        first_epoch, first_step = int(previous.epoch), int(previous.step)
+        columns = {"epoch": np.arange(first_epoch + 1, first_epoch + count + 1),
+                   "step": first_step + steps * np.arange(1, count + 1),
+                   **{k: v for k, v in metrics.items() if k != "params_finite"}}
         if not (np.all(np.isfinite(metrics["loss"][:count])) and metrics["params_finite"]):
             error = _diverged(config, previous, count, x, t, val)
-            history += records[: error.epoch - int(previous.epoch) - 1]
+            history._append(columns, error.epoch - first_epoch - 1)
             error.history = history
             raise error
-        history += records
-        record = records[-1]
+        history._append(columns, count)
+        record = history[-1] if per_epoch else None
         state = after
         if early_stopping is not None:
             if early_stopping.improves(record, best[0]):
@@ -398,7 +452,8 @@ def _diverged(config, start: TrainState, count: int, x, t, val) -> DivergenceErr
                 f"training diverged: the loss or parameters became non-finite at {where}; the "
                 f"last finite parameters (after epoch {epoch - 1}) are in this error's .params",
                 epoch=epoch, step=int(state.step) + (int(bad[0]) + 1 if bad.size else losses.size),
-                state=state, history=[])
+                state=state, history=History())
         state = after
     return DivergenceError("training diverged, but replaying it one epoch at a time stayed finite",
-                           epoch=int(start.epoch) + 1, step=int(start.step), state=start, history=[])
+                           epoch=int(start.epoch) + 1, step=int(start.step), state=start,
+                           history=History())

@@ -1,0 +1,87 @@
+"""fnnet as its users call it: one ``fnnet.train.fit`` over the data per repetition."""
+
+from __future__ import annotations
+
+from bench.configs import ADAM_LR, SEED_ETA, Config
+from bench.contenders.common import Runner, Task
+
+
+def network(config: Config):
+    """The configuration's fnnet network (the worked example's for ``seed``)."""
+    import fnnet
+    from fnnet import worked_example
+
+    if config.name == "seed":
+        return worked_example.NET
+    layers = [fnnet.Dense(w, config.activation) for w in config.sizes[1:-1]]
+    layers.append(fnnet.Dense(config.sizes[-1], config.output))
+    return fnnet.Network(config.sizes[0], tuple(layers), compute_dtype=config.compute_dtype)
+
+
+def _make(task: Task, grad: str) -> Runner:
+    import jax
+    import jax.numpy as jnp
+    import fnnet
+    from fnnet import worked_example
+
+    config = task.config
+    net = network(config)
+    params = (worked_example.seed_params(jnp.float32) if config.name == "seed"
+              else net.init(jax.random.key(0), jnp.float32))
+    if config.loss == "squared_error":
+        loss = fnnet.losses.squared_error("sum")
+    else:
+        loss = fnnet.losses.cross_entropy(from_logits=True)
+    # One optimizer object for every call: fit caches its compiled program per
+    # (network, loss, optimizer, ...) and optax transformations compare by identity.
+    optimizer = fnnet.optim.sgd(SEED_ETA) if config.optimizer == "sgd" else fnnet.optim.adam(ADAM_LR)
+    data = (task.x_dev, task.t_dev)
+    key = jax.random.key(1)
+    last = {}
+
+    def run():
+        # A fresh run from the same parameters each time: a fixed amount of work.
+        result = fnnet.train.fit(net, loss, optimizer, params, data, key=key,
+                                 epochs=task.epochs, batch_size=config.batch, grad=grad)
+        jax.block_until_ready(result.params)
+        last["result"] = result
+
+    return Runner(run, lambda: last["result"].history[-1]["loss"] if last else float("nan"))
+
+
+def make_epochs(task: Task) -> Runner:
+    """fnnet's compiled epochs called directly, as a user's own loop would:
+    ``jax.jit(train.make_epochs(train.make_epoch(...), E))`` on a TrainState, with none of
+    fit's per-call validation, state set-up and history."""
+    import jax
+    import jax.numpy as jnp
+    import fnnet
+    from fnnet import worked_example
+
+    config = task.config
+    net = network(config)
+    params = (worked_example.seed_params(jnp.float32) if config.name == "seed"
+              else net.init(jax.random.key(0), jnp.float32))
+    loss = (fnnet.losses.squared_error("sum") if config.loss == "squared_error"
+            else fnnet.losses.cross_entropy(from_logits=True))
+    optimizer = fnnet.optim.sgd(SEED_ETA) if config.optimizer == "sgd" else fnnet.optim.adam(ADAM_LR)
+    epoch = fnnet.train.make_epoch(net, loss, optimizer, batch_size=config.batch,
+                                   accuracy=config.loss != "squared_error")
+    program = jax.jit(fnnet.train.make_epochs(epoch, task.epochs))
+    state = {"train": fnnet.train.init_state(params, optimizer, jax.random.key(1)), "metrics": None}
+
+    def run():
+        state["train"], state["metrics"] = program(state["train"], task.x_dev, task.t_dev, None, task.epochs)
+        jax.block_until_ready(state["train"])
+
+    return Runner(run, lambda: float(state["metrics"]["loss"][task.epochs - 1]))
+
+
+def make_autodiff(task: Task) -> Runner:
+    """``fit(..., grad="autodiff")``: gradients from jax.grad."""
+    return _make(task, "autodiff")
+
+
+def make_backprop(task: Task) -> Runner:
+    """``fit(..., grad="backprop")``: gradients from fnnet's hand-written backward pass."""
+    return _make(task, "backprop")
