@@ -147,7 +147,8 @@ class Network:
         """``y = f_L(... f_1(x W_1 + b_1) ...)``: x (batch, in) or (in,) -> y (batch, out) or (out,).
 
         Pure; works under jit, grad and vmap. ``key`` draws the dropout masks and is
-        required when ``train=True`` and the network has dropout.
+        required when ``train=True`` and the network has dropout. x is cast to the
+        parameters' dtype (or the compute dtype), as integer or float64 inputs often come.
         """
         y, _ = self.forward_with_cache(params, x, key=key, train=train)
         return y

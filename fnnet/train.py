@@ -275,22 +275,20 @@ class History(Sequence):
 
     def __init__(self, records=()):
         self._chunks: list[tuple[dict, int]] = []  # (columns, count)
-        self._rows: list[dict] | None = None
+        self._rows: list[dict] = []  # the first chunks, turned into dicts when read
+        self._done = 0  # chunks already in _rows
         if records:
-            self._chunks.append(({k: [r[k] for r in records] for k in records[0]}, len(records)))
+            self._append({k: [r[k] for r in records] for k in records[0]}, len(records))
 
     def _append(self, columns: dict, count: int) -> None:
         if count:
             self._chunks.append((columns, count))
-            self._rows = None
 
     def _materialize(self) -> list[dict]:
-        if self._rows is None:
-            rows = []
-            for columns, count in self._chunks:
-                lists = {k: np.asarray(v)[:count].tolist() for k, v in columns.items()}
-                rows += [dict(zip(lists, values)) for values in zip(*lists.values())]
-            self._rows = rows
+        for columns, count in self._chunks[self._done:]:
+            lists = {k: np.asarray(v)[:count].tolist() for k, v in columns.items()}
+            self._rows += [dict(zip(lists, values)) for values in zip(*lists.values())]
+        self._done = len(self._chunks)
         return self._rows
 
     def column(self, name: str) -> list:
@@ -310,6 +308,8 @@ class History(Sequence):
 
     def __repr__(self) -> str:
         return f"History({self._materialize()!r})"
+
+    __hash__ = None  # mutable, compared by value
 
 
 class FitResult(NamedTuple):

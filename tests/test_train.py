@@ -236,3 +236,12 @@ def test_a_new_run_needs_a_key():
 
 def test_fit_is_exported():
     assert fnnet.train is train
+
+
+def test_history_reads_like_a_list_of_dicts_and_by_column():
+    r = _fit(epochs=4, callback=lambda record, state: None)  # one epoch per call
+    s = _fit(epochs=4)  # all four in one call
+    assert r.history == s.history and len(r.history) == 4
+    assert r.history.column("loss") == [h["loss"] for h in s.history]
+    assert r.history[-1]["epoch"] == 4 and r.history[1:3][0]["epoch"] == 2
+    assert isinstance(r.history + [], list)
