@@ -215,7 +215,7 @@ def make_epochs(epoch: Callable, max_epochs: int) -> Callable:
         def body(i, carry):
             state, stacked = carry
             state, m = epoch(state, x, t, val)
-            return state, {k: stacked[k].at[i].set(m[k]) for k in stacked}
+            return state, {k: jax.lax.dynamic_update_index_in_dim(stacked[k], m[k], i, 0) for k in stacked}
 
         state, stacked = jax.lax.fori_loop(0, n, body, (state, stacked))
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(state.params)]))

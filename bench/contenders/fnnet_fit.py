@@ -18,23 +18,30 @@ def network(config: Config):
     return fnnet.Network(config.sizes[0], tuple(layers), compute_dtype=config.compute_dtype)
 
 
-def _make(task: Task, grad: str) -> Runner:
+def _setup(config: Config):
+    """(net, params, loss, optimizer) of the configuration, as fnnet spells them."""
     import jax
     import jax.numpy as jnp
     import fnnet
     from fnnet import worked_example
 
-    config = task.config
     net = network(config)
     params = (worked_example.seed_params(jnp.float32) if config.name == "seed"
               else net.init(jax.random.key(0), jnp.float32))
-    if config.loss == "squared_error":
-        loss = fnnet.losses.squared_error("sum")
-    else:
-        loss = fnnet.losses.cross_entropy(from_logits=True)
+    loss = (fnnet.losses.squared_error("sum") if config.loss == "squared_error"
+            else fnnet.losses.cross_entropy(from_logits=True))
     # One optimizer object for every call: fit caches its compiled program per
     # (network, loss, optimizer, ...) and optax transformations compare by identity.
     optimizer = fnnet.optim.sgd(SEED_ETA) if config.optimizer == "sgd" else fnnet.optim.adam(ADAM_LR)
+    return net, params, loss, optimizer
+
+
+def _make(task: Task, grad: str) -> Runner:
+    import jax
+    import fnnet
+
+    config = task.config
+    net, params, loss, optimizer = _setup(config)
     data = (task.x_dev, task.t_dev)
     key = jax.random.key(1)
     last = {}
@@ -49,22 +56,25 @@ def _make(task: Task, grad: str) -> Runner:
     return Runner(run, lambda: last["result"].history[-1]["loss"] if last else float("nan"))
 
 
+def make_autodiff(task: Task) -> Runner:
+    """``fit(..., grad="autodiff")``: gradients from jax.grad."""
+    return _make(task, "autodiff")
+
+
+def make_backprop(task: Task) -> Runner:
+    """``fit(..., grad="backprop")``: gradients from fnnet's hand-written backward pass."""
+    return _make(task, "backprop")
+
+
 def make_epochs(task: Task) -> Runner:
     """fnnet's compiled epochs called directly, as a user's own loop would:
     ``jax.jit(train.make_epochs(train.make_epoch(...), E))`` on a TrainState, with none of
     fit's per-call validation, state set-up and history."""
     import jax
-    import jax.numpy as jnp
     import fnnet
-    from fnnet import worked_example
 
     config = task.config
-    net = network(config)
-    params = (worked_example.seed_params(jnp.float32) if config.name == "seed"
-              else net.init(jax.random.key(0), jnp.float32))
-    loss = (fnnet.losses.squared_error("sum") if config.loss == "squared_error"
-            else fnnet.losses.cross_entropy(from_logits=True))
-    optimizer = fnnet.optim.sgd(SEED_ETA) if config.optimizer == "sgd" else fnnet.optim.adam(ADAM_LR)
+    net, params, loss, optimizer = _setup(config)
     epoch = fnnet.train.make_epoch(net, loss, optimizer, batch_size=config.batch,
                                    accuracy=config.loss != "squared_error")
     program = jax.jit(fnnet.train.make_epochs(epoch, task.epochs))
@@ -75,13 +85,3 @@ def make_epochs(task: Task) -> Runner:
         jax.block_until_ready(state["train"])
 
     return Runner(run, lambda: float(state["metrics"]["loss"][task.epochs - 1]))
-
-
-def make_autodiff(task: Task) -> Runner:
-    """``fit(..., grad="autodiff")``: gradients from jax.grad."""
-    return _make(task, "autodiff")
-
-
-def make_backprop(task: Task) -> Runner:
-    """``fit(..., grad="backprop")``: gradients from fnnet's hand-written backward pass."""
-    return _make(task, "backprop")
