@@ -103,19 +103,6 @@ def is_classification(t) -> bool:
     return t.ndim == 2 and bool(np.all((t == 0) | (t == 1))) and bool(np.all(t.sum(1) == 1))
 
 
-def split(x, t, fraction: float, seed=0):
-    """``(x_a, t_a), (x_b, t_b)``: a seeded random ``fraction`` of the examples goes to b."""
-    if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
-        raise ValueError(f"split fraction must be in (0, 1), got {fraction!r}")
-    x, t = np.asarray(x), np.asarray(t)
-    n_b = int(round(len(x) * fraction))
-    if n_b < 1 or n_b >= len(x):
-        raise ValueError(f"a fraction of {fraction} of {len(x)} examples leaves one side empty")
-    perm = np.random.default_rng(seed).permutation(len(x))
-    a, b = perm[n_b:], perm[:n_b]
-    return (x[a], t[a]), (x[b], t[b])
-
-
 def xor():
     """The seed's second example: inputs (4, 2) and 0/1 labels (4,) of exclusive or."""
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)

@@ -374,7 +374,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     if validation_split:
         if validation_data is not None:
             raise ValueError("pass validation_data or validation_split, not both")
-        (x, t), validation_data = data_.split(x, t, validation_split, seed=_key_seed(state.key))
+        (x, t), validation_data, _ = data_.train_val_test_split(
+            x, t, val=validation_split, test=0.0, seed=_key_seed(state.key))
     if accuracy is None:
         accuracy = data_.is_classification(t)
     x, t = data_.to_device(x, t, net.in_features, net.out_features, dtype, "data")
