@@ -1,12 +1,15 @@
-"""One-file checkpoints: written atomically, read without pickle, validated on load.
+"""One-file checkpoints of any pytree: written atomically, read without pickle, every
+byte covered by a SHA-256, validated on load.
 
 A checkpoint is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays, never object arrays)
-holding every leaf of a TrainState (parameters, optimizer state, step, epoch, and the
-key's raw data), optionally a second parameter tree (e.g. the best epoch's), and a JSON
-header with the format version, the run's configuration, each leaf's name, shape and
-dtype, and a SHA-256 of all array bytes. It is written to a temporary file in the same
-directory, flushed to disk, then renamed over the target, so a crash leaves either the
-old checkpoint or the new one, never half of one.
+holding one array per leaf of a pytree (a TrainState with its optimizer and
+early-stopping state, a parameter list, or any tree of arrays) and a JSON header: the
+format and its version, the caller's configuration, each leaf's path, shape and dtype
+(and PRNG implementation for typed keys), and a SHA-256 over the header itself and
+every array's bytes. So an edit to the configuration in the header is caught like a
+flipped bit in the weights. The file is written to a temporary file beside the target,
+flushed, then renamed over it: a crash leaves the old checkpoint or the new one, never
+half of one.
 """
 
 from __future__ import annotations
@@ -14,179 +17,240 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
+import zlib
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet.train import TrainState
+from fnnet import atomic
 
 FORMAT = "fnnet-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _HEADER = "__header__"
+_KINDS = ("params", "TrainState", "pytree")
+# What a leaf may be stored as: numbers only (object arrays are never written or read).
+_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+           "float16", "bfloat16", "float32", "float64")
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, corrupt, of another version, or does not fit."""
 
 
-def _leaves(prefix: str, tree) -> list[tuple[str, Any]]:
+def _named_leaves(tree) -> list[tuple[str, Any]]:
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return [(prefix + jax.tree_util.keystr(path), leaf) for path, leaf in flat]
+    return [(jax.tree_util.keystr(path), leaf) for path, leaf in flat]
 
 
 def _is_key(x) -> bool:
     return jnp.issubdtype(jnp.result_type(x), jax.dtypes.prng_key)
 
 
-def _to_numpy(x) -> np.ndarray:
-    x = np.asarray(x)
+def _kind(tree) -> str:
+    if type(tree).__name__ == "TrainState" and hasattr(tree, "_fields"):
+        return "TrainState"
+    if isinstance(tree, (list, tuple)) and all(isinstance(e, dict) for e in tree):
+        return "params"
+    return "pytree"
+
+
+def _stored(x) -> np.ndarray:
     # bfloat16 and other ml_dtypes are stored as raw bits: .npy readers need no extra types.
-    return x.view(np.uint16) if x.dtype.kind == "V" or x.dtype.name == "bfloat16" else x
+    return x.view(np.uint16) if x.dtype.name == "bfloat16" else x
 
 
-def save(path, state: TrainState, config: dict | None = None, *, extra_params=None) -> None:
-    """Write ``state`` (and ``extra_params``, e.g. the best epoch's parameters) with
-    ``config`` (JSON-ready) to ``path``, atomically."""
-    key = state.key
-    key_impl = str(jax.random.key_impl(key)) if _is_key(key) else None
-    key_data = jax.random.key_data(key) if key_impl else key
-    named = (_leaves("params", state.params) + _leaves("opt_state", state.opt_state)
-             + [("step", state.step), ("epoch", state.epoch), ("key", key_data)])
-    if extra_params is not None:
-        named += _leaves("extra_params", extra_params)
-    arrays, leaves, digest = {}, [], hashlib.sha256()
-    for i, (name, leaf) in enumerate(named):
-        value = np.asarray(leaf)
-        stored = _to_numpy(value)
-        arrays[f"a{i}"] = stored
-        digest.update(np.ascontiguousarray(stored).tobytes())
-        leaves.append({"name": name, "shape": list(value.shape), "dtype": value.dtype.name})
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config or {},
-              "key_impl": key_impl, "has_extra_params": extra_params is not None,
-              "leaves": leaves, "sha256": digest.hexdigest()}
-    arrays[_HEADER] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+def _digest(header: dict, arrays) -> str:
+    """SHA-256 of the header (without its own "sha256", as canonical JSON) and the arrays."""
+    h = hashlib.sha256(FORMAT.encode() + b"\0")
+    body = {k: v for k, v in header.items() if k != "sha256"}
+    h.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def save(path, tree, config: dict | None = None) -> None:
+    """Write ``tree`` (any pytree of arrays: a TrainState, a parameter list, ...) and
+    ``config`` (JSON-ready) to ``path`` atomically; its directory must exist."""
+    if config is not None and not isinstance(config, dict):
+        raise TypeError(f"checkpoint.save: config must be a dict or None, got {type(config).__name__}")
+    leaves, arrays = [], []
+    for name, leaf in _named_leaves(tree):
+        impl = str(jax.random.key_impl(leaf)) if _is_key(leaf) else None
+        value = np.asarray(jax.random.key_data(leaf) if impl else leaf)
+        if value.dtype.name not in _DTYPES:
+            raise TypeError(f"checkpoint.save: leaf {name or '<root>'} has dtype {value.dtype}; "
+                            f"expected one of {', '.join(_DTYPES)} or a PRNG key")
+        leaves.append({"path": name, "shape": list(value.shape), "dtype": value.dtype.name, "key_impl": impl})
+        arrays.append(_stored(value))
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "tree": _kind(tree),
+              "config": config, "leaves": leaves}
+    header["sha256"] = _digest(header, arrays)
+    members = {f"a{i}": a for i, a in enumerate(arrays)}
+    members[_HEADER] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)
+    with atomic.open_for_replace(path, "wb", sync=True) as f:
+        np.savez(f, **members)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _header_problem(header) -> str | None:
+    """What is wrong with a parsed header, or None."""
+    if not isinstance(header, dict):
+        return f"the header is a JSON {type(header).__name__}, expected an object"
+    if header.get("format") != FORMAT:
+        return f"format {header.get('format')!r}, expected {FORMAT!r}"
+    if header.get("format_version") != FORMAT_VERSION:
+        return (f"checkpoint format version {header.get('format_version')!r}; this fnnet reads "
+                f"version {FORMAT_VERSION}")
+    if not isinstance(header.get("sha256"), str):
+        return "the header has no sha256"
+    if header.get("tree") not in _KINDS:
+        return f"tree {header.get('tree')!r}, expected one of {list(_KINDS)}"
+    if header.get("config") is not None and not isinstance(header["config"], dict):
+        return f"config is a JSON {type(header['config']).__name__}, expected an object"
+    leaves = header.get("leaves")
+    if not isinstance(leaves, list):
+        return "the header has no list of leaves"
+    for i, leaf in enumerate(leaves):
+        if not (isinstance(leaf, dict) and isinstance(leaf.get("path"), str)
+                and isinstance(leaf.get("shape"), list)
+                and all(type(d) is int and d >= 0 for d in leaf["shape"])
+                and leaf.get("dtype") in _DTYPES
+                and (leaf.get("key_impl") is None or isinstance(leaf["key_impl"], str))):
+            return (f"leaf {i} is {leaf!r}; expected {{'path': str, 'shape': [int >= 0, ...], "
+                    f"'dtype': one of {list(_DTYPES)}, 'key_impl': str or null}}")
+    return None
 
 
 def _read(path) -> tuple[dict, list[np.ndarray]]:
+    """The validated header and the leaves as stored (bfloat16 as its bits)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path}")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path} is not an fnnet checkpoint (a single .npy array, no header)")
+        with archive:
             if _HEADER not in archive.files:
                 raise CheckpointError(f"{path} is not an fnnet checkpoint (no header; found "
                                       f"{sorted(archive.files)[:5]})")
-            header = json.loads(archive[_HEADER].tobytes().decode())
-            if header.get("format") != FORMAT:
-                raise CheckpointError(f"{path} is not an fnnet checkpoint (format {header.get('format')!r})")
-            if header.get("format_version") != FORMAT_VERSION:
-                raise CheckpointError(f"{path} has checkpoint format version {header.get('format_version')}; "
-                                      f"this fnnet reads version {FORMAT_VERSION}")
+            header = json.loads(bytes(archive[_HEADER]).decode())
+            problem = _header_problem(header)
+            if problem:
+                raise CheckpointError(f"{path} is not a checkpoint this fnnet reads: {problem}; nothing was loaded")
             arrays = [archive[f"a{i}"] for i in range(len(header["leaves"]))]
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is truncated or corrupt ({type(e).__name__}: {e}); "
-                              "nothing was loaded") from None
-    digest = hashlib.sha256()
-    for a in arrays:
-        digest.update(np.ascontiguousarray(a).tobytes())
-    if digest.hexdigest() != header["sha256"]:
-        raise CheckpointError(f"{path} is corrupt (checksum mismatch); nothing was loaded")
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, OSError, UnicodeDecodeError) as e:
+        # NumPy's own text may advise allow_pickle=; an fnnet checkpoint never holds a pickle.
+        kind = "holds object (pickled) data" if "pickle" in str(e) else f"is truncated or corrupt ({type(e).__name__})"
+        raise CheckpointError(f"{path} {kind}; nothing was loaded") from None
+    if _digest(header, arrays) != header["sha256"]:
+        raise CheckpointError(f"{path} is corrupt or was edited (checksum mismatch); nothing was loaded")
     values = []
     for a, leaf in zip(arrays, header["leaves"]):
-        dtype = jnp.dtype(leaf["dtype"])
-        values.append(a.view(dtype) if a.dtype != dtype else a)
+        want = np.dtype(jnp.dtype(leaf["dtype"]))
+        stored = np.dtype(np.uint16) if want.name == "bfloat16" else want
+        if a.dtype != stored or list(a.shape) != leaf["shape"]:
+            raise CheckpointError(f"{path}: leaf {leaf['path']} is stored as {a.dtype}{list(a.shape)} but the "
+                                  f"header says {leaf['dtype']}{leaf['shape']}; nothing was loaded")
+        values.append(a.view(want) if stored != want else a)
     return header, values
 
 
-def read_config(path) -> dict:
-    """The configuration stored with a checkpoint (validates the whole file)."""
+def read_config(path) -> dict | None:
+    """The configuration stored with a checkpoint (the whole file is validated)."""
     return _read(path)[0]["config"]
 
 
-def _fill(template, names, values, prefix, path):
+def _restore_leaf(path, leaf, value, want):
+    """A stored leaf as the template's leaf ``want`` asks: a key, a device or a host array."""
+    name = leaf["path"] or "<root>"
+    if _is_key(want):
+        impl = str(jax.random.key_impl(want))
+        if leaf["key_impl"] != impl:
+            raise CheckpointError(f"{path}: {name}: expected a {impl} key, found "
+                                  f"{leaf['key_impl'] or 'a plain array'}")
+        try:
+            key = jax.random.wrap_key_data(value, impl=impl)
+        except (ValueError, TypeError, KeyError) as e:
+            raise CheckpointError(f"{path}: {name}: not a {impl} key ({e})") from None
+        if key.shape != want.shape:
+            raise CheckpointError(f"{path}: {name}: expected a key of shape {list(want.shape)}, found "
+                                  f"{list(key.shape)}")
+        return key
+    if leaf["key_impl"] is not None:
+        raise CheckpointError(f"{path}: {name}: expected an array, found a {leaf['key_impl']} key")
+    # Host-side leaves (early stopping's float64 best value) stay NumPy: JAX would round them.
+    host = isinstance(want, (np.ndarray, np.generic))
+    shape, dtype = tuple(np.shape(want)), (want.dtype if host else jnp.result_type(want))
+    if value.shape != shape or value.dtype != dtype:
+        raise CheckpointError(f"{path}: {name}: expected {dtype.name}{list(shape)}, "
+                              f"found {value.dtype.name}{list(value.shape)}")
+    return value.copy() if host else jnp.asarray(value)
+
+
+def load(path, template) -> tuple[Any, dict | None]:
+    """``(tree, config)`` from ``path``. ``template`` (a tree of the same structure, e.g.
+    ``train.init_state(net.init(key), optimizer, key)``) gives the structure, shapes and
+    dtypes that every stored leaf must match."""
+    header, values = _read(path)
+    names = [leaf["path"] for leaf in header["leaves"]]
     flat, treedef = jax.tree.flatten(template)
-    expected = [n for n, _ in _leaves(prefix, template)]
+    expected = [name for name, _ in _named_leaves(template)]
     if expected != names:
-        raise CheckpointError(f"{path}: {prefix} does not fit: expected leaves {expected[:6]}"
-                              f"{' ...' if len(expected) > 6 else ''}, found {names[:6]}"
-                              f"{' ...' if len(names) > 6 else ''}")
-    out = []
-    for name, want, got in zip(names, flat, values):
-        want_shape, want_dtype = tuple(jnp.shape(want)), jnp.result_type(want)
-        if got.shape != want_shape or got.dtype != want_dtype:
-            raise CheckpointError(f"{path}: {name}: expected {want_dtype.name}{list(want_shape)}, "
-                                  f"found {got.dtype.name}{list(got.shape)}")
-        out.append(jnp.asarray(got))
-    return jax.tree.unflatten(treedef, out)
+        missing = [n for n in expected if n not in names][:4]
+        extra = [n for n in names if n not in expected][:4]
+        raise CheckpointError(f"{path} does not fit: expected {len(expected)} leaves, found {len(names)}"
+                              + (f"; missing {missing}" if missing else "")
+                              + (f"; unexpected {extra}" if extra else "")
+                              + ("; the same leaves in another order" if not (missing or extra) else ""))
+    out = [_restore_leaf(path, leaf, value, want) for leaf, value, want in zip(header["leaves"], values, flat)]
+    return jax.tree.unflatten(treedef, out), header["config"]
 
 
-def _group(header, values, prefix):
-    pairs = [(leaf["name"], v) for leaf, v in zip(header["leaves"], values)
-             if leaf["name"] == prefix or leaf["name"].startswith(prefix + "[")]
-    return [n for n, _ in pairs], [v for _, v in pairs]
-
-
-def load(path, template: TrainState) -> tuple[TrainState, dict]:
-    """``(state, config)`` from ``path``; ``template`` (a TrainState of the same network and
-    optimizer, e.g. from ``train.init_state``) gives the tree structure, shapes and dtypes
-    that every stored leaf must match."""
+def load_params(path, template=None, *, best: bool = True):
+    """The parameters in a checkpoint: a saved parameter list, or a TrainState's (with
+    ``best``, the best epoch's parameters when early stopping recorded one). Without a
+    template the list of dicts is rebuilt from the stored names; with one, its
+    structure, shapes and dtypes are checked."""
     header, values = _read(path)
-    params = _fill(template.params, *_group(header, values, "params"), "params", path)
-    opt_state = _fill(template.opt_state, *_group(header, values, "opt_state"), "opt_state", path)
-    scalars = {n: v for n, v in zip(*_group(header, values, "step"))}
-    scalars.update(zip(*_group(header, values, "epoch")))
-    key_names, key_values = _group(header, values, "key")
-    if set(scalars) != {"step", "epoch"} or len(key_values) != 1:
-        raise CheckpointError(f"{path}: missing step, epoch or key")
-    key = key_values[0]
-    key = jax.random.wrap_key_data(key, impl=header["key_impl"]) if header["key_impl"] else jnp.asarray(key)
-    state = TrainState(params, opt_state, jnp.asarray(scalars["step"], jnp.int32),
-                       jnp.asarray(scalars["epoch"], jnp.int32), key)
-    return state, header["config"]
-
-
-def load_params(path, template=None, *, extra: bool = False):
-    """The parameter tree stored at ``path`` (``extra=True``: the extra one, e.g. the best
-    epoch's). Without a template it is rebuilt from the stored names (a list of dicts);
-    with one, its structure, shapes and dtypes are checked."""
-    header, values = _read(path)
-    prefix = "extra_params" if extra else "params"
-    if extra and not header["has_extra_params"]:
-        raise CheckpointError(f"{path} holds no extra parameters")
-    names, arrays = _group(header, values, prefix)
+    leaves = dict(zip((leaf["path"] for leaf in header["leaves"]), zip(header["leaves"], values)))
+    if header["tree"] == "params":
+        prefix = ""
+    elif header["tree"] == "TrainState":
+        best_epoch = leaves.get(".stopping.best_epoch")
+        prefix = ".stopping.params" if best and best_epoch is not None and int(best_epoch[1]) > 0 else ".params"
+    else:
+        raise CheckpointError(f"{path} holds a {header['tree']}, not parameters; use checkpoint.load "
+                              "with a template")
+    group = [(name[len(prefix):], leaf, value) for name, (leaf, value) in leaves.items()
+             if name.startswith(prefix + "[")]
     if template is not None:
-        return _fill(template, names, arrays, prefix, path)
+        expected = [name for name, _ in _named_leaves(template)]
+        if expected != [name for name, _, _ in group]:
+            raise CheckpointError(f"{path}: the parameters do not fit: expected leaves {expected[:6]}, "
+                                  f"found {[name for name, _, _ in group][:6]}")
+        flat, treedef = jax.tree.flatten(template)
+        return jax.tree.unflatten(treedef, [_restore_leaf(path, leaf, value, want)
+                                            for (_, leaf, value), want in zip(group, flat)])
     params: list[dict] = []
-    for name, array in zip(names, arrays):
-        # names look like "params[3]['w']"
-        index, key = name[len(prefix):].split("][")
-        index, key = int(index.strip("[")), key.strip("]'\"")
+    for name, _, value in group:
+        # names look like "[3]['w']"
+        try:
+            index, key = name.split("][")
+            index, key = int(index.strip("[")), key.strip("]'\"")
+        except ValueError:
+            raise CheckpointError(f"{path}: {prefix + name} is not a parameter of a layer list") from None
         while len(params) <= index:
             params.append({})
-        params[index][key] = jnp.asarray(array)
+        params[index][key] = jnp.asarray(value)
     return params

@@ -63,6 +63,8 @@ def features(x, in_features: int, what: str = "data"):
 def to_device(x, t, in_features: int, out_features: int, dtype, what: str = "data"):
     """Validated ``(x, t)`` as device arrays, x in ``dtype``, labels int32. Arrays already
     on the device are checked there and not copied to the host."""
+    if np.ndim(x) >= 1 and np.shape(x)[0] == 0:
+        raise ValueError(f"{what}: the data set is empty (0 examples)")
     if isinstance(x, jax.Array) and isinstance(t, jax.Array) and _clean_on_device(
             x, t, in_features, out_features, dtype):
         return x, t

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 REDUCTIONS = ("sum", "mean")
 
@@ -27,6 +28,7 @@ def targets_like(y, t):
     y_shape = tuple(jnp.shape(y))
     if jnp.issubdtype(t.dtype, jnp.integer) or t.dtype == jnp.bool_:
         if t.dtype != jnp.bool_ and tuple(t.shape) == y_shape[:-1]:
+            _check_label_range(t, 2 if y_shape[-1] == 1 else y_shape[-1])
             if y_shape[-1] == 1:  # a single output unit: the label is the target value (0 or 1)
                 return t[..., None].astype(y.dtype)
             return jax.nn.one_hot(t, y_shape[-1], dtype=y.dtype)
@@ -36,6 +38,17 @@ def targets_like(y, t):
         return t.astype(y.dtype)
     raise ValueError(f"targets: expected one-hot/float targets of shape {y_shape} or integer labels "
                      f"of shape {y_shape[:-1]}, got {t.dtype} of shape {tuple(t.shape)}")
+
+
+def _check_label_range(t, classes: int) -> None:
+    # one_hot maps an out-of-range label to a zero row, a silently wrong loss. Traced
+    # labels cannot be looked at; concrete ones (a direct call) always are.
+    if isinstance(t, jax.core.Tracer) or t.size == 0:
+        return
+    values = np.asarray(t)
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high >= classes:
+        raise ValueError(f"targets: expected integer labels in [0, {classes}), got values in [{low}, {high}]")
 
 
 def _weights(y, weights):

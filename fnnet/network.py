@@ -105,6 +105,10 @@ class Network:
                 if got != shape:
                     raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected shape "
                                      f"{shape}, got {got}")
+                dtype = jnp.result_type(entry[name])
+                if not jnp.issubdtype(dtype, jnp.floating):
+                    raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected floating-point "
+                                     f"values, got {dtype}")
 
     def param_dtype(self, params):
         leaves = jax.tree.leaves(params)

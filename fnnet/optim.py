@@ -94,6 +94,8 @@ def momentum(eta, lam: float = 0.9) -> optax.GradientTransformation:
     """
     _check_rate("eta", eta)
     _check_rate("momentum", lam, allow_schedule=False)
+    if float(lam) >= 1:
+        raise ValueError(f"momentum must be in [0, 1) (with λ >= 1 the velocity never decays), got {lam!r}")
 
     def init(params):
         return MomentumState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
@@ -194,6 +196,8 @@ def optimizer(name: str, eta, *, momentum: float = 0.9, adagrad_form: str = "see
     parts = []
     if clip is not None:
         _check_rate("clip", clip, allow_schedule=False)
+        if float(clip) == 0:
+            raise ValueError("clip must be > 0 (a global norm of 0 turns every update into 0), got 0")
         parts.append(_optax_promotion(optax.clip_by_global_norm(clip)))
     if l1:
         parts.append(_l1(l1))

@@ -18,8 +18,9 @@ def _pyplot():
     return plt
 
 
-def learning_curves(history: list[dict], path, title: str = "") -> str:
-    """Loss and accuracy per epoch, training and validation, as a PNG at ``path``."""
+def learning_curves(history: list[dict], path, title: str = ""):
+    """Loss and accuracy per epoch, training and validation, as a PNG at ``path`` (a file
+    name, returned, or a binary file object)."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -34,9 +35,9 @@ def learning_curves(history: list[dict], path, title: str = "") -> str:
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
-    return os.fspath(path)
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
 
 
 def curves(series: dict[str, list[float]], path, *, xlabel: str, ylabel: str, title: str = "",
@@ -54,9 +55,9 @@ def curves(series: dict[str, list[float]], path, *, xlabel: str, ylabel: str, ti
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
-    return os.fspath(path)
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
 
 
 def weight_images(w, path, shape=(8, 8), columns: int = 8, title: str = "") -> str:
@@ -75,6 +76,6 @@ def weight_images(w, path, shape=(8, 8), columns: int = 8, title: str = "") -> s
             ax.imshow(img, cmap="RdBu_r", vmin=-bound, vmax=bound)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
-    return os.fspath(path)
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else path

@@ -1,93 +1,360 @@
-"""Run directories of the ``fnnet`` command.
+"""Run directories of the ``fnnet`` command: created atomically, locked while written,
+replaced only once the replacement has a checkpoint, and never deleting a file that
+fnnet did not write.
 
 A run directory holds ``config.json`` (everything needed to rebuild the network, the
 data pipeline and the optimizer), ``history.jsonl`` (one JSON line per epoch),
-``checkpoint.npz`` (the training state and the best parameters, see
-``fnnet.checkpoint``), ``summary.json`` and ``learning_curve.png``. Files are
-replaced atomically; an existing run directory is never reused unless asked.
+``checkpoint.npz`` (the training state, see ``fnnet.checkpoint``), ``summary.json``,
+``learning_curve.png``, and two files of fnnet's own: ``.fnnet-run``, the marker that
+says fnnet created the directory (only such a directory is ever replaced), and
+``.fnnet-lock``, which a writer holds with an OS lock (released when the process ends,
+however it ends).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import json
 import os
-import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
-RUN_FORMAT_VERSION = 1
+from fnnet import atomic
+
+RUN_FORMAT_VERSION = 2
 CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE = (
     "config.json", "history.jsonl", "checkpoint.npz", "summary.json", "learning_curve.png")
+MARKER, LOCK = ".fnnet-run", ".fnnet-lock"
+RUN_FILES = (CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE, MARKER, LOCK)
 
 
 class RunError(ValueError):
-    """A run directory that is missing, incomplete, or from an incompatible version."""
+    """A run directory that is missing, incomplete, busy, not fnnet's, or from another version."""
 
 
-def create(out: str | os.PathLike | None, *, name: str = "run", base: str = "runs",
-           overwrite: bool = False) -> Path:
-    """A new, empty run directory: ``out`` if given (an existing one only with
-    ``overwrite``), else the first free ``base/name-N``."""
+# ---------------------------------------------------------------- locks
+
+
+class _Lock:
+    """An exclusive OS lock on ``directory/.fnnet-lock``; a second writer gets a RunError."""
+
+    def __init__(self, directory: Path, what: str):
+        import fcntl  # POSIX only, and only when a command writes a run
+
+        self.fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 32).decode(errors="replace").strip()
+            os.close(self.fd)
+            raise RunError(f"{what} {directory} is in use by another fnnet process"
+                           f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to finish") from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        fd, probe = tempfile.mkstemp(prefix=atomic.TMP_PREFIX, suffix=atomic.TMP_SUFFIX, dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise RunError(f"cannot write to the run directory {directory}: {e.strerror}") from None
+
+
+# ---------------------------------------------------------------- a run being written
+
+
+class Run:
+    """A run directory this process writes, locked. ``path`` is where its files go: a
+    hidden staging directory beside ``target`` while it replaces an old run, ``target``
+    itself once ``commit`` has swapped the two (or from the start, for a new run)."""
+
+    def __init__(self, path: Path, target: Path, lock: _Lock, *, created: bool, old_lock: _Lock | None = None):
+        self.path, self.target, self._lock, self._old_lock = path, target, lock, old_lock
+        self._created = created  # removed again if nothing was committed
+        self.committed = not created
+        self.replaced: list[str] = []  # the old run's files, once replaced
+
+    def commit(self) -> None:
+        """Make the run permanent: for a replacement, swap it with the old run (atomically
+        where the OS can) and remove the old run's files; call it once the run has a
+        checkpoint."""
+        if self.committed:
+            return
+        if self.path != self.target:
+            old = _exchange(self.path, self.target)
+            self.path = self.target
+            self.replaced = _remove_run_files(old)
+            self._old_lock.release()
+            self._old_lock = None
+        self.committed = True
+
+    def abandon(self) -> None:
+        """Remove what this run wrote, if it was never committed (the old run stays)."""
+        if not self.committed and self._created:
+            _remove_run_files(self.path)
+            self._created = False
+
+    def close(self) -> None:
+        for lock in (self._lock, self._old_lock):
+            if lock is not None:
+                lock.release()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        try:
+            if kind is not None:
+                self.abandon()
+            else:
+                self.commit()
+        finally:
+            self.close()
+
+
+def _mark(directory: Path) -> None:
+    atomic.write_text(directory / MARKER, json.dumps({"format": "fnnet-run", "id": uuid.uuid4().hex}) + "\n")
+
+
+def is_run(directory) -> bool:
+    """Whether fnnet created ``directory`` as a run (it holds fnnet's marker)."""
+    try:
+        marker = json.loads((Path(directory) / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("format") == "fnnet-run"
+
+
+def _foreign(directory: Path) -> list[str]:
+    """Entries of ``directory`` that fnnet did not write."""
+    return sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in os.scandir(directory)
+                  if e.name not in RUN_FILES and not atomic.is_temporary(e.name))
+
+
+def _remove_run_files(directory: Path) -> list[str]:
+    """Remove fnnet's own files from ``directory`` and the directory if that empties it;
+    anything else stays. Returns the names removed."""
+    removed = []
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if (entry.name in RUN_FILES or atomic.is_temporary(entry.name)) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    with contextlib.suppress(OSError):  # not empty: something of the user's is in it
+        os.rmdir(directory)
+    return removed
+
+
+def _exchange(new: Path, old: Path) -> Path:
+    """Put directory ``new`` at ``old``'s path; returns where the old one is now."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), rename_exchange) == 0:
+            return new
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
+            raise OSError(code, os.strerror(code), os.fspath(old))
+    # No atomic swap here: move the old run aside first, so that it is never lost.
+    aside = old.with_name(f".{old.name}.fnnet-old-{uuid.uuid4().hex[:8]}")
+    os.rename(old, aside)
+    os.rename(new, old)
+    return aside
+
+
+def _new_directory(path: Path) -> Run:
+    try:
+        lock = _Lock(path, "run")
+        _mark(path)
+    except BaseException:
+        _remove_run_files(path)
+        raise
+    return Run(path, path, lock, created=True)
+
+
+def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False) -> Run:
+    """A new run directory, locked: ``out`` if given, else the first free ``base/name-N``
+    (claimed with an atomic mkdir, so concurrent commands never share one).
+
+    An existing ``out`` is replaced only with ``overwrite``, only if fnnet created it and
+    it holds nothing else, never if it is a link or holds the current directory, and
+    only at ``commit``: until then the new run is written beside it."""
     if out is None:
+        base = Path(base)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create the run directory {base}: {e.strerror}") from None
         n = 1
-        while (Path(base) / f"{name}-{n}").exists():
-            n += 1
-        out = Path(base) / f"{name}-{n}"
+        while True:
+            path = base / f"{name}-{n}"
+            try:
+                path.mkdir()
+                return _new_directory(path)
+            except FileExistsError:
+                n += 1
+            except OSError as e:
+                raise RunError(f"cannot create the run directory {path}: {e.strerror}") from None
     out = Path(out)
-    if out.exists():
-        if not overwrite:
-            raise RunError(f"run directory {out} already exists; choose another --out or pass --overwrite")
-        if not (out / CONFIG).exists() and any(out.iterdir()):
-            raise RunError(f"{out} exists and is not a run directory; refusing to overwrite it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    return out
+    try:
+        out.mkdir(parents=True)
+        return _new_directory(out)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise RunError(f"cannot create the run directory {out}: {e.strerror}") from None
+    if not overwrite:
+        raise RunError(f"run directory {out} already exists; choose another --out or pass --overwrite")
+    return _stage_replacement(out)
+
+
+def _stage_replacement(out: Path) -> Run:
+    if out.is_symlink():
+        raise RunError(f"refusing to replace {out}: it is a symbolic link (to {os.readlink(out)}); "
+                       "name the run directory itself")
+    if not out.is_dir():
+        raise RunError(f"refusing to replace {out}: it is not a directory")
+    here, target = Path.cwd().resolve(), out.resolve()
+    if target == here or target in here.parents:
+        raise RunError(f"refusing to replace {out}: it {'is' if target == here else 'holds'} the current directory")
+    if not is_run(out):
+        raise RunError(f"refusing to replace {out}: fnnet did not create it (no {MARKER} file); "
+                       "--overwrite replaces only fnnet's own run directories")
+    foreign = _foreign(out)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise RunError(f"refusing to replace {out}: it holds files fnnet did not write ({shown}); "
+                       "move them elsewhere first")
+    old_lock = _Lock(out, "run")
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.fnnet-new-", dir=out.parent))
+        run = _new_directory(staging)
+    except BaseException:
+        old_lock.release()
+        raise
+    run.target, run._old_lock = out, old_lock
+    return run
+
+
+def open_run(run_dir) -> Run:
+    """An existing run, locked for writing (e.g. to resume it); temporary files that a
+    killed writer left behind are removed."""
+    run_dir = Path(run_dir)
+    check(run_dir)
+    lock = _Lock(run_dir, "run")
+    try:
+        _check_writable(run_dir)
+        atomic.remove_stale(run_dir)
+    except BaseException:
+        lock.release()
+        raise
+    return Run(run_dir, run_dir, lock, created=False)
+
+
+def check(run_dir) -> Path:
+    """``run_dir`` if it is a complete run directory of this fnnet; else a RunError saying
+    what it lacks."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"no run directory at {run_dir}")
+    if not (run_dir / CONFIG).is_file():
+        raise RunError(f"{run_dir} is not a run directory (no {CONFIG})")
+    if not is_run(run_dir):
+        raise RunError(f"{run_dir} was written by an incompatible fnnet (no {MARKER} file; this fnnet "
+                       f"reads run format {RUN_FORMAT_VERSION})")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise RunError(f"{run_dir} has no {CHECKPOINT}: it was stopped before its first epoch ended")
+    return run_dir
+
+
+# ---------------------------------------------------------------- files in a run
 
 
 def write_json(path, obj) -> None:
     """Write JSON atomically (temporary file, then rename)."""
+    atomic.write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def read_json(path) -> dict:
+    """A JSON object from ``path``; a RunError names the file, line and column otherwise."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing") from None
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
+    except UnicodeDecodeError:
+        raise RunError(f"{path}: expected UTF-8 JSON text, found binary data") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: expected a JSON object, found a {type(value).__name__}")
+    return value
+
+
+def read_config(run_dir) -> dict:
+    """The run's configuration, checked to be of this run format (its fields are checked
+    by whoever uses them)."""
+    run_dir = check(run_dir)
+    config = read_json(run_dir / CONFIG)
+    version = config.get("run_format_version")
+    if version != RUN_FORMAT_VERSION:
+        raise RunError(f"{run_dir} was written by an incompatible fnnet (run format {version!r}; "
+                       f"this fnnet reads {RUN_FORMAT_VERSION})")
+    return config
 
 
 def append_history(run_dir, record: dict) -> None:
-    with open(Path(run_dir) / HISTORY, "a") as f:
+    """Add one epoch's record to ``history.jsonl``."""
+    with open(Path(run_dir) / HISTORY, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
 
 def read_history(run_dir) -> list[dict]:
+    """The epochs' records. A line torn by a kill at the very end is left out; any other
+    malformed line is a RunError naming it."""
     path = Path(run_dir) / HISTORY
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            if number == len(lines):  # no newline after it: a write the process did not finish
+                break
+            raise RunError(f"{path}: line {number}, column {e.colno}: not valid JSON ({e.msg})") from None
+        if not (isinstance(record, dict) and type(record.get("epoch")) is int):
+            raise RunError(f"{path}: line {number}: expected an object with an integer 'epoch'")
+        records.append(record)
+    return records
 
 
-def read_config(run_dir) -> dict:
-    """The run's configuration; a RunError if the directory is not a complete run of this
-    version."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError(f"no run directory at {run_dir}")
-    path = run_dir / CONFIG
-    if not path.exists():
-        raise RunError(f"{run_dir} is not a run directory (no {CONFIG})")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunError(f"{path} is not valid JSON ({e})") from None
-    version = config.get("run_format_version") if isinstance(config, dict) else None
-    if version != RUN_FORMAT_VERSION:
-        raise RunError(f"{run_dir} was written by an incompatible fnnet (run format {version!r}; "
-                       f"this fnnet reads {RUN_FORMAT_VERSION})")
-    if not (run_dir / CHECKPOINT).exists():
-        raise RunError(f"{run_dir} has no {CHECKPOINT}")
-    return config
+def truncate_history(run_dir, epochs: int) -> list[dict]:
+    """Keep the records of epochs 1..``epochs`` (the checkpoint's): a kill between an
+    epoch's history line and its checkpoint leaves one record too many. Returns them."""
+    path = Path(run_dir) / HISTORY
+    records = read_history(run_dir)
+    kept = [r for r in records if r["epoch"] <= epochs]
+    if [r["epoch"] for r in kept] != list(range(1, epochs + 1)):
+        raise RunError(f"{path} holds epochs {[r['epoch'] for r in kept][:8]}..., but the checkpoint is at "
+                       f"epoch {epochs}; expected each of epochs 1..{epochs} once")
+    if len(kept) != len(records) or (path.exists() and not path.read_text(encoding="utf-8").endswith("\n")):
+        atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return kept

@@ -25,15 +25,29 @@ from fnnet.network import Network
 GRADS = ("autodiff", "backprop")
 
 
+class StoppingState(NamedTuple):
+    """Early stopping's progress, kept on the host: the best monitored value (NaN before
+    the first epoch), the epoch it came from (0: none yet), the epochs since, and that
+    epoch's parameters. Part of a TrainState, so a checkpoint saves it and ``fit``
+    resumes it."""
+
+    best: np.ndarray  # float64 ()
+    best_epoch: np.ndarray  # int64 ()
+    wait: np.ndarray  # int64 ()
+    params: Any
+
+
 class TrainState(NamedTuple):
     """Everything a run needs to continue: parameters, optimizer state, the number of
-    updates and epochs done, and the run's base key."""
+    updates and epochs done, the run's base key, and early stopping's progress (None
+    without early stopping; the compiled programs never see it)."""
 
     params: Any
     opt_state: Any
     step: jax.Array  # int32
     epoch: jax.Array  # int32
     key: jax.Array
+    stopping: StoppingState | None = None
 
 
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
@@ -267,6 +281,23 @@ class EarlyStopping:
             return True
         return self.sign() * (record[self.monitor] - best) < -self.min_delta
 
+    def start(self, params) -> StoppingState:
+        """The progress before the first epoch."""
+        return StoppingState(np.asarray(np.nan), np.asarray(0, np.int64), np.asarray(0, np.int64), params)
+
+    def update(self, stopping: StoppingState, record: dict, params) -> StoppingState:
+        """The progress after an epoch with metrics ``record`` that ended with ``params``."""
+        best = None if int(stopping.best_epoch) == 0 else float(stopping.best)
+        if self.improves(record, best):
+            return StoppingState(np.asarray(float(record[self.monitor])),
+                                 np.asarray(record["epoch"], np.int64), np.asarray(0, np.int64), params)
+        return stopping._replace(wait=np.asarray(int(stopping.wait) + 1, np.int64))
+
+    def should_stop(self, stopping: StoppingState) -> bool:
+        """Whether ``patience`` epochs have passed without an improvement."""
+        wait = int(stopping.wait)
+        return wait > 0 and wait >= self.patience
+
 
 class History(Sequence):
     """Per-epoch metrics: a read-only sequence of plain dicts (``history[-1]["loss"]``), kept
@@ -347,7 +378,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         eval_batch_size: int = 1024) -> FitResult:
     """Train for ``epochs`` epochs on ``data = (x, t)``; x (n, in), t labels (n,) or targets
     (n, out). ``params`` is a parameter tree (a new run; ``key`` required) or a TrainState
-    (resume it). The epochs run as one compiled program, compiled once per fit.
+    (resume it, early stopping's progress included: a run split in two is bitwise the
+    run done at once). The epochs run as one compiled program, compiled once per fit.
 
     History: one dict per epoch with "epoch", "step", "loss" and "accuracy" (running over
     the epoch's minibatches, training mode), "val_loss" and "val_accuracy" (inference mode,
@@ -388,6 +420,13 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no "
                          "validation data; pass validation_data or validation_split")
+    stopping = state.stopping
+    if early_stopping is not None:
+        if stopping is None:
+            stopping = early_stopping.start(state.params)
+        else:
+            net.check_params(stopping.params)
+    state = state._replace(stopping=None)  # the compiled programs carry only what they update
 
     per_epoch = early_stopping is not None or callback is not None
     steps = -(-n // batch_size)
@@ -397,13 +436,14 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     config = (net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size), learning_rate)
     program = _epochs_program(*config, chunk)
     history = History()
-    best = (None, None, None)  # (monitored value, epoch, params)
-    wait, stopped = 0, False
+    # A resumed run that had already stopped stays stopped: no epoch runs.
+    stopped = early_stopping is not None and early_stopping.should_stop(stopping)
+
     # The next call is dispatched before this one's metrics are read, so the host's work
     # overlaps the device's; stopping discards that one speculative call.
     def launch(before, remaining):
         count = min(chunk, remaining)
-        return (before, count, *program(before, x, t, val, count)) if count else None
+        return (before, count, *program(before, x, t, val, count)) if count and not stopped else None
 
     inflight = launch(state, epochs)
     remaining = epochs
@@ -420,20 +460,20 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
             error = _diverged(config, previous, count, x, t, val)
             history._append(columns, error.epoch - first_epoch - 1)
             error.history = history
+            error.state = error.state._replace(stopping=stopping)
             raise error
         history._append(columns, count)
         record = history[-1] if per_epoch else None
         state = after
         if early_stopping is not None:
-            if early_stopping.improves(record, best[0]):
-                best, wait = (record[early_stopping.monitor], record["epoch"], state.params), 0
-            else:
-                wait += 1
-            stopped = wait > 0 and wait >= early_stopping.patience
-        if callback is not None and callback(record, state) is True:
+            stopping = early_stopping.update(stopping, record, state.params)
+            stopped = early_stopping.should_stop(stopping)
+        if callback is not None and callback(record, state._replace(stopping=stopping)) is True:
             stopped = True
-    restore = early_stopping is not None and early_stopping.restore_best and best[2] is not None
-    return FitResult(best[2] if restore else state.params, state, history, best[1], stopped)
+    state = state._replace(stopping=stopping)
+    best_epoch = int(stopping.best_epoch) if stopping is not None and int(stopping.best_epoch) else None
+    restore = early_stopping is not None and early_stopping.restore_best and best_epoch is not None
+    return FitResult(stopping.params if restore else state.params, state, history, best_epoch, stopped)
 
 
 def _diverged(config, start: TrainState, count: int, x, t, val) -> DivergenceError:

@@ -36,7 +36,8 @@ def test_train_writes_a_run_directory_and_never_overwrites_one(tmp_path, capsys)
     out = tmp_path / "r"
     assert fnnet("train", *FAST, "--out", out) == 0
     config = json.loads((out / runs.CONFIG).read_text())
-    assert config["epochs_done"] == 3 and config["classes"] == list(range(10))
+    assert config["classes"] == list(range(10)) and config == checkpoint.read_config(out / runs.CHECKPOINT)
+    assert json.loads((out / runs.SUMMARY).read_text())["epochs_done"] == 3
     assert len(runs.read_history(out)) == 3
     assert fnnet("train", *FAST, "--out", out) == 2
     err = capsys.readouterr().err
@@ -163,18 +164,23 @@ def test_predict_rejects_the_wrong_width(tmp_path, capsys):
     assert fnnet("train", *FAST, "--epochs", "1", "--out", out) == 0
     np.save(tmp_path / "f.npy", np.zeros((2, 10), np.float32))
     assert fnnet("predict", out, tmp_path / "f.npy") == 2
-    assert "expected 64 features per row, got shape (2, 10)" in capsys.readouterr().err
+    assert f"{tmp_path / 'f.npy'}: expected 64 features per row, found 10 (shape (2, 10))" in capsys.readouterr().err
 
 
-def test_divergence_saves_the_last_finite_state(tmp_path, capsys):
+def test_divergence_keeps_the_last_finite_epoch_and_a_first_epoch_divergence_saves_nothing(tmp_path, capsys):
     out = tmp_path / "r"
-    code = fnnet("train", "--epochs", "5", "--hidden", "32", "--quiet", "--no-plot", "--optimizer", "sgd",
-                 "--lr", "1e30", "--out", out)
-    assert code == 2
+    flags = ["--hidden", "32", "--quiet", "--no-plot", "--optimizer", "sgd", "--patience", "0"]
+    assert fnnet("train", *flags, "--epochs", "8", "--lr", "3", "--out", out) == 2
     err = capsys.readouterr().err
-    assert "training diverged" in err and "--lr" in err and "Traceback" not in err
+    assert "training diverged" in err and "(epoch 3, batch" in err and "the last finite state (epoch 2)" in err
+    assert "--lr" in err and "Traceback" not in err
     params = checkpoint.load_params(out / runs.CHECKPOINT)
     assert all(np.all(np.isfinite(np.asarray(v))) for e in params for v in e.values())
+    assert [r["epoch"] for r in runs.read_history(out)] == [1, 2]
+    # Diverging before the first checkpoint leaves no half-made run directory.
+    assert fnnet("train", *flags, "--epochs", "5", "--lr", "1e30", "--out", tmp_path / "r2") == 2
+    assert "in the first epoch: nothing was saved" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
 
 
 def test_other_commands_and_options(tmp_path, capsys):

@@ -1,0 +1,102 @@
+"""Atomic file replacement: write a temporary file beside the target, flush it, rename it
+over the target. A crash or a full disk leaves the old file or the new one, never half
+of one; the temporary file is removed on failure, and one left by a killed process is
+recognisable by its name (``remove_stale``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+TMP_PREFIX = ".fnnet-tmp-"
+TMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    try:  # Linux says it without changing it (os.umask would, for a moment, in every thread)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def fsync_directory(directory) -> None:
+    """Make a rename in ``directory`` durable (where the OS allows opening directories)."""
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(directory, os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def open_for_replace(path, mode: str = "w", *, sync: bool = False):
+    """A file object whose contents replace ``path`` when the block ends without an
+    error (and are thrown away when it raises). The new file gets the permissions a
+    plain ``open`` would give it. ``sync`` flushes it and the rename to the disk. An
+    OSError names ``path``, not the temporary file."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        # A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written in place: renaming
+        # a file over it would replace the device node itself.
+        try:
+            with open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+                yield f
+        except OSError as e:
+            if e.errno is None:
+                raise
+            raise type(e)(e.errno, e.strerror, path) from None
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + os.path.basename(path) + "-", suffix=TMP_SUFFIX,
+                                   dir=directory)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; run files all read alike
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        if sync:
+            fsync_directory(directory)
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise type(e)(e.errno, e.strerror, path) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def write_text(path, text: str, *, sync: bool = False) -> None:
+    """Replace ``path`` with ``text`` (UTF-8) atomically."""
+    with open_for_replace(path, "w", sync=sync) as f:
+        f.write(text)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of ``open_for_replace``'s temporary files."""
+    return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
+
+
+def remove_stale(directory) -> list[str]:
+    """Remove the temporary files a killed writer left in ``directory`` (the caller must
+    hold the directory's lock, so that no live writer owns them); returns their names."""
+    removed = []
+    for entry in os.scandir(directory):
+        if is_temporary(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return sorted(removed)
