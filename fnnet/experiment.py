@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -411,10 +412,18 @@ def train(the_plan: Plan, *, out=None, overwrite: bool = False, base="runs",
     checkpoint after every epoch, then report. ``on_epoch(record)`` sees each epoch."""
     config = the_plan.config
     with runs.create(out, name=_run_name(config), base=base, overwrite=overwrite) as run:
-        runs.write_json(run.path / runs.CONFIG, config)
-        stopper = _stopper(config, the_plan.splits["val"] is not None)
-        state = _template(the_plan.net, the_plan.optimizer, config, stopper)
-        result = _fit(run, the_plan, state, config["epochs"], stopper, on_epoch)
+        try:
+            runs.write_json(run.path / runs.CONFIG, config)
+            stopper = _stopper(config, the_plan.splits["val"] is not None)
+            state = _template(the_plan.net, the_plan.optimizer, config, stopper)
+            result = _fit(run, the_plan, state, config["epochs"], stopper, on_epoch)
+        except OSError as e:
+            if run.committed or e.errno is None:
+                raise
+            # Name the run the user asked for, not the directory it was staged in.
+            kept = "; the old run is unchanged" if run.path != run.target else ""
+            where = run.target / Path(e.filename).name if e.filename else run.target
+            raise type(e)(e.errno, f"{e.strerror} (nothing was saved{kept})", os.fspath(where)) from None
         replaced = tuple(run.replaced)
         outcome = report(run.path, the_plan, result, plot=plot)
     outcome.run_dir = run.target
@@ -447,10 +456,12 @@ def _fit(run: runs.Run, the_plan: Plan, state, epochs: int, stopper, on_epoch):
     from fnnet import checkpoint, train
 
     config = the_plan.config
+    saved = [int(state.epoch) or None]  # the epoch of the checkpoint on disk
 
     def after_epoch(record, state):
         runs.append_history(run.path, record)
         checkpoint.save(run.path / runs.CHECKPOINT, state, config)
+        saved[0] = record["epoch"]
         run.commit()  # a replaced run goes only now, once the new one has a checkpoint
         if on_epoch is not None:
             on_epoch(record)
@@ -460,6 +471,11 @@ def _fit(run: runs.Run, the_plan: Plan, state, epochs: int, stopper, on_epoch):
                          epochs=epochs, batch_size=config["batch_size"],
                          validation_data=the_plan.splits["val"], grad=config["grad"],
                          early_stopping=stopper, callback=after_epoch)
+    except OSError as e:
+        if saved[0] is None or e.errno is None:
+            raise
+        raise type(e)(e.errno, f"{e.strerror} (the checkpoint of epoch {saved[0]} is intact: fnnet resume "
+                               "goes on from it)", e.filename) from None
     except train.DivergenceError as e:
         if not run.committed:
             raise Diverged(f"{e.args[0].split('; ')[0]}, in the first epoch: nothing was saved; "

@@ -44,7 +44,10 @@ class _Lock:
     def __init__(self, directory: Path, what: str):
         import fcntl  # POSIX only, and only when a command writes a run
 
-        self.fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            self.fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as e:
+            raise RunError(f"cannot write to the run directory {directory}: {e.strerror}") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -240,6 +243,7 @@ def _stage_replacement(out: Path) -> Run:
                        "move them elsewhere first")
     old_lock = _Lock(out, "run")
     try:
+        _remove_abandoned_staging(out)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.fnnet-new-", dir=out.parent))
         run = _new_directory(staging)
     except BaseException:
@@ -247,6 +251,23 @@ def _stage_replacement(out: Path) -> Run:
         raise
     run.target, run._old_lock = out, old_lock
     return run
+
+
+def _remove_abandoned_staging(out: Path) -> None:
+    """Remove replacements of ``out`` that a killed process left half-made beside it
+    (fnnet's own, unlocked, holding nothing else); the caller holds ``out``'s lock."""
+    for entry in os.scandir(out.parent):
+        if not (entry.name.startswith(f".{out.name}.fnnet-new-") and entry.is_dir(follow_symlinks=False)):
+            continue
+        path = Path(entry.path)
+        if not is_run(path) or _foreign(path):
+            continue
+        try:
+            lock = _Lock(path, "replacement")
+        except (RunError, OSError):
+            continue  # another process is still writing it
+        lock.release()
+        _remove_run_files(path)
 
 
 def open_run(run_dir) -> Run:

@@ -1,0 +1,204 @@
+"""Run directories: created atomically, marked, locked, replaced only when safe, and
+never deleting what fnnet did not write."""
+
+import json
+import os
+import threading
+
+import pytest
+
+from fnnet import atomic, runs
+
+
+def snapshot(root):
+    """Every file under ``root`` with its bytes: what "nothing was lost" compares (a lock
+    file's content is the pid of its last holder, so only its presence counts)."""
+    found = {}
+    for directory, _, files in os.walk(root):
+        for name in files:
+            if name == runs.LOCK:
+                found[os.path.relpath(os.path.join(directory, name), root)] = b"lock"
+                continue
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, root)] = f.read()
+    return found
+
+
+def make_run(path, files=("config.json", "checkpoint.npz")):
+    with runs.create(path) as run:
+        for name in files:
+            (run.path / name).write_text(f"old {name}")
+    return path
+
+
+def test_default_names_are_claimed_atomically_by_concurrent_writers(tmp_path):
+    barrier, made, errors = threading.Barrier(8), [], []
+
+    def claim():
+        barrier.wait()
+        try:
+            run = runs.create(None, name="digits", base=tmp_path / "runs")
+            made.append(run.path)
+            run.commit()
+            run.close()
+        except Exception as e:  # noqa: BLE001 (the test reports any failure)
+            errors.append(e)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(p.name for p in made) == sorted(f"digits-{n}" for n in range(1, 9))
+    assert all(runs.is_run(p) for p in made)
+
+
+def test_an_existing_run_is_never_reused_without_overwrite(tmp_path):
+    out = make_run(tmp_path / "r")
+    before = snapshot(out)
+    with pytest.raises(runs.RunError, match="already exists; choose another --out or pass --overwrite"):
+        runs.create(out)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("layout, out, message", [
+    # A project folder that happens to hold a config.json was once deleted by --overwrite.
+    ({"proj/config.json": "{}", "proj/main.py": "print(1)"}, "proj", "fnnet did not create it"),
+    ({"file": "x"}, "file", "it is not a directory"),
+])
+def test_overwrite_refuses_what_fnnet_did_not_create(tmp_path, layout, out, message):
+    for name, text in layout.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    before = snapshot(tmp_path)
+    with pytest.raises(runs.RunError, match=message):
+        runs.create(tmp_path / out, overwrite=True)
+    assert snapshot(tmp_path) == before
+
+
+def test_overwrite_refuses_a_run_holding_the_users_files_and_names_them(tmp_path):
+    out = make_run(tmp_path / "r")
+    (out / "notes.txt").write_text("mine")
+    (out / "plots").mkdir()
+    before = snapshot(tmp_path)
+    with pytest.raises(runs.RunError, match=r"holds files fnnet did not write \(notes.txt, plots/\)"):
+        runs.create(out, overwrite=True)
+    assert snapshot(tmp_path) == before
+
+
+def test_overwrite_never_replaces_the_current_directory_its_parents_or_a_link(tmp_path, monkeypatch):
+    out = make_run(tmp_path / "r")
+    (tmp_path / "link").symlink_to(out)
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(out)
+    with pytest.raises(runs.RunError, match="refusing to replace .: it is the current directory"):
+        runs.create(".", overwrite=True)
+    with pytest.raises(runs.RunError, match="is a symbolic link"):
+        runs.create(tmp_path / "link", overwrite=True)
+    os.makedirs(out / "deeper")
+    monkeypatch.chdir(out / "deeper")
+    with pytest.raises(runs.RunError, match="holds the current directory"):
+        runs.create("..", overwrite=True)
+    os.rmdir(out / "deeper")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_replacement_is_staged_beside_the_old_run_until_commit(tmp_path):
+    out = make_run(tmp_path / "r")
+    before = snapshot(out)
+    run = runs.create(out, overwrite=True)
+    assert run.path != out and run.path.parent == tmp_path
+    (run.path / "config.json").write_text("new config.json")
+    assert snapshot(out) == before  # the old run is untouched while the new one is written
+    run.commit()
+    run.close()
+    assert run.path == out and (out / "config.json").read_text() == "new config.json"
+    assert not (out / "checkpoint.npz").exists()  # the old run's files went with it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # nothing left beside it
+    assert set(run.replaced) >= {"config.json", "checkpoint.npz"}
+
+
+def test_a_replacement_that_fails_before_commit_leaves_the_old_run(tmp_path):
+    out = make_run(tmp_path / "r")
+    before = snapshot(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        with runs.create(out, overwrite=True) as run:
+            (run.path / "config.json").write_text("new")
+            raise KeyboardInterrupt
+    assert snapshot(tmp_path) == before
+
+
+def test_a_new_run_that_fails_before_commit_is_removed(tmp_path):
+    with pytest.raises(ValueError):
+        with runs.create(tmp_path / "r") as run:
+            (run.path / "config.json").write_text("new")
+            raise ValueError("argument found bad late")
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_swap_without_renameat2_moves_the_old_run_aside_first(tmp_path, monkeypatch):
+    import ctypes
+
+    out = make_run(tmp_path / "r")
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: (_ for _ in ()).throw(OSError("no libc")))
+    with runs.create(out, overwrite=True) as run:
+        (run.path / "config.json").write_text("new")
+    assert (out / "config.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_a_second_writer_gets_an_error_naming_the_run_and_the_lock_is_released(tmp_path):
+    out = make_run(tmp_path / "r")
+    first = runs.open_run(out)
+    with pytest.raises(runs.RunError, match=rf"run {out} is in use by another fnnet process \(pid {os.getpid()}\)"):
+        runs.open_run(out)
+    with pytest.raises(runs.RunError, match="in use by another fnnet process"):
+        runs.create(out, overwrite=True)
+    first.close()
+    runs.open_run(out).close()
+
+
+def test_opening_a_run_removes_what_a_killed_writer_left(tmp_path):
+    out = make_run(tmp_path / "r")
+    (out / ".fnnet-tmp-checkpoint.npz-x1y2.tmp").write_bytes(b"half")
+    (out / ".fnnet-tmp-elsewhere").write_text("not ours: no .tmp suffix")
+    with runs.open_run(out):
+        pass
+    assert sorted(os.listdir(out)) == sorted([".fnnet-lock", ".fnnet-run", ".fnnet-tmp-elsewhere",
+                                              "checkpoint.npz", "config.json"])
+
+
+def test_history_is_cut_back_to_the_checkpoints_epoch(tmp_path):
+    out = make_run(tmp_path / "r")
+    for epoch in range(1, 6):
+        runs.append_history(out, {"epoch": epoch, "loss": 1.0 / epoch})
+    with open(out / runs.HISTORY, "a") as f:
+        f.write('{"epoch": 6, "lo')  # a kill in the middle of a line
+    assert [r["epoch"] for r in runs.read_history(out)] == [1, 2, 3, 4, 5]
+    assert [r["epoch"] for r in runs.truncate_history(out, 4)] == [1, 2, 3, 4]
+    assert (out / runs.HISTORY).read_text() == "".join(
+        json.dumps({"epoch": e, "loss": 1.0 / e}) + "\n" for e in range(1, 5))
+    with pytest.raises(runs.RunError, match="holds epochs \\[1, 2, 3, 4\\].*checkpoint is at epoch 7"):
+        runs.truncate_history(out, 7)
+
+
+def test_a_malformed_history_line_is_named(tmp_path):
+    out = make_run(tmp_path / "r")
+    (out / runs.HISTORY).write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')
+    with pytest.raises(runs.RunError, match=r"history.jsonl: line 2, column 1: not valid JSON"):
+        runs.read_history(out)
+
+
+def test_run_files_get_the_permissions_of_a_plain_file(tmp_path):
+    atomic.write_text(tmp_path / "a.json", "{}")
+    (tmp_path / "plain").write_text("x")
+    assert (tmp_path / "a.json").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+def test_writing_to_a_device_writes_in_place_and_names_it_when_full():
+    with pytest.raises(OSError, match="No space left on device") as info:
+        atomic.write_text("/dev/full", "x" * 10000)
+    assert info.value.filename == "/dev/full"
+    assert not os.path.isfile("/dev/full")  # still the device, not a file renamed over it
