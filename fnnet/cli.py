@@ -142,25 +142,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _progress(total: int, quiet: bool):
-    """``(on_epoch, close)``: a progress bar (tqdm) or a line per epoch."""
+    """``(on_epoch, close)``: a progress bar (tqdm), drawn from the first epoch on so that
+    an error before it stays one line, or a line per epoch."""
     if quiet:
         return None, lambda: None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        bar = None
-    else:
-        bar = tqdm(total=total, unit="epoch", leave=True, dynamic_ncols=True)
+    bar = []
 
     def on_epoch(record):
+        if not bar:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                bar.append(None)
+            else:
+                bar.append(tqdm(total=total, unit="epoch", leave=True, dynamic_ncols=True))
         shown = {k: record[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in record}
-        if bar is not None:
-            bar.set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, refresh=False)
-            bar.update(1)
+        if bar[0] is not None:
+            bar[0].set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, refresh=False)
+            bar[0].update(1)
         else:
             print(f"epoch {record['epoch']}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
 
-    return on_epoch, (bar.close if bar is not None else lambda: None)
+    def close():
+        if bar and bar[0] is not None:
+            bar[0].close()
+
+    return on_epoch, close
 
 
 def _print_outcome(outcome) -> None:
@@ -270,7 +277,11 @@ def _message(e: BaseException, command: str) -> str:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command; returns its exit status (2 for any mistake, said in one line)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed its one line (or the help)
+        return e.code
     start = time.perf_counter()
     try:
         code = args.run(args)

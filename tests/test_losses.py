@@ -94,3 +94,18 @@ def test_unknown_names_are_listed():
         losses.get("hinge")
     with pytest.raises(ValueError, match="unknown reduction 'max'"):
         losses.squared_error("max")
+
+
+@pytest.mark.parametrize("make", [losses.cross_entropy, losses.squared_error,
+                                  lambda: losses.cross_entropy(from_logits=True)])
+def test_concrete_labels_out_of_range_are_an_error_not_a_number(make):
+    # one_hot maps label 12 of 10 classes to a zero row: a loss that looks fine and is wrong.
+    y = jnp.full((3, 10), 0.1)
+    with pytest.raises(ValueError, match=r"expected integer labels in \[0, 10\), got values in \[0, 12\]"):
+        make()(y, jnp.array([0, 12, 3]))
+    with pytest.raises(ValueError, match=r"in \[0, 10\), got values in \[-1, 3\]"):
+        make()(y, np.array([-1, 2, 3]))
+    with pytest.raises(ValueError, match=r"in \[0, 2\), got values in \[0, 2\]"):
+        make()(jnp.full((2, 1), 0.5), jnp.array([0, 2]))  # one output unit: labels 0 and 1
+    # Traced labels cannot be looked at; in range they work as before.
+    assert jnp.isfinite(jax.jit(make())(y, jnp.array([0, 9, 3])))

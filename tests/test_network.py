@@ -160,6 +160,14 @@ def test_params_that_do_not_match_the_network_are_named():
         NET.apply(bad, jnp.ones((1, 4)))
 
 
+def test_integer_parameters_are_an_error_not_a_zero_output():
+    params = NET.init(jax.random.key(0))
+    bad = [dict(e) for e in params]
+    bad[0]["w"] = jnp.ones(bad[0]["w"].shape, jnp.int32)
+    with pytest.raises(ValueError, match=r"params\[0\]\['w'\] \(Dense\): expected floating-point values, got int32"):
+        NET.apply(bad, jnp.ones((1, 4)))
+
+
 def test_float64_init_outside_x64_is_an_error():
     with pytest.raises(ValueError, match="enable_x64"):
         NET.init(jax.random.key(0), jnp.float64)

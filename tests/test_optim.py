@@ -185,6 +185,8 @@ def test_optimizer_builder_chains_what_is_asked(x64):
     (lambda: optim.sgd(-0.1), "eta must be a finite number >= 0 or an optax schedule, got -0.1"),
     (lambda: optim.adam(float("nan")), "eta must be a finite number >= 0"),
     (lambda: optim.momentum(0.1, float("inf")), "momentum must be a finite number >= 0, got inf"),
+    (lambda: optim.momentum(0.1, 1.0), r"momentum must be in \[0, 1\) \(with λ >= 1 the velocity never decays\), got 1.0"),
+    (lambda: optim.optimizer("sgd", 0.1, clip=0.0), r"clip must be > 0 \(a global norm of 0 turns every update into 0\)"),
     (lambda: optim.l2(-1.0), "l2 must be a finite number >= 0"),
     (lambda: optim.l1(float("nan")), "l1 must be a finite number >= 0"),
     (lambda: optim.adagrad(0.1, form="keras"), r"unknown form 'keras'; expected one of \['seed', 'optax'\]"),

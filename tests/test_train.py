@@ -223,6 +223,7 @@ def test_divergence_stops_with_the_epoch_step_and_last_finite_parameters():
     (dict(early_stopping=train.EarlyStopping()), "monitors 'val_loss' but there is no validation data"),
     (dict(grad="numeric"), r"grad: expected one of \['autodiff', 'backprop'\]"),
     (dict(epochs=-1), "epochs must be an int >= 0"),
+    (dict(data=(np.ones((0, 5), np.float32), np.zeros(0, np.int32))), r"data: the data set is empty \(0 examples\)"),
 ])
 def test_bad_fit_input_is_named(kw, message):
     with pytest.raises(ValueError, match=message):
@@ -245,3 +246,38 @@ def test_history_reads_like_a_list_of_dicts_and_by_column():
     assert r.history.column("loss") == [h["loss"] for h in s.history]
     assert r.history[-1]["epoch"] == 4 and r.history[1:3][0]["epoch"] == 2
     assert isinstance(r.history + [], list)
+
+
+def test_evaluate_on_an_empty_data_set_is_named():
+    net = Network(5, (Dense(4, "relu"), Dense(3)))
+    with pytest.raises(ValueError, match=r"data: the data set is empty \(0 examples\)"):
+        train.evaluate(net, "cross_entropy_logits", net.init(jax.random.key(0)), np.ones((0, 5), np.float32),
+                       np.zeros(0, np.int32))
+
+
+@pytest.mark.parametrize("k", [2, 5, 9])
+def test_fit_resumes_early_stopping_where_it_was(k):
+    """A fit split at epoch k is bitwise the fit done at once: early stopping's best value,
+    epoch, wait and parameters travel in the TrainState."""
+    net = Network(5, (Dense(16, "relu"), Dense(3)))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 5)).astype(np.float32)
+    t = (x[:, 0] > 0).astype(np.int32) + (x[:, 1] > 0.5).astype(np.int32)
+    kw = dict(batch_size=16, validation_data=(x[60:], t[60:]),
+              early_stopping=train.EarlyStopping(patience=2, min_delta=0.01))
+    opt = optim.adam(0.05)
+    whole = train.fit(net, "cross_entropy_logits", opt, net.init(jax.random.key(0)), (x[:60], t[:60]),
+                      key=jax.random.key(1), epochs=40, **kw)
+    assert whole.stopped_early and len(whole.history) < 40 and whole.best_epoch < len(whole.history)
+    first = train.fit(net, "cross_entropy_logits", opt, net.init(jax.random.key(0)), (x[:60], t[:60]),
+                      key=jax.random.key(1), epochs=k, **kw)
+    rest = train.fit(net, "cross_entropy_logits", opt, first.state, (x[:60], t[:60]), epochs=40 - k, **kw)
+    assert list(first.history) + list(rest.history) == list(whole.history)
+    assert rest.best_epoch == whole.best_epoch and rest.stopped_early
+    leaves = lambda tree: [np.asarray(jax.random.key_data(v) if jnp.issubdtype(v.dtype, jax.dtypes.prng_key) else v)  # noqa: E731
+                           for v in jax.tree.leaves(tree)]
+    assert all(np.array_equal(a, b) for a, b in zip(leaves(rest.state), leaves(whole.state)))
+    assert all(np.array_equal(a, b) for a, b in zip(leaves(rest.params), leaves(whole.params)))
+    # Resuming a fit that had stopped runs no epoch.
+    again = train.fit(net, "cross_entropy_logits", opt, whole.state, (x[:60], t[:60]), epochs=5, **kw)
+    assert len(again.history) == 0 and again.stopped_early
