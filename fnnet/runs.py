@@ -84,6 +84,7 @@ class Run:
     def __init__(self, path: Path, target: Path, lock: _Lock, *, created: bool, old_lock: _Lock | None = None):
         self.path, self.target, self._lock, self._old_lock = path, target, lock, old_lock
         self._created = created  # removed again if nothing was committed
+        self._own_dir = True  # False for an empty directory the user made for the run
         self.committed = not created
         self.replaced: list[str] = []  # the old run's files, once replaced
 
@@ -104,7 +105,7 @@ class Run:
     def abandon(self) -> None:
         """Remove what this run wrote, if it was never committed (the old run stays)."""
         if not self.committed and self._created:
-            _remove_run_files(self.path)
+            _remove_run_files(self.path, rmdir=self._own_dir)
             self._created = False
 
     def close(self) -> None:
@@ -144,17 +145,18 @@ def _foreign(directory: Path) -> list[str]:
                   if e.name not in RUN_FILES and not atomic.is_temporary(e.name))
 
 
-def _remove_run_files(directory: Path) -> list[str]:
-    """Remove fnnet's own files from ``directory`` and the directory if that empties it;
-    anything else stays. Returns the names removed."""
+def _remove_run_files(directory: Path, *, rmdir: bool = True) -> list[str]:
+    """Remove fnnet's own files from ``directory`` and (with ``rmdir``) the directory if
+    that empties it; anything else stays. Returns the names removed."""
     removed = []
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
         if (entry.name in RUN_FILES or atomic.is_temporary(entry.name)) and entry.is_file(follow_symlinks=False):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
                 removed.append(entry.name)
-    with contextlib.suppress(OSError):  # not empty: something of the user's is in it
-        os.rmdir(directory)
+    if rmdir:
+        with contextlib.suppress(OSError):  # not empty: something of the user's is in it
+            os.rmdir(directory)
     return removed
 
 
@@ -178,19 +180,22 @@ def _exchange(new: Path, old: Path) -> Path:
     return aside
 
 
-def _new_directory(path: Path) -> Run:
+def _new_directory(path: Path, *, own_dir: bool = True) -> Run:
     try:
         lock = _Lock(path, "run")
         _mark(path)
     except BaseException:
-        _remove_run_files(path)
+        _remove_run_files(path, rmdir=own_dir)
         raise
-    return Run(path, path, lock, created=True)
+    run = Run(path, path, lock, created=True)
+    run._own_dir = own_dir
+    return run
 
 
 def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False) -> Run:
-    """A new run directory, locked: ``out`` if given, else the first free ``base/name-N``
-    (claimed with an atomic mkdir, so concurrent commands never share one).
+    """A new run directory, locked: ``out`` if given (created, or an existing empty
+    directory), else the first free ``base/name-N`` (claimed with an atomic mkdir, so
+    concurrent commands never share one).
 
     An existing ``out`` is replaced only with ``overwrite``, only if fnnet created it and
     it holds nothing else, never if it is a link or holds the current directory, and
@@ -219,6 +224,9 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
         pass
     except OSError as e:
         raise RunError(f"cannot create the run directory {out}: {e.strerror}") from None
+    if out.is_dir() and not out.is_symlink() and not any(os.scandir(out)):
+        # An empty directory made for the run: nothing to lose, so no --overwrite needed.
+        return _new_directory(out, own_dir=False)
     if not overwrite:
         raise RunError(f"run directory {out} already exists; choose another --out or pass --overwrite")
     return _stage_replacement(out)

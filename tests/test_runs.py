@@ -202,3 +202,15 @@ def test_writing_to_a_device_writes_in_place_and_names_it_when_full():
         atomic.write_text("/dev/full", "x" * 10000)
     assert info.value.filename == "/dev/full"
     assert not os.path.isfile("/dev/full")  # still the device, not a file renamed over it
+
+
+def test_an_empty_directory_made_for_the_run_is_used_and_kept(tmp_path):
+    (tmp_path / "results").mkdir()
+    with pytest.raises(ValueError):
+        with runs.create(tmp_path / "results") as run:
+            (run.path / "config.json").write_text("new")
+            raise ValueError("late")
+    assert (tmp_path / "results").is_dir() and not os.listdir(tmp_path / "results")  # the user's, kept
+    with runs.create(tmp_path / "results") as run:
+        (run.path / "config.json").write_text("new")
+    assert runs.is_run(tmp_path / "results")
