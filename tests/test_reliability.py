@@ -79,10 +79,9 @@ def test_a_run_split_anywhere_is_bitwise_the_run_done_at_once(tmp_path, whole, k
 def test_without_early_stopping_too(tmp_path):
     flags = [*FAST, "--patience", "0"]
     assert fnnet("train", *flags, "--epochs", "5", "--out", tmp_path / "whole") == 0
-    for k in (1, 3):
-        assert fnnet("train", *flags, "--epochs", k, "--out", tmp_path / f"split{k}") == 0
-        assert fnnet("resume", tmp_path / f"split{k}", "--epochs", 5 - k, "--quiet", "--no-plot") == 0
-        assert_same_run(tmp_path / "whole", tmp_path / f"split{k}")
+    assert fnnet("train", *flags, "--epochs", "2", "--out", tmp_path / "split") == 0
+    assert fnnet("resume", tmp_path / "split", "--epochs", "3", "--quiet", "--no-plot") == 0
+    assert_same_run(tmp_path / "whole", tmp_path / "split")
 
 
 def test_resuming_a_run_that_early_stopping_ended_trains_nothing(tmp_path, capsys):
