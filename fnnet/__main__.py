@@ -1,5 +1,3 @@
-import sys
+from fnnet.cli import run
 
-from fnnet.cli import main
-
-sys.exit(main())
+run()

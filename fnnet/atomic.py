@@ -36,31 +36,39 @@ def fsync_directory(directory) -> None:
             os.close(fd)
 
 
+def _named(e: OSError, path: str) -> OSError:
+    return e if e.errno is None else type(e)(e.errno, e.strerror, path)
+
+
 @contextlib.contextmanager
 def open_for_replace(path, mode: str = "w", *, sync: bool = False):
     """A file object whose contents replace ``path`` when the block ends without an
-    error (and are thrown away when it raises). The new file gets the permissions a
-    plain ``open`` would give it. ``sync`` flushes it and the rename to the disk. An
-    OSError names ``path``, not the temporary file."""
+    error (and are thrown away when it raises). A new file gets the permissions a plain
+    ``open`` would give it, a replaced one keeps its own. ``sync`` flushes it and the
+    rename to the disk. An OSError names ``path``, not the temporary file."""
     path = os.fspath(path)
-    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
-        # A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written in place: renaming
-        # a file over it would replace the device node itself.
+    kw = {} if "b" in mode else {"encoding": "utf-8"}
+    if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)):
+        # A link, a device or a pipe (/dev/stdout, /dev/full, a FIFO) is written in place:
+        # renaming a file over it would replace the link or the device node itself.
         try:
-            with open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            with open(path, mode, **kw) as f:
                 yield f
         except OSError as e:
-            if e.errno is None:
-                raise
-            raise type(e)(e.errno, e.strerror, path) from None
+            raise _named(e, path) from None
         return
     directory = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + os.path.basename(path) + "-", suffix=TMP_SUFFIX,
+        try:
+            keep = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            keep = 0o666 & ~_umask()  # mkstemp makes 0600; run files all read alike
+        # A short name: a long target's own name plus the prefix must not pass NAME_MAX.
+        fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.path.basename(path)[:40]}-", suffix=TMP_SUFFIX,
                                    dir=directory)
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; run files all read alike
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        os.fchmod(fd, keep)
+        with os.fdopen(fd, mode, **kw) as f:
             yield f
             f.flush()
             if sync:
@@ -70,9 +78,7 @@ def open_for_replace(path, mode: str = "w", *, sync: bool = False):
         if sync:
             fsync_directory(directory)
     except OSError as e:
-        if e.errno is None:
-            raise
-        raise type(e)(e.errno, e.strerror, path) from None
+        raise _named(e, path) from None
     finally:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):

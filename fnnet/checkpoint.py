@@ -135,6 +135,14 @@ def _read(path) -> tuple[dict, list[np.ndarray]]:
     if os.path.isdir(path):
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"{path} cannot be read ({e.strerror})") from None
+    if magic != b"PK\x03\x04":  # not a zip: NumPy would try it as a pickle
+        raise CheckpointError(f"{path} is not an fnnet checkpoint (not an .npz archive; it starts with "
+                              f"{magic!r})")
+    try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise CheckpointError(f"{path} is not an fnnet checkpoint (a single .npy array, no header)")
@@ -189,12 +197,15 @@ def _restore_leaf(path, leaf, value, want):
         return key
     if leaf["key_impl"] is not None:
         raise CheckpointError(f"{path}: {name}: expected an array, found a {leaf['key_impl']} key")
-    # Host-side leaves (early stopping's float64 best value) stay NumPy: JAX would round them.
-    host = isinstance(want, (np.ndarray, np.generic))
-    shape, dtype = tuple(np.shape(want)), (want.dtype if host else jnp.result_type(want))
+    # Host-side leaves (early stopping's float64 best value, Python numbers) stay NumPy:
+    # JAX would round them to float32.
+    host = isinstance(want, (np.ndarray, np.generic, int, float, bool))
+    shape, dtype = tuple(np.shape(want)), (np.asarray(want).dtype if host else jnp.result_type(want))
     if value.shape != shape or value.dtype != dtype:
         raise CheckpointError(f"{path}: {name}: expected {dtype.name}{list(shape)}, "
                               f"found {value.dtype.name}{list(value.shape)}")
+    if isinstance(want, (int, float, bool)):
+        return value.item()
     return value.copy() if host else jnp.asarray(value)
 
 

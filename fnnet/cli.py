@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
 
 from fnnet import experiment, loaders
@@ -43,6 +45,15 @@ def _int(text):
         return int(text)
     except ValueError:
         raise ValueError(f"expected an integer, got {text!r}") from None
+
+
+MAX_STEPS = 10**8  # about 10 s of the worked example's updates; more overflows int32 counters
+
+
+def _steps(value):
+    if experiment.positive_int(value) > MAX_STEPS:
+        raise ValueError(f"expected an integer in [1, {MAX_STEPS}], got {value}")
+    return value
 
 
 def _label_column(text):
@@ -132,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worked-example", help="the notes' 2-2-2 backprop example, step by step")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.add_argument("--steps", type=_typed(_int, experiment.positive_int), default=10_000,
-                   help="number of updates (default: 10000)")
+    p.add_argument("--steps", type=_typed(_int, _steps), default=10_000,
+                   help=f"number of updates, at most {MAX_STEPS:,} (default: 10000)")
     p.set_defaults(run=_worked_example)
     return parser
 
@@ -239,6 +250,8 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     from fnnet import atomic
 
+    if args.out:
+        experiment.check_output(args.out, args.file)
     classes, probabilities = experiment.predict(args.run_dir, args.file, format=args.format, header=args.header)
     lines = ["index,prediction,probability\n"]
     lines += [f"{i},{c},{p:.4f}\n" for i, (c, p) in enumerate(zip(classes.tolist(), probabilities.tolist()))]
@@ -271,18 +284,36 @@ def _message(e: BaseException, command: str) -> str:
         return (f"{e.path}: cannot tell the format from the name ({e.suffix or 'no suffix'}); "
                 f"pass --format, one of {', '.join(formats)}")
     if isinstance(e, OSError) and e.strerror:
-        return f"{e.filename}: {e.strerror}" if e.filename is not None else e.strerror
+        # Files are named by their errors; one that names none was the standard output.
+        return f"{e.filename if e.filename is not None else 'standard output'}: {e.strerror}"
+    if isinstance(e, MemoryError):
+        return f"out of memory{f' ({e})' if str(e) else ''}"
+    text = " ".join(str(e).split("\n"))
     # The library speaks of its keyword arguments; here they are options.
-    return " ".join(str(e).split("\n")).replace("pass header=True", "pass --header")
+    for keyword, flag in (("header=True", "--header"), ("label_column=", "--label-column "), ("format=", "--format ")):
+        text = text.replace(keyword, flag)
+    return text
+
+
+_terminated = []
+
+
+def _terminate(signum, frame):
+    # SIGTERM (`kill`, `timeout`) is handled like Ctrl-C: the run is left whole.
+    _terminated.append(signum)
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
-    """Run the command; returns its exit status (2 for any mistake, said in one line)."""
+    """Run the command; returns its exit status (2 for any mistake, said in one line;
+    130 or 143 when interrupted or terminated)."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse has printed its one line (or the help)
         return e.code
     start = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         code = args.run(args)
         sys.stdout.flush()
@@ -291,18 +322,33 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
-    except (ValueError, OSError, ImportError) as e:
+    except (ValueError, OSError, ImportError, MemoryError) as e:
         if os.environ.get("FNNET_DEBUG"):
             raise
         print(f"fnnet {args.command}: error: {_message(e, args.command)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"fnnet {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        what = "terminated" if _terminated else "interrupted"
+        print(f"fnnet {args.command}: {what}{f' {e}' if str(e) else ''}", file=sys.stderr)
+        return 143 if what == "terminated" else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if args.command in ("train", "resume") and not getattr(args, "quiet", False):
         print(f"({time.perf_counter() - start:.1f} s)")
     return code
 
 
+def run() -> None:
+    """The console script: ``main``, then an exit that skips the interpreter's teardown
+    after an interrupt (which can crash while XLA is compiling)."""
+    code = main()
+    if code in (130, 143):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

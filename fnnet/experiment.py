@@ -34,15 +34,24 @@ GRADS = ("autodiff", "backprop")
 # ---------------------------------------------------------------- settings
 
 
+_FLOAT32_MAX, _FLOAT32_TINY = float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny)
+
+
 def _real(value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {value!r}")
+    # Training runs in float32: a number it rounds to inf (or a rate it rounds to 0,
+    # below) would make training silently wrong.
+    if abs(value) > _FLOAT32_MAX:
+        raise ValueError(f"expected a number float32 can hold (at most {_FLOAT32_MAX:.1e}), got {value!r}")
     return value
 
 
 def positive_number(value):
     if _real(value) <= 0:
         raise ValueError(f"expected a number > 0, got {value!r}")
+    if value < _FLOAT32_TINY:
+        raise ValueError(f"expected a number > 0 that float32 can hold (at least {_FLOAT32_TINY:.1e}), got {value!r}")
     return value
 
 
@@ -67,6 +76,12 @@ def positive_int(value):
 def non_negative_int(value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"expected an integer >= 0, got {value!r}")
+    return value
+
+
+def _seed(value):
+    if non_negative_int(value) >= 2**63:
+        raise ValueError(f"expected an integer in [0, 2**63), got {value!r}")
     return value
 
 
@@ -109,7 +124,7 @@ SETTINGS: dict[str, Callable] = {
     "momentum": fraction, "adagrad_form": _choice(ADAGRAD_FORMS), "l1": non_negative_number,
     "l2": non_negative_number, "clip": _optional(positive_number), "epochs": positive_int,
     "batch_size": positive_int, "patience": non_negative_int, "min_delta": non_negative_number,
-    "val": fraction, "test": fraction, "seed": non_negative_int, "grad": _choice(GRADS),
+    "val": fraction, "test": fraction, "seed": _seed, "grad": _choice(GRADS),
 }
 
 DEFAULTS = dict(data="digits", format=None, label_column=-1, header=None, hidden=[256],
@@ -140,6 +155,13 @@ def settings(**given) -> dict:
     if merged["val"] + merged["test"] >= 1:
         raise ValueError(f"--val {merged['val']} and --test {merged['test']} leave nothing to train on; "
                          "expected a sum below 1")
+    if data in BUNDLED:
+        file_only = [option(k) for k in ("format", "header", "label_column") if merged[k] != DEFAULTS[k]]
+        if file_only:
+            raise ValueError(f"{', '.join(file_only)} apply to data files, not to the bundled {data}")
+    elif "://" not in data:
+        # Where the data were, whatever directory the run is resumed or evaluated from.
+        merged["data"] = os.path.abspath(data)
     return merged
 
 
@@ -173,12 +195,19 @@ def data_digest(x, y) -> str:
 
 def _class_labels(y, source: str):
     y = np.asarray(y)
+    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1 and not np.issubdtype(y.dtype, np.integer)):
+        raise loaders.DataError(f"{source}: expected one class label per example (shape (n,)), found labels of "
+                                f"shape {y.shape}; store one-hot targets as class indices")
+    y = y.reshape(-1)
     if np.issubdtype(y.dtype, np.integer):
         return y
-    if y.ndim != 1 or not np.all(np.equal(np.mod(y, 1), 0)):
-        raise loaders.DataError(f"{source}: the labels must be classes (integers) to train a classifier, "
-                                f"found {y.dtype} values such as {y.ravel()[:3].tolist()}")
-    return y.astype(np.int64)
+    if not np.all(np.equal(np.mod(y, 1), 0)):
+        raise loaders.DataError(f"{source}: expected class labels (integers), found {y.dtype} values such as "
+                                f"{y[np.mod(y, 1) != 0][:3].tolist()}")
+    if np.all(np.abs(y) <= 2**31 - 1):
+        return y.astype(np.int64)
+    raise loaders.DataError(f"{source}: expected class labels that fit in int32, found values such as "
+                            f"{y[np.abs(y) > 2**31 - 1][:3].tolist()}")
 
 
 def prepare(config: dict, x, y, *, source: str | None = None):
@@ -329,6 +358,8 @@ class Restored:
 
 def restore(run_dir) -> Restored:
     """Read a run back, checking that ``config.json`` agrees with the checkpoint's copy."""
+    import jax
+
     from fnnet import checkpoint
 
     run_dir = Path(run_dir)
@@ -342,6 +373,10 @@ def restore(run_dir) -> Restored:
     net, loss, optimizer = check_config(config, run_dir / runs.CONFIG)
     template = _template(net, optimizer, config, _stopper(config, config["val"] > 0))
     state, _ = checkpoint.load(run_dir / runs.CHECKPOINT, template)
+    params = (state.params, None if state.stopping is None else state.stopping.params)
+    if not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in jax.tree.leaves(params)):
+        # fnnet never saves a diverged state; a NaN weight would predict class 0 for everything.
+        raise checkpoint.CheckpointError(f"{run_dir / runs.CHECKPOINT} holds non-finite parameters")
     return Restored(config, net, loss, optimizer, state)
 
 
@@ -424,8 +459,12 @@ def train(the_plan: Plan, *, out=None, overwrite: bool = False, base="runs",
             kept = "; the old run is unchanged" if run.path != run.target else ""
             where = run.target / Path(e.filename).name if e.filename else run.target
             raise type(e)(e.errno, f"{e.strerror} (nothing was saved{kept})", os.fspath(where)) from None
+        except Interrupted as e:
+            if run.path != run.target and not run.committed:
+                raise Interrupted(f"{str(e)[:-1]}; the old run in {run.target} is unchanged)") from None
+            raise
         replaced = tuple(run.replaced)
-        outcome = report(run.path, the_plan, result, plot=plot)
+        outcome = _report_saved(run, the_plan, result, plot)
     outcome.run_dir = run.target
     outcome.replaced = replaced
     return outcome
@@ -442,14 +481,31 @@ def resume(run_dir, epochs: int, *, on_epoch: Callable | None = None, plot: bool
         stopper = _stopper(restored.config, restored.config["val"] > 0)
         if stopper is not None and stopper.should_stop(restored.state.stopping):
             return None
-        runs.truncate_history(run.path, int(restored.state.epoch))
         the_plan = Plan(restored.config, restored.net, restored.loss, restored.optimizer, run_data(restored))
+        runs.truncate_history(run.path, int(restored.state.epoch))
+        runs.remove_results(run.path)  # they describe the old end; a killed resume must not keep them
         result = _fit(run, the_plan, restored.state, epochs, stopper, on_epoch)
-        return report(run.path, the_plan, result, plot=plot)
+        return _report_saved(run, the_plan, result, plot)
 
 
 class Diverged(ValueError):
     """Training diverged; the message says what was kept."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training was interrupted; the message says what was kept."""
+
+
+def _noted(e: OSError, note: str) -> OSError:
+    return e if e.errno is None else type(e)(e.errno, f"{e.strerror} ({note})", e.filename)
+
+
+def _report_saved(run: runs.Run, the_plan: Plan, result, plot: bool) -> Outcome:
+    try:
+        return report(run.path, the_plan, result, plot=plot)
+    except OSError as e:
+        raise _noted(e, f"the training is done: the checkpoint of epoch {int(result.state.epoch)} is "
+                        "saved") from None
 
 
 def _fit(run: runs.Run, the_plan: Plan, state, epochs: int, stopper, on_epoch):
@@ -472,10 +528,14 @@ def _fit(run: runs.Run, the_plan: Plan, state, epochs: int, stopper, on_epoch):
                          validation_data=the_plan.splits["val"], grad=config["grad"],
                          early_stopping=stopper, callback=after_epoch)
     except OSError as e:
-        if saved[0] is None or e.errno is None:
+        if saved[0] is None:
             raise
-        raise type(e)(e.errno, f"{e.strerror} (the checkpoint of epoch {saved[0]} is intact: fnnet resume "
-                               "goes on from it)", e.filename) from None
+        raise _noted(e, f"the checkpoint of epoch {saved[0]} is intact: fnnet resume goes on from it") from None
+    except KeyboardInterrupt:
+        if saved[0] is None:
+            raise Interrupted("before the first epoch ended (nothing was saved)") from None
+        raise Interrupted(f"(the checkpoint of epoch {saved[0]} in {run.target} is intact: fnnet resume "
+                          f"{run.target} goes on from it)") from None
     except train.DivergenceError as e:
         if not run.committed:
             raise Diverged(f"{e.args[0].split('; ')[0]}, in the first epoch: nothing was saved; "
@@ -534,6 +594,19 @@ def evaluate(run_dir, data=None, *, format=None, label_column=-1, header=None) -
         sets = {str(data): prepare({**config, "val": 0.0, "test": 0.0}, x, y, source=str(data))[0]["train"]}
     return {name: {**train.evaluate(restored.net, restored.loss, restored.params, *s), "examples": len(s[0])}
             for name, s in sets.items()}
+
+
+def check_output(out, *inputs) -> None:
+    """Refuse an output file that is one of the ``inputs`` or lies in a run directory
+    (whose files are fnnet's own): a ValueError naming it."""
+    out = Path(out)
+    for source in inputs:
+        if out.exists() and Path(source).exists() and os.path.samefile(out, source):
+            raise ValueError(f"--out {out} is the input file {source}; choose another name")
+    parent = out.resolve().parent
+    if runs.is_run(parent):
+        raise ValueError(f"--out {out} is inside the run directory {parent}, whose files are fnnet's own; "
+                         "choose another place")
 
 
 def predict(run_dir, features, *, format=None, header=None):

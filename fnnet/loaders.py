@@ -299,8 +299,8 @@ def load_mnist(directory, split: str = "train"):
         names = _mnist_names(prefixes[split], kind, ndim)
         path = next((d / n for n in names if (d / n).is_file()), None)
         if path is None:
-            raise FileNotFoundError(errno.ENOENT, f"no MNIST {split} {kind} file; looked for {', '.join(names)} in",
-                                    str(d))
+            raise FileNotFoundError(errno.ENOENT, f"no MNIST {split} {kind} file in this directory (looked for "
+                                                  f"{', '.join(names)})", str(d))
         found.append(path)
     return load_idx(*found)
 
@@ -354,6 +354,9 @@ def _check_svmlight_finite(path: Path, x, y):
     _check_finite(y, path, "y")
 
 
+_MAX_DENSE_CELLS = 2**30  # 4 GiB of float32
+
+
 def load_svmlight(path, n_features=None, *, zero_based="auto"):
     """An svmlight/libsvm text file (e.g. USPS, 256 inputs, labels 1..10): dense x float32
     (n, features) and y int32 (n,) when every label is an integer, else float32 (n, 1).
@@ -367,6 +370,12 @@ def load_svmlight(path, n_features=None, *, zero_based="auto"):
         raise DataError(f"{p}: expected svmlight/libsvm lines 'label index:value ...', found: {e}") from e
     if x.shape[0] == 0:
         raise _empty(p, "no lines of data")
+    cells = x.shape[0] * x.shape[1]
+    if cells > _MAX_DENSE_CELLS:
+        # A stray feature index (say 100000000) would ask for tens of GiB of zeros.
+        raise DataError(f"{p}: the largest feature index, {x.shape[1]}, makes {x.shape[0]} x {x.shape[1]} = "
+                        f"{cells:,} dense values ({cells * 4 / 2**30:.1f} GiB); expected at most "
+                        f"{_MAX_DENSE_CELLS:,} (is an index wrong?)")
     x = x.toarray()
     _check_svmlight_finite(p, x, y)  # before a non-finite label turns the labels into targets
     return _checked(x, _labels_from_floats(y), p)
@@ -545,8 +554,8 @@ def _idx_labels_beside(images: Path) -> Path:
     for tag in ("images-idx3", "images.idx3"):
         if tag in images.name:
             return images.with_name(images.name.replace(tag, tag.replace("images", "labels").replace("3", "1")))
-    raise DataError(f"{images}: expected an IDX images file named like '*-images-idx3-ubyte[.gz]' so that its "
-                    "labels file can be found beside it; call load_idx(images_path, labels_path) instead")
+    raise DataError(f"{images}: expected an IDX images file named like '*-images-idx3-ubyte[.gz]' (its labels "
+                    "file beside it named '*-labels-idx1-ubyte[.gz]') or a directory holding MNIST's files")
 
 
 def load(path, format=None, label_column=None, *, header=None, **kw):

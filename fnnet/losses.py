@@ -28,10 +28,17 @@ def targets_like(y, t):
     y_shape = tuple(jnp.shape(y))
     if jnp.issubdtype(t.dtype, jnp.integer) or t.dtype == jnp.bool_:
         if t.dtype != jnp.bool_ and tuple(t.shape) == y_shape[:-1]:
-            _check_label_range(t, 2 if y_shape[-1] == 1 else y_shape[-1])
+            classes = 2 if y_shape[-1] == 1 else y_shape[-1]
+            _check_label_range(t, classes)
             if y_shape[-1] == 1:  # a single output unit: the label is the target value (0 or 1)
-                return t[..., None].astype(y.dtype)
-            return jax.nn.one_hot(t, y_shape[-1], dtype=y.dtype)
+                target = t[..., None].astype(y.dtype)
+            else:
+                target = jax.nn.one_hot(t, y_shape[-1], dtype=y.dtype)
+            if isinstance(t, jax.core.Tracer):
+                # Traced labels cannot be looked at: one out of range makes the loss NaN
+                # (one_hot alone would give a zero row, and a plausible, wrong loss).
+                target = jnp.where(((t < 0) | (t >= classes))[..., None], jnp.nan, target)
+            return target
         if t.dtype == jnp.bool_ and tuple(t.shape) == y_shape:
             return t.astype(y.dtype)
     elif tuple(t.shape) == y_shape:
@@ -41,8 +48,7 @@ def targets_like(y, t):
 
 
 def _check_label_range(t, classes: int) -> None:
-    # one_hot maps an out-of-range label to a zero row, a silently wrong loss. Traced
-    # labels cannot be looked at; concrete ones (a direct call) always are.
+    # one_hot maps an out-of-range label to a zero row, a silently wrong loss.
     if isinstance(t, jax.core.Tracer) or t.size == 0:
         return
     values = np.asarray(t)
@@ -135,13 +141,13 @@ class CrossEntropy(_Loss):
         if self.from_logits:
             return -jnp.sum(t * jax.nn.log_softmax(y, axis=-1), axis=-1)
         # 0 · ln 0 = 0: classes with t = 0 contribute nothing even where y underflows.
-        safe_y = jnp.where(t > 0, y, jnp.ones_like(y))
+        safe_y = jnp.where(t != 0, y, jnp.ones_like(y))
         return -jnp.sum(t * jnp.log(safe_y), axis=-1)
 
     def _dc_dy(self, y, t):
         if self.from_logits:
             return jax.nn.softmax(y, axis=-1) * jnp.sum(t, axis=-1, keepdims=True) - t
-        safe_y = jnp.where(t > 0, y, jnp.ones_like(y))
+        safe_y = jnp.where(t != 0, y, jnp.ones_like(y))
         return -t / safe_y
 
     def softmax_delta(self, y, t, weights=None):

@@ -45,7 +45,8 @@ class _Lock:
         import fcntl  # POSIX only, and only when a command writes a run
 
         try:
-            self.fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            # O_NOFOLLOW: a link planted as the lock file must not send the pid elsewhere.
+            self.fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         except OSError as e:
             raise RunError(f"cannot write to the run directory {directory}: {e.strerror}") from None
         try:
@@ -85,6 +86,7 @@ class Run:
         self.path, self.target, self._lock, self._old_lock = path, target, lock, old_lock
         self._created = created  # removed again if nothing was committed
         self._own_dir = True  # False for an empty directory the user made for the run
+        self._parents: list[Path] = []  # directories made to hold it, removed with it
         self.committed = not created
         self.replaced: list[str] = []  # the old run's files, once replaced
 
@@ -106,6 +108,7 @@ class Run:
         """Remove what this run wrote, if it was never committed (the old run stays)."""
         if not self.committed and self._created:
             _remove_run_files(self.path, rmdir=self._own_dir)
+            _remove_empty(self._parents)
             self._created = False
 
     def close(self) -> None:
@@ -180,30 +183,67 @@ def _exchange(new: Path, old: Path) -> Path:
     return aside
 
 
-def _new_directory(path: Path, *, own_dir: bool = True) -> Run:
+def _new_directory(path: Path, *, own_dir: bool = True, parents=()) -> Run:
     try:
         lock = _Lock(path, "run")
         _mark(path)
     except BaseException:
         _remove_run_files(path, rmdir=own_dir)
+        _remove_empty(parents)
         raise
     run = Run(path, path, lock, created=True)
-    run._own_dir = own_dir
+    run._own_dir, run._parents = own_dir, list(parents)
     return run
+
+
+def _make_directories(path: Path) -> list[Path]:
+    """``mkdir -p path``, returning the directories it made (``path`` last); a
+    FileExistsError if ``path`` is there already."""
+    missing, p = [], path
+    while not (p.exists() or p.is_symlink()):
+        missing.append(p)
+        p = p.parent
+    if not missing:
+        raise FileExistsError(errno.EEXIST, "exists", os.fspath(path))
+    made = []
+    try:
+        for p in reversed(missing):
+            try:
+                p.mkdir()
+            except FileExistsError:
+                if p == path:
+                    raise  # claimed by another process a moment ago
+                continue  # a parent made by someone else: not ours to remove
+            made.append(p)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    return made
+
+
+def _remove_empty(directories) -> None:
+    for d in reversed(list(directories)):
+        with contextlib.suppress(OSError):
+            os.rmdir(d)
 
 
 def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False) -> Run:
     """A new run directory, locked: ``out`` if given (created, or an existing empty
     directory), else the first free ``base/name-N`` (claimed with an atomic mkdir, so
-    concurrent commands never share one).
+    concurrent commands never share one). Directories made for it are removed again if
+    it is abandoned.
 
     An existing ``out`` is replaced only with ``overwrite``, only if fnnet created it and
     it holds nothing else, never if it is a link or holds the current directory, and
     only at ``commit``: until then the new run is written beside it."""
     if out is None:
         base = Path(base)
+        if base.exists() and not base.is_dir():
+            raise RunError(f"cannot create run directories in {base}: it is a file, not a directory")
         try:
-            base.mkdir(parents=True, exist_ok=True)
+            parents = [] if base.is_dir() else _make_directories(base)
+        except FileExistsError:
+            parents = []  # another command made it a moment ago
         except OSError as e:
             raise RunError(f"cannot create the run directory {base}: {e.strerror}") from None
         n = 1
@@ -211,20 +251,26 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
             path = base / f"{name}-{n}"
             try:
                 path.mkdir()
-                return _new_directory(path)
+                return _new_directory(path, parents=parents)
             except FileExistsError:
                 n += 1
             except OSError as e:
+                _remove_empty(parents)
                 raise RunError(f"cannot create the run directory {path}: {e.strerror}") from None
     out = Path(out)
     try:
-        out.mkdir(parents=True)
-        return _new_directory(out)
+        made = _make_directories(out)
+        return _new_directory(out, parents=made[:-1])
     except FileExistsError:
         pass
     except OSError as e:
         raise RunError(f"cannot create the run directory {out}: {e.strerror}") from None
-    if out.is_dir() and not out.is_symlink() and not any(os.scandir(out)):
+    if out.is_symlink():
+        raise RunError(f"{out} is a symbolic link (to {os.readlink(out)}), not a run directory; "
+                       "choose another --out")
+    if not out.is_dir():
+        raise RunError(f"{out} is a file, not a run directory; choose another --out")
+    if not any(os.scandir(out)):
         # An empty directory made for the run: nothing to lose, so no --overwrite needed.
         return _new_directory(out, own_dir=False)
     if not overwrite:
@@ -232,12 +278,12 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
     return _stage_replacement(out)
 
 
+def _staging_prefix(out: Path) -> str:
+    # Short, so that a long run name plus the suffix stays within NAME_MAX.
+    return f".{out.name[:40]}.fnnet-new-"
+
+
 def _stage_replacement(out: Path) -> Run:
-    if out.is_symlink():
-        raise RunError(f"refusing to replace {out}: it is a symbolic link (to {os.readlink(out)}); "
-                       "name the run directory itself")
-    if not out.is_dir():
-        raise RunError(f"refusing to replace {out}: it is not a directory")
     here, target = Path.cwd().resolve(), out.resolve()
     if target == here or target in here.parents:
         raise RunError(f"refusing to replace {out}: it {'is' if target == here else 'holds'} the current directory")
@@ -252,7 +298,7 @@ def _stage_replacement(out: Path) -> Run:
     old_lock = _Lock(out, "run")
     try:
         _remove_abandoned_staging(out)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.fnnet-new-", dir=out.parent))
+        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), dir=out.parent))
         run = _new_directory(staging)
     except BaseException:
         old_lock.release()
@@ -265,7 +311,7 @@ def _remove_abandoned_staging(out: Path) -> None:
     """Remove replacements of ``out`` that a killed process left half-made beside it
     (fnnet's own, unlocked, holding nothing else); the caller holds ``out``'s lock."""
     for entry in os.scandir(out.parent):
-        if not (entry.name.startswith(f".{out.name}.fnnet-new-") and entry.is_dir(follow_symlinks=False)):
+        if not (entry.name.startswith(_staging_prefix(out)) and entry.is_dir(follow_symlinks=False)):
             continue
         path = Path(entry.path)
         if not is_run(path) or _foreign(path):
@@ -287,6 +333,7 @@ def open_run(run_dir) -> Run:
     try:
         _check_writable(run_dir)
         atomic.remove_stale(run_dir)
+        _remove_abandoned_staging(run_dir)
     except BaseException:
         lock.release()
         raise
@@ -304,6 +351,8 @@ def check(run_dir) -> Path:
     if not is_run(run_dir):
         raise RunError(f"{run_dir} was written by an incompatible fnnet (no {MARKER} file; this fnnet "
                        f"reads run format {RUN_FORMAT_VERSION})")
+    if (run_dir / CHECKPOINT).exists() and not (run_dir / CHECKPOINT).is_file():
+        raise RunError(f"{run_dir / CHECKPOINT} is not a file")
     if not (run_dir / CHECKPOINT).is_file():
         raise RunError(f"{run_dir} has no {CHECKPOINT}: it was stopped before its first epoch ended")
     return run_dir
@@ -345,9 +394,18 @@ def read_config(run_dir) -> dict:
     return config
 
 
+def remove_results(run_dir) -> None:
+    """Remove the summary and the learning curve, which describe how a run ended."""
+    for name in (SUMMARY, CURVE):
+        path = Path(run_dir) / name
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+
+
 def append_history(run_dir, record: dict) -> None:
     """Add one epoch's record to ``history.jsonl``."""
-    with open(Path(run_dir) / HISTORY, "a", encoding="utf-8") as f:
+    fd = os.open(Path(run_dir) / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    with open(fd, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
 
@@ -357,7 +415,10 @@ def read_history(run_dir) -> list[dict]:
     path = Path(run_dir) / HISTORY
     if not path.exists():
         return []
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RunError(f"{path}: expected UTF-8 JSON lines, found binary data") from None
     lines = text.split("\n")
     records = []
     for number, line in enumerate(lines, 1):

@@ -141,8 +141,10 @@ def _evaluate_program(net, loss, chunk):
 def evaluate(net: Network, loss, params, x, t, *, batch_size: int = 1024) -> dict:
     """Loss (in the loss's reduction) and accuracy over a data set, inference mode."""
     loss = losses_.get(loss)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
     x, t = data_.to_device(x, t, net.in_features, net.out_features, net.param_dtype(params), "data")
-    metrics = _evaluate_program(net, loss, int(batch_size))(params, x, t)
+    metrics = _evaluate_program(net, loss, batch_size)(params, x, t)
     return {k: float(v) for k, v in metrics.items()}
 
 

@@ -90,6 +90,14 @@ def test_round_trip_keeps_everything(tmp_path):
     assert checkpoint.read_config(path)["note"] == "hello"
 
 
+def test_python_numbers_round_trip_as_themselves(tmp_path):
+    tree = {"lr": 1.5, "steps": 3, "flag": True, "w": jnp.ones(2)}
+    checkpoint.save(tmp_path / "t.npz", tree)
+    loaded, _ = checkpoint.load(tmp_path / "t.npz", {"lr": 0.0, "steps": 0, "flag": False, "w": jnp.zeros(2)})
+    assert loaded["lr"] == 1.5 and loaded["steps"] == 3 and loaded["flag"] is True
+    assert type(loaded["lr"]) is float and np.array_equal(loaded["w"], np.ones(2))
+
+
 def test_plain_params_save_and_load(tmp_path):
     params = NET.init(jax.random.key(1))
     checkpoint.save(tmp_path / "p.npz", params)
@@ -323,6 +331,10 @@ def test_files_that_are_not_checkpoints(tmp_path):
     np.save(tmp_path / "one.npy", np.ones(3))
     with pytest.raises(checkpoint.CheckpointError, match="not an fnnet checkpoint"):
         checkpoint.load(tmp_path / "one.npy", _state())
+    (tmp_path / "text.npz").write_text("hello\n")
+    with pytest.raises(checkpoint.CheckpointError, match=r"not an .npz archive; it starts with b'hell'") as info:
+        checkpoint.load(tmp_path / "text.npz", _state())
+    assert "pickle" not in str(info.value)
     np.savez(tmp_path / "pickled.npz", __header__=np.array([{"a": 1}], dtype=object))
     with pytest.raises(checkpoint.CheckpointError, match="holds object \\(pickled\\) data") as info:
         checkpoint.load(tmp_path / "pickled.npz", _state())  # object arrays are never unpickled

@@ -210,6 +210,7 @@ def _files(tmp):
     (tmp / "f.txt").write_text("1,2\n")
     _csv(tmp / "abc.csv", [["abc"] + [0] * 63, [1] * 64])
     _csv(tmp / "named.csv", [[f"p{i}" for i in range(64)], [1] * 64])
+    np.savez(tmp / "onehot.npz", x=x.astype(np.float32), y=np.eye(2, dtype=np.int32)[[0, 1] * 6])
     (tmp / "proj").mkdir()
     (tmp / "proj" / "config.json").write_text("{}")  # a project folder, not a run
     (tmp / "proj" / "main.py").write_text("print('mine')")
@@ -220,6 +221,12 @@ BAD = [
     (["train", "--momentum", "1"], r"argument --momentum: expected a number in \[0, 1\), got 1.0"),
     (["train", "--lr", "-0.1"], r"argument --lr: expected a number > 0, got -0.1"),
     (["train", "--lr", "nan"], r"argument --lr: expected a finite number, got nan"),
+    (["train", "--lr", "1e-320"], r"argument --lr: expected a number > 0 that float32 can hold \(at least 1.2e-38\), "
+                                  r"got 1e-320"),
+    (["train", "--l2", "1e39"], r"argument --l2: expected a number float32 can hold \(at most 3.4e\+38\), got 1e\+39"),
+    (["train", "--seed", str(2**63)], r"argument --seed: expected an integer in \[0, 2\*\*63\)"),
+    (["train", "--label-column", "3"], r"--label-column apply to data files, not to the bundled digits"),
+    (["worked-example", "--steps", str(10**9)], r"argument --steps: expected an integer in \[1, 100000000\]"),
     (["train", "--patience", "-1"], r"argument --patience: expected an integer >= 0, got -1"),
     (["train", "--hidden", "16", "0"], r"argument --hidden: expected an integer >= 1, got 0"),
     (["train", "--seed", "-3"], r"argument --seed: expected an integer >= 0, got -3"),
@@ -243,6 +250,9 @@ BAD = [
                                                              r"found 'p0'"),
     (["resume", "{run}", "--epochs", "0"], r"argument --epochs: expected an integer >= 1, got 0"),
     (["evaluate", "{tmp}/nothing"], r"no run directory at .*nothing"),
+    (["train", "--data", "{tmp}/onehot.npz"], r"onehot.npz: expected one class label per example \(shape \(n,\)\), "
+                                              r"found labels of shape \(12, 2\)"),
+    (["train", "--out", "{tmp}/d.txt"], r"d.txt is a file, not a run directory; choose another --out"),
     (["train", "--out", "{tmp}/proj", "--overwrite"], r"refusing to replace .*proj: fnnet did not create it"),
     (["train", "--out", ".", "--overwrite"], r"refusing to replace .: it is the current directory"),
 ]

@@ -107,5 +107,9 @@ def test_concrete_labels_out_of_range_are_an_error_not_a_number(make):
         make()(y, np.array([-1, 2, 3]))
     with pytest.raises(ValueError, match=r"in \[0, 2\), got values in \[0, 2\]"):
         make()(jnp.full((2, 1), 0.5), jnp.array([0, 2]))  # one output unit: labels 0 and 1
-    # Traced labels cannot be looked at; in range they work as before.
+    # Traced labels cannot be looked at: in range they work as before, out of range the loss is NaN.
     assert jnp.isfinite(jax.jit(make())(y, jnp.array([0, 9, 3])))
+    assert jnp.isnan(jax.jit(make())(y, jnp.array([0, 12, 3])))
+    assert jnp.isnan(jax.jit(make())(y, jnp.array([-1, 2, 3])))
+    assert jnp.isnan(jax.jit(make())(jnp.full((2, 1), 0.5), jnp.array([0, 2])))
+    assert jnp.all(jnp.isnan(jax.jit(jax.grad(make()))(y, jnp.array([0, 12, 3]))[1]))  # its gradient too

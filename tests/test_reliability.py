@@ -407,3 +407,79 @@ def test_a_closed_pipe_ends_quietly():
     proc.stdout.close()  # `| head` that has read all it wants
     err = proc.stderr.read().decode()
     assert proc.wait() == 141 and err == ""
+
+
+# ---------------------------------------------------------------- interrupts and terminations
+
+
+def test_an_interrupted_resume_keeps_its_checkpoint_and_drops_the_stale_summary(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "r"
+    flags = [*FAST, "--patience", "0"]
+    assert fnnet("train", *flags, "--epochs", "2", "--out", out) == 0
+    real, calls = runs.append_history, [0]
+
+    def interrupt_the_second(run_dir, record):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        real(run_dir, record)
+
+    monkeypatch.setattr(runs, "append_history", interrupt_the_second)
+    assert fnnet("resume", out, "--epochs", "5", "--quiet") == 130
+    assert capsys.readouterr().err == (f"fnnet resume: interrupted (the checkpoint of epoch 3 in {out} is intact: "
+                                       f"fnnet resume {out} goes on from it)\n")
+    assert not (out / runs.SUMMARY).exists()  # it described epoch 2, and the run is at epoch 3
+    monkeypatch.setattr(runs, "append_history", real)
+    assert fnnet("resume", out, "--epochs", "2", "--quiet", "--no-plot") == 0
+    assert fnnet("train", *flags, "--epochs", "5", "--out", tmp_path / "whole") == 0
+    assert_same_run(tmp_path / "whole", out)
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    out = tmp_path / "r"
+    proc = command("train", *FAST, "--patience", "0", "--epochs", "200", "--out", out)
+    _wait_for(lambda: (out / runs.HISTORY).exists() and len(runs.read_history(out)) >= 2, proc, "two epochs")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.startswith("fnnet train: terminated (the checkpoint of epoch ") and "Traceback" not in err, err
+    assert fnnet("resume", out, "--epochs", "1", "--quiet", "--no-plot") == 0
+
+
+# ---------------------------------------------------------------- what the output may not touch
+
+
+def test_predictions_never_overwrite_the_input_a_run_or_a_link(trained, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((3, 64), np.float32))
+    before = snapshot(trained)
+    for out, message in ((trained / runs.CHECKPOINT, "is inside the run directory"),
+                         (trained / "predictions.csv", "is inside the run directory"),
+                         (tmp_path / "x.npy", "is the input file")):
+        assert fnnet("predict", trained, tmp_path / "x.npy", "--out", out) == 2
+        assert message in capsys.readouterr().err
+    assert snapshot(trained) == before and np.load(tmp_path / "x.npy").shape == (3, 64)
+    (tmp_path / "real.csv").write_text("")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
+    assert fnnet("predict", trained, tmp_path / "x.npy", "--out", tmp_path / "link.csv") == 0
+    assert (tmp_path / "link.csv").is_symlink() and len((tmp_path / "real.csv").read_text().splitlines()) == 4
+
+
+def test_a_forged_checkpoint_with_nan_weights_is_refused(trained, capsys):
+    header = _header(trained / runs.CHECKPOINT)
+    with np.load(trained / runs.CHECKPOINT) as archive:
+        members = {name: archive[name] for name in archive.files}
+    members["a0"] = np.full_like(members["a0"], np.nan)  # .params[0]['b'], then a recomputed SHA-256
+    np.savez(trained / runs.CHECKPOINT, **members)
+    _rewrite_header(trained / runs.CHECKPOINT, header)
+    assert fnnet("evaluate", trained) == 2
+    assert "holds non-finite parameters" in capsys.readouterr().err
+
+
+def test_a_run_is_found_from_any_directory(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    x = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    np.savez(tmp_path / "a" / "d.npz", x=x, y=(x[:, 0] > 0).astype(np.int32))
+    monkeypatch.chdir(tmp_path / "a")
+    assert fnnet("train", *FAST, "--epochs", "1", "--batch-size", "8", "--data", "d.npz", "--out", "r") == 0
+    monkeypatch.chdir(tmp_path)
+    assert fnnet("evaluate", "a/r") == 0  # the data's path was recorded whole, not relative to a/

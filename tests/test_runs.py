@@ -66,7 +66,7 @@ def test_an_existing_run_is_never_reused_without_overwrite(tmp_path):
 @pytest.mark.parametrize("layout, out, message", [
     # A project folder that happens to hold a config.json was once deleted by --overwrite.
     ({"proj/config.json": "{}", "proj/main.py": "print(1)"}, "proj", "fnnet did not create it"),
-    ({"file": "x"}, "file", "it is not a directory"),
+    ({"file": "x"}, "file", "is a file, not a run directory; choose another --out"),
 ])
 def test_overwrite_refuses_what_fnnet_did_not_create(tmp_path, layout, out, message):
     for name, text in layout.items():
@@ -214,3 +214,48 @@ def test_an_empty_directory_made_for_the_run_is_used_and_kept(tmp_path):
     with runs.create(tmp_path / "results") as run:
         (run.path / "config.json").write_text("new")
     assert runs.is_run(tmp_path / "results")
+
+
+def test_directories_made_for_a_failed_run_are_removed_and_others_kept(tmp_path, monkeypatch):
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(ValueError):
+        with runs.create(tmp_path / "kept" / "q1" / "q2" / "r"):
+            raise ValueError("diverged in the first epoch")
+    monkeypatch.chdir(tmp_path / "kept")
+    with pytest.raises(ValueError):
+        with runs.create(None, name="digits"):
+            raise ValueError("diverged in the first epoch")
+    assert os.listdir(tmp_path) == ["kept"] and os.listdir(tmp_path / "kept") == []
+
+
+def test_files_and_links_in_the_way_are_named(tmp_path, monkeypatch):
+    (tmp_path / "runs").write_text("a file")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runs.RunError, match="cannot create run directories in runs: it is a file"):
+        runs.create(None)
+    with pytest.raises(runs.RunError, match="dangling is a symbolic link .*, not a run directory"):
+        runs.create(tmp_path / "dangling", overwrite=True)
+
+
+def test_a_lock_file_planted_as_a_link_is_not_followed(tmp_path):
+    out = make_run(tmp_path / "r")
+    (tmp_path / "precious.txt").write_text("mine")
+    os.unlink(out / runs.LOCK)
+    (out / runs.LOCK).symlink_to(tmp_path / "precious.txt")
+    with pytest.raises(runs.RunError, match="cannot write to the run directory"):
+        runs.open_run(out)
+    assert (tmp_path / "precious.txt").read_text() == "mine"
+
+
+def test_replacing_keeps_a_files_own_permissions_and_writes_through_links(tmp_path):
+    (tmp_path / "private.csv").write_text("old")
+    os.chmod(tmp_path / "private.csv", 0o600)
+    atomic.write_text(tmp_path / "private.csv", "new")
+    assert oct(os.stat(tmp_path / "private.csv").st_mode & 0o777) == "0o600"
+    (tmp_path / "link.csv").symlink_to(tmp_path / "private.csv")
+    atomic.write_text(tmp_path / "link.csv", "through")
+    assert (tmp_path / "link.csv").is_symlink() and (tmp_path / "private.csv").read_text() == "through"
+    long_name = tmp_path / ("p" * 240 + ".csv")
+    atomic.write_text(long_name, "fits")  # the temporary file's name stays within NAME_MAX
+    assert long_name.read_text() == "fits"
