@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 
-from fnnet import experiment, loaders
-from fnnet.experiment import DEFAULTS
+from fnnet import experiment, loaders, settings
+from fnnet.settings import DEFAULTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +51,7 @@ MAX_STEPS = 10**8  # about 10 s of the worked example's updates; more overflows 
 
 
 def _steps(value):
-    if experiment.positive_int(value) > MAX_STEPS:
+    if settings.positive_int(value) > MAX_STEPS:
         raise ValueError(f"expected an integer in [1, {MAX_STEPS}], got {value}")
     return value
 
@@ -64,11 +64,11 @@ def _label_column(text):
 
 
 def _setting(p, name, parse, help, *, check=None, **kw):
-    """An option for setting ``name``, checked by ``experiment.SETTINGS[name]`` (or
+    """An option for setting ``name``, checked by ``settings.SETTINGS[name]`` (or
     ``check``, for each of a list); its default (None) means the data set's default."""
     default = DEFAULTS[name]
     shown = " ".join(map(str, default)) if isinstance(default, list) else default
-    p.add_argument(experiment.option(name), type=_typed(parse, check or experiment.SETTINGS[name]),
+    p.add_argument(settings.option(name), type=_typed(parse, check or settings.SETTINGS[name]),
                    help=f"{help} (default: {shown})", **kw)
 
 
@@ -88,17 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(or its directory) (default: digits)")
     _data_options(p, loaders.FORMATS)
     p.add_argument("--label-column", type=_label_column, help="CSV label column: index or name (default: -1)")
-    _setting(p, "hidden", _int, "hidden layer widths", check=experiment.positive_int, nargs="+",
+    _setting(p, "hidden", _int, "hidden layer widths", check=settings.positive_int, nargs="+",
              metavar="WIDTH")
-    _setting(p, "activation", str, "hidden activation", choices=experiment.ACTIVATIONS)
+    _setting(p, "activation", str, "hidden activation", choices=settings.ACTIVATIONS)
     _setting(p, "pieces", _int, "pieces per maxout unit")
     _setting(p, "dropout", _float, "dropout rate after each hidden layer, in [0, 1)")
-    _setting(p, "loss", str, "loss", choices=experiment.LOSSES)
-    _setting(p, "optimizer", str, "optimizer", choices=experiment.OPTIMIZERS)
+    _setting(p, "loss", str, "loss", choices=settings.LOSSES)
+    _setting(p, "optimizer", str, "optimizer", choices=settings.OPTIMIZERS)
     _setting(p, "lr", _float, "learning rate eta, > 0")
     _setting(p, "momentum", _float, "momentum lambda, in [0, 1)")
     _setting(p, "adagrad_form", str, "Adagrad as in the notes or as optax has it",
-             choices=experiment.ADAGRAD_FORMS)
+             choices=settings.ADAGRAD_FORMS)
     _setting(p, "l1", _float, "L1 strength lambda (weights only), >= 0")
     _setting(p, "l2", _float, "L2 strength lambda (weights only), >= 0")
     _setting(p, "clip", _float, "clip gradients to this global norm, > 0")
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(p, "val", _float, "validation fraction, in [0, 1)")
     _setting(p, "test", _float, "test fraction, in [0, 1)")
     _setting(p, "seed", _int, "random seed, >= 0")
-    _setting(p, "grad", str, "gradient from jax.grad or the hand-written backprop", choices=experiment.GRADS)
+    _setting(p, "grad", str, "gradient from jax.grad or the hand-written backprop", choices=settings.GRADS)
     p.add_argument("--out", help="run directory (default: runs/<data>-N, the first free N)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run directory --out (only one fnnet created), once the new run "
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("resume", help="train a run for more epochs")
     p.add_argument("run_dir")
-    p.add_argument("--epochs", type=_typed(_int, experiment.positive_int), required=True,
+    p.add_argument("--epochs", type=_typed(_int, settings.positive_int), required=True,
                    help="how many more epochs")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--no-plot", action="store_true", help="do not draw the learning curve")
@@ -199,7 +199,7 @@ def _print_outcome(outcome) -> None:
 
 
 def _train(args) -> int:
-    given = {name: getattr(args, name) for name in experiment.SETTINGS}
+    given = {name: getattr(args, name) for name in settings.SETTINGS}
     plan = experiment.plan(given)
     config, splits = plan.config, plan.splits
     if not args.quiet:

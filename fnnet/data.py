@@ -1,49 +1,22 @@
-"""Data: bundled data sets, validation of arrays, labels, seeded splits, standardisation.
+"""Data on the host (NumPy): the bundled data sets, feature checks, labels, seeded
+splits, standardisation.
 
-Everything here runs on the host (NumPy); ``to_device`` is the one step that puts a
-validated data set on the device for training.
-
-Bundled: ``xor``, ``worked_example`` and ``digits`` (scikit-learn's 8×8 digits, no
-download). The user's own files are read by ``fnnet.loaders`` (``load``, ``load_idx`` /
-``load_mnist``, ``load_svmlight``, ``load_npz``, ``load_csv``, ``DataError``), re-exported
-here. Then ``encode_labels``, ``train_val_test_split`` and ``Standardizer`` (fitted on
-the training split only).
+Bundled: ``xor`` and ``digits`` (scikit-learn's 8×8 digits, no download). The user's
+own files are read by ``fnnet.loaders``; ``fnnet.device_data`` puts a checked data set
+on the device for training. Here: ``encode_labels``, ``train_val_test_split`` and
+``Standardizer`` (fitted on the training split only).
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from fnnet import loaders
-from fnnet.loaders import (DataError, load, load_csv, load_idx, load_mnist,  # noqa: F401 (re-exported)
-                           load_npz, load_svmlight)
-
-
-def labels_or_targets(t, n: int, out_features: int, what: str = "data"):
-    """``t`` checked against n examples and ``out_features`` outputs: integer labels
-    (n,) in range, or finite float targets (n, out_features)."""
-    t = np.asarray(t)
-    if np.issubdtype(t.dtype, np.integer):
-        if t.shape != (n,):
-            raise ValueError(f"{what}: expected {n} integer labels, got shape {t.shape}")
-        classes = 2 if out_features == 1 else out_features
-        if t.size and (t.min() < 0 or t.max() >= classes):
-            raise ValueError(f"{what}: labels must be in [0, {classes}) for {out_features} outputs, "
-                             f"got values in [{t.min()}, {t.max()}]")
-        return t.astype(np.int32)
-    if t.shape != (n, out_features):
-        raise ValueError(f"{what}: expected targets of shape ({n}, {out_features}) or {n} integer "
-                         f"labels, got {t.dtype} of shape {t.shape}")
-    if not np.issubdtype(t.dtype, np.number) or not np.all(np.isfinite(t)):
-        raise ValueError(f"{what}: targets must be finite numbers")
-    return t
 
 
 def features(x, in_features: int, what: str = "data"):
@@ -60,53 +33,8 @@ def features(x, in_features: int, what: str = "data"):
     return x
 
 
-def to_device(x, t, in_features: int, out_features: int, dtype, what: str = "data"):
-    """Validated ``(x, t)`` as device arrays, x in ``dtype``, labels int32. Arrays already
-    on the device are checked there and not copied to the host."""
-    if np.ndim(x) >= 1 and np.shape(x)[0] == 0:
-        raise ValueError(f"{what}: the data set is empty (0 examples)")
-    if isinstance(x, jax.Array) and isinstance(t, jax.Array) and _clean_on_device(
-            x, t, in_features, out_features, dtype):
-        return x, t
-    x = features(x, in_features, what)
-    t = labels_or_targets(t, x.shape[0], out_features, what)
-    t = jnp.asarray(t) if t.dtype == np.int32 else jnp.asarray(t, dtype)
-    return jnp.asarray(x, dtype), t
-
-
-def _clean_on_device(x, t, in_features, out_features, dtype) -> bool:
-    """Whether device arrays need nothing done: the right shapes and dtypes, finite
-    features, labels in range. False sends them through the host checks, which name
-    what is wrong."""
-    n = x.shape[0] if x.ndim == 2 else -1
-    if x.ndim != 2 or x.shape[1] != in_features or x.dtype != jnp.dtype(dtype):
-        return False
-    if t.dtype == jnp.int32 and t.shape == (n,):
-        classes = 2 if out_features == 1 else out_features
-        return bool(_device_check(x, t, classes))
-    if t.dtype == jnp.dtype(dtype) and t.shape == (n, out_features):
-        return bool(_device_check(x, t, None))
-    return False
-
-
-@functools.partial(jax.jit, static_argnums=2)
-def _device_check(x, t, classes):
-    ok = jnp.all(jnp.isfinite(x))
-    if classes is None:
-        return ok & jnp.all(jnp.isfinite(t))
-    return ok & (jnp.min(t, initial=0) >= 0) & (jnp.max(t, initial=0) < classes)
-
-
-def is_classification(t) -> bool:
-    """Integer labels, or float targets whose rows are one-hot."""
-    if np.issubdtype(t.dtype, np.integer):  # no need to look at (or fetch) the values
-        return True
-    t = np.asarray(t)
-    return t.ndim == 2 and bool(np.all((t == 0) | (t == 1))) and bool(np.all(t.sum(1) == 1))
-
-
 def xor():
-    """The seed's second example: inputs (4, 2) and 0/1 labels (4,) of exclusive or."""
+    """The notes' second example: inputs (4, 2) and 0/1 labels (4,) of exclusive or."""
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
     return x, np.array([0, 1, 1, 0], np.int32)
 
@@ -126,12 +54,6 @@ def digits():
                 return np.ascontiguousarray(table[:, :64]), table[:, 64].astype(np.int32)
     x, y = loaders.sklearn_datasets("digits()").load_digits(return_X_y=True)
     return x.astype(np.float32), y.astype(np.int32)
-
-
-def worked_example():
-    """The seed's worked example: input x (1, 2) = [[0.05, 0.10]], target t (1, 2) =
-    [[0.01, 0.99]], float32 (the figures of ``fnnet.worked_example``)."""
-    return np.array([[0.05, 0.10]], np.float32), np.array([[0.01, 0.99]], np.float32)
 
 
 def encode_labels(y):
@@ -217,3 +139,16 @@ def train_val_test_split(x, y, val=0.1, test=0.2, seed=0):
     return ((x[train_i], y[train_i]),
             (x[val_i], y[val_i]) if n_val else None,
             (x[test_i], y[test_i]) if n_test else None)
+
+
+_MOVED_TO_LOADERS = ("DataError", "load", "load_csv", "load_idx", "load_mnist", "load_npz", "load_svmlight")
+
+
+def __getattr__(name):
+    # The file readers moved to fnnet.loaders; scripts that found them here keep working
+    # for one release.
+    if name in _MOVED_TO_LOADERS:
+        warnings.warn(f"fnnet.data.{name} is fnnet.loaders.{name}; import it from there", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(loaders, name)
+    raise AttributeError(f"module 'fnnet.data' has no attribute {name!r}")

@@ -12,13 +12,15 @@ import pytest
 from fnnet import data
 
 
-def test_loaders_are_re_exported():
-    # Scripts written against fnnet.data keep working; the loaders live in fnnet.loaders
-    # (their tests are in test_loaders.py).
+def test_loader_names_in_data_still_work_with_a_deprecation_warning():
+    # The loaders live in fnnet.loaders (their tests are in test_loaders.py).
     from fnnet import loaders
 
     for name in ("DataError", "load", "load_csv", "load_idx", "load_mnist", "load_npz", "load_svmlight"):
-        assert getattr(data, name) is getattr(loaders, name)
+        with pytest.warns(DeprecationWarning, match=f"fnnet.data.{name} is fnnet.loaders.{name}"):
+            assert getattr(data, name) is getattr(loaders, name)
+    with pytest.raises(AttributeError):
+        data.to_device  # noqa: B018 (moved to fnnet.device_data)
 
 
 # --- bundled sets, labels --------------------------------------------------------------
@@ -36,15 +38,6 @@ def test_digits_without_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn` fail
     with pytest.raises(ImportError, match=r'pip install "fnnet\[digits\]"'):
         data.digits()
-
-
-def test_worked_example():
-    from fnnet import worked_example
-
-    x, t = data.worked_example()
-    assert x.shape == t.shape == (1, 2) and x.dtype == t.dtype == np.float32
-    np.testing.assert_allclose(x[0], worked_example.X)
-    np.testing.assert_allclose(t[0], worked_example.T)
 
 
 def test_encode_labels_usps():

@@ -1,0 +1,272 @@
+"""The host loop: ``fit`` runs the compiled epochs of ``fnnet.step``, keeps the history,
+early stopping and its progress, and names the update where training diverged."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnnet import data as data_, device_data, losses as losses_
+from fnnet.network import Network
+from fnnet.step import EpochSpec, StoppingState, TrainState, check_grad, epochs_program, init_state
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs; ``restore_best`` returns the parameters of the best epoch. ``mode`` "auto"
+    maximises accuracies and minimises everything else."""
+
+    monitor: str = "val_loss"
+    patience: int = 5
+    min_delta: float = 0.0
+    mode: str = "auto"
+    restore_best: bool = True
+
+    def __post_init__(self):
+        if self.mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {self.mode!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {self.patience!r}")
+        if not (isinstance(self.min_delta, (int, float)) and math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ValueError(f"EarlyStopping: min_delta must be a finite number >= 0, got {self.min_delta!r}")
+
+    def sign(self) -> float:
+        mode = self.mode if self.mode != "auto" else ("max" if "accuracy" in self.monitor else "min")
+        return 1.0 if mode == "min" else -1.0
+
+    def improves(self, record: dict, best: float | None) -> bool:
+        """Whether ``record``'s monitored value beats ``best`` (a value of an earlier record,
+        or None) by more than ``min_delta``."""
+        if self.monitor not in record:
+            raise ValueError(f"early stopping monitors {self.monitor!r}, which is not among the "
+                             f"metrics {sorted(record)}")
+        if best is None:
+            return True
+        return self.sign() * (record[self.monitor] - best) < -self.min_delta
+
+    def start(self, params) -> StoppingState:
+        """The progress before the first epoch."""
+        return StoppingState(np.asarray(np.nan), np.asarray(0, np.int64), np.asarray(0, np.int64), params)
+
+    def update(self, stopping: StoppingState, record: dict, params) -> StoppingState:
+        """The progress after an epoch with metrics ``record`` that ended with ``params``."""
+        best = None if int(stopping.best_epoch) == 0 else float(stopping.best)
+        if self.improves(record, best):
+            return StoppingState(np.asarray(float(record[self.monitor])),
+                                 np.asarray(record["epoch"], np.int64), np.asarray(0, np.int64), params)
+        return stopping._replace(wait=np.asarray(int(stopping.wait) + 1, np.int64))
+
+    def should_stop(self, stopping: StoppingState) -> bool:
+        """Whether ``patience`` epochs have passed without an improvement."""
+        wait = int(stopping.wait)
+        return wait > 0 and wait >= self.patience
+
+
+class History(Sequence):
+    """Per-epoch metrics: a read-only sequence of plain dicts (``history[-1]["loss"]``), kept
+    as columns so that thousands of short epochs cost nothing until they are read;
+    ``column("loss")`` gives one metric as a list."""
+
+    def __init__(self, records=()):
+        self._chunks: list[tuple[dict, int]] = []  # (columns, count)
+        self._rows: list[dict] = []  # the first chunks, turned into dicts when read
+        self._done = 0  # chunks already in _rows
+        if records:
+            self._append({k: [r[k] for r in records] for k in records[0]}, len(records))
+
+    def _append(self, columns: dict, count: int) -> None:
+        if count:
+            self._chunks.append((columns, count))
+
+    def _materialize(self) -> list[dict]:
+        for columns, count in self._chunks[self._done:]:
+            lists = {k: np.asarray(v)[:count].tolist() for k, v in columns.items()}
+            self._rows += [dict(zip(lists, values)) for values in zip(*lists.values())]
+        self._done = len(self._chunks)
+        return self._rows
+
+    def column(self, name: str) -> list:
+        return [v for columns, count in self._chunks for v in np.asarray(columns[name])[:count].tolist()]
+
+    def __len__(self) -> int:
+        return sum(count for _, count in self._chunks)
+
+    def __getitem__(self, i):
+        return self._materialize()[i]
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (History, list)) else NotImplemented
+
+    def __add__(self, other) -> list:
+        return list(self) + list(other)
+
+    def __repr__(self) -> str:
+        return f"History({self._materialize()!r})"
+
+    __hash__ = None  # mutable, compared by value
+
+
+class FitResult(NamedTuple):
+    params: Any  # the best epoch's parameters under early stopping, else the last
+    state: TrainState  # the state after the last epoch run (resume from here)
+    history: History  # one dict per epoch
+    best_epoch: int | None
+    stopped_early: bool
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or parameters. ``state`` holds the last finite
+    epoch's TrainState (its ``params`` are ``params``); ``history`` the epochs before."""
+
+    def __init__(self, message, *, epoch, step, state, history):
+        super().__init__(message)
+        self.epoch, self.step, self.state, self.history = epoch, step, state, history
+        self.params = state.params
+
+
+#: fit runs this many updates per device call at least (many epochs at once when epochs
+#: are short), unless it needs the host after every epoch (early stopping, a callback).
+UPDATES_PER_CALL = 65536
+
+
+def _key_seed(key) -> list[int]:
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.asarray(data).astype(np.uint32).ravel().tolist()
+
+
+def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, data, *, key=None,
+        epochs: int = 10, batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
+        grad: str = "autodiff", early_stopping: EarlyStopping | None = None,
+        callback: Callable | None = None, learning_rate=None, accuracy: bool | None = None,
+        eval_batch_size: int = 1024) -> FitResult:
+    """Train for ``epochs`` epochs on ``data = (x, t)``; x (n, in), t labels (n,) or targets
+    (n, out). ``params`` is a parameter tree (a new run; ``key`` required) or a TrainState
+    (resume it, early stopping's progress included: a run split in two is bitwise the
+    run done at once). The epochs run as one compiled program, compiled once per fit.
+
+    History: one dict per epoch with "epoch", "step", "loss" and "accuracy" (running over
+    the epoch's minibatches, training mode), "val_loss" and "val_accuracy" (inference mode,
+    after the epoch), and "learning_rate" when ``learning_rate`` (a number or the optax
+    schedule the optimizer uses) is given. Accuracy is reported for labels and one-hot
+    targets unless ``accuracy`` says otherwise. ``callback(record, state)`` runs after
+    each epoch; returning True stops training. A non-finite loss raises DivergenceError.
+    """
+    loss = losses_.get(loss)
+    check_grad(grad)
+    if isinstance(params, TrainState):
+        state = params
+        net.check_params(state.params)
+    else:
+        if key is None:
+            raise ValueError("fit: a new run needs key= (e.g. jax.random.key(0)); "
+                             "pass a TrainState to resume one")
+        net.check_params(params)
+        state = init_state(params, optimizer, key)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+    dtype = net.param_dtype(state.params)
+    x, t = data
+    if validation_split:
+        if validation_data is not None:
+            raise ValueError("pass validation_data or validation_split, not both")
+        (x, t), validation_data, _ = data_.train_val_test_split(
+            x, t, val=validation_split, test=0.0, seed=_key_seed(state.key))
+    if accuracy is None:
+        accuracy = device_data.is_classification(t)
+    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    n = x.shape[0]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
+    val = None
+    if validation_data is not None:
+        val = device_data.to_device(*validation_data, net.in_features, net.out_features, dtype, "validation_data")
+    if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
+        raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no "
+                         "validation data; pass validation_data or validation_split")
+    stopping = state.stopping
+    if early_stopping is not None:
+        if stopping is None:
+            stopping = early_stopping.start(state.params)
+        else:
+            net.check_params(stopping.params)
+    state = state._replace(stopping=None)  # the compiled programs carry only what they update
+
+    per_epoch = early_stopping is not None or callback is not None
+    steps = -(-n // batch_size)
+    # A power of two at least `epochs`, so that nearby epoch counts share one program.
+    chunk = 1 if per_epoch else max(1, min(1 << max(epochs - 1, 0).bit_length(),
+                                           -(-UPDATES_PER_CALL // steps)))
+    spec = EpochSpec(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size), learning_rate)
+    program = epochs_program(spec, chunk)
+    history = History()
+    # A resumed run that had already stopped stays stopped: no epoch runs.
+    stopped = early_stopping is not None and early_stopping.should_stop(stopping)
+
+    # The next call is dispatched before this one's metrics are read, so the host's work
+    # overlaps the device's; stopping discards that one speculative call.
+    def launch(before, remaining):
+        count = min(chunk, remaining)
+        return (before, count, *program(before, x, t, val, count)) if count and not stopped else None
+
+    inflight = launch(state, epochs)
+    remaining = epochs
+    while inflight is not None and not stopped:
+        previous, count, after, metrics = inflight
+        remaining -= count
+        inflight = launch(after, remaining)
+        metrics = jax.device_get(metrics)
+        first_epoch, first_step = int(previous.epoch), int(previous.step)
+        columns = {"epoch": np.arange(first_epoch + 1, first_epoch + count + 1),
+                   "step": first_step + steps * np.arange(1, count + 1),
+                   **{k: v for k, v in metrics.items() if k != "params_finite"}}
+        if not (np.all(np.isfinite(metrics["loss"][:count])) and metrics["params_finite"]):
+            error = _diverged(spec, previous, count, x, t, val)
+            history._append(columns, error.epoch - first_epoch - 1)
+            error.history = history
+            error.state = error.state._replace(stopping=stopping)
+            raise error
+        history._append(columns, count)
+        record = history[-1] if per_epoch else None
+        state = after
+        if early_stopping is not None:
+            stopping = early_stopping.update(stopping, record, state.params)
+            stopped = early_stopping.should_stop(stopping)
+        if callback is not None and callback(record, state._replace(stopping=stopping)) is True:
+            stopped = True
+    state = state._replace(stopping=stopping)
+    best_epoch = int(stopping.best_epoch) if stopping is not None and int(stopping.best_epoch) else None
+    restore = early_stopping is not None and early_stopping.restore_best and best_epoch is not None
+    return FitResult(stopping.params if restore else state.params, state, history, best_epoch, stopped)
+
+
+def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val) -> DivergenceError:
+    """Replay the failed call one epoch at a time (keys make it deterministic) to name the
+    first update with a non-finite loss and keep the state before that epoch."""
+    replay = epochs_program(dataclasses.replace(spec, step_losses=True), 1)
+    state = start
+    for _ in range(count):
+        after, metrics = replay(state, x, t, val, 1)
+        losses = np.asarray(metrics["step_losses"][0])
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size or not bool(metrics["params_finite"]):
+            epoch = int(state.epoch) + 1
+            where = (f"update {int(state.step) + int(bad[0]) + 1} (epoch {epoch}, batch {int(bad[0]) + 1})"
+                     if bad.size else f"the end of epoch {epoch}")
+            return DivergenceError(
+                f"training diverged: the loss or parameters became non-finite at {where}; the "
+                f"last finite parameters (after epoch {epoch - 1}) are in this error's .params",
+                epoch=epoch, step=int(state.step) + (int(bad[0]) + 1 if bad.size else losses.size),
+                state=state, history=History())
+        state = after
+    return DivergenceError("training diverged, but replaying it one epoch at a time stayed finite",
+                           epoch=int(start.epoch) + 1, step=int(start.step), state=start,
+                           history=History())

@@ -1,0 +1,133 @@
+"""From a run's settings to what training needs: the data set loaded and fingerprinted,
+labels encoded, split and standardized (statistics of the training split only), and
+the network, loss, optimizer, early stopping and initial state built."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from fnnet import loaders
+from fnnet.settings import BUNDLED
+
+def load_dataset(config: dict):
+    """(x, y) raw, from the run's data source: a bundled data set or a file."""
+    from fnnet import data
+
+    source = config["data"]
+    if source in BUNDLED:
+        return getattr(data, source)()
+    return loaders.load(source, format=config.get("format"), label_column=config.get("label_column", -1),
+                        header=config.get("header"))
+
+
+def data_digest(x, y) -> str:
+    """SHA-256 of a data set as loaded, so a run notices when its data file changed."""
+    h = hashlib.sha256()
+    for a in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _class_labels(y, source: str):
+    y = np.asarray(y)
+    if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1 and not np.issubdtype(y.dtype, np.integer)):
+        raise loaders.DataError(f"{source}: expected one class label per example (shape (n,)), found labels of "
+                                f"shape {y.shape}; store one-hot targets as class indices")
+    y = y.reshape(-1)
+    if np.issubdtype(y.dtype, np.integer):
+        return y
+    if not np.all(np.equal(np.mod(y, 1), 0)):
+        raise loaders.DataError(f"{source}: expected class labels (integers), found {y.dtype} values such as "
+                                f"{y[np.mod(y, 1) != 0][:3].tolist()}")
+    if np.all(np.abs(y) <= 2**31 - 1):
+        return y.astype(np.int64)
+    raise loaders.DataError(f"{source}: expected class labels that fit in int32, found values such as "
+                            f"{y[np.abs(y) > 2**31 - 1][:3].tolist()}")
+
+
+def prepare(config: dict, x, y, *, source: str | None = None):
+    """Encode labels, split, standardize (statistics of the training split only). Returns
+    ``(splits, classes, standardizer)``, splits {"train", "val", "test"} of (x, codes)
+    or None. With the run's "classes" and "standardizer" in ``config``, uses those."""
+    from fnnet import data
+
+    source = source or config["data"]
+    y = _class_labels(y, source)
+    if "in_features" in config and x.shape[1] != config["in_features"]:
+        raise loaders.DataError(f"{source}: expected {config['in_features']} features per example (as the run "
+                                f"was trained on), found {x.shape[1]}")
+    if "classes" in config:
+        classes = np.asarray(config["classes"])
+        index = {c: i for i, c in enumerate(classes.tolist())}
+        unknown = sorted(set(y.tolist()) - set(index))
+        if unknown:
+            raise loaders.DataError(f"{source}: labels {unknown[:5]} were not among the run's classes "
+                                    f"{classes.tolist()}")
+        codes = np.array([index[v] for v in y.tolist()], np.int32)
+    else:
+        codes, classes = data.encode_labels(y)
+        if len(classes) < 2:
+            raise loaders.DataError(f"{source}: every label is {classes.tolist()[0]!r}; a classifier needs "
+                                    "at least two classes")
+    train, val, test = data.train_val_test_split(x, codes, val=config["val"], test=config["test"],
+                                                  seed=config["seed"])
+    std = (data.Standardizer.from_dict(config["standardizer"]) if "standardizer" in config
+           else data.Standardizer.fit(train[0]))
+    splits = {"train": train, "val": val, "test": test}
+    return {k: None if v is None else (std.apply(v[0]), v[1]) for k, v in splits.items()}, classes, std
+
+
+def build(config: dict):
+    """``(net, loss, optimizer)`` from a run's settings (``classes`` known)."""
+    from fnnet import Dense, Dropout, Maxout, Network, losses, optim
+
+    layers = []
+    for width in config["hidden"]:
+        if config["activation"] == "maxout":
+            layers.append(Maxout(width, config["pieces"]))
+        else:
+            layers.append(Dense(width, config["activation"]))
+        if config["dropout"] > 0:
+            layers.append(Dropout(config["dropout"]))
+    if config["loss"] == "cross_entropy":
+        layers.append(Dense(len(config["classes"]), "identity"))
+        loss = losses.cross_entropy(from_logits=True)
+    else:  # the notes' squared error on softmax outputs
+        layers.append(Dense(len(config["classes"]), "softmax"))
+        loss = losses.squared_error("mean")
+    net = Network(config["in_features"], tuple(layers))
+    return net, loss, _optimizer(config)
+
+
+def _optimizer(config: dict):
+    from fnnet import optim
+
+    form = "seed" if config["adagrad_form"] == "notes" else config["adagrad_form"]
+    return optim.optimizer(config["optimizer"], config["lr"], momentum=config["momentum"], adagrad_form=form,
+                           l1=config["l1"], l2=config["l2"], clip=config["clip"])
+
+
+def stopper(config: dict, has_val: bool):
+    """The run's EarlyStopping (on the validation loss when there is a validation split),
+    or None with patience 0."""
+    from fnnet.fit import EarlyStopping
+
+    if not config["patience"]:
+        return None
+    return EarlyStopping(monitor="val_loss" if has_val else "loss", patience=config["patience"],
+                         min_delta=config["min_delta"])
+
+
+def template(net, optimizer, config, early_stopping):
+    """A fresh TrainState of the run (its initial state, and the shape of its checkpoints)."""
+    import jax
+
+    from fnnet.step import init_state
+
+    key = jax.random.key(config["seed"])
+    state = init_state(net.init(jax.random.fold_in(key, 0)), optimizer, jax.random.fold_in(key, 1))
+    return state if early_stopping is None else state._replace(stopping=early_stopping.start(state.params))
