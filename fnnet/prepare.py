@@ -5,7 +5,6 @@ the network, loss, optimizer, early stopping and initial state built."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
@@ -83,7 +82,7 @@ def prepare(config: dict, x, y, *, source: str | None = None):
 
 def build(config: dict):
     """``(net, loss, optimizer)`` from a run's settings (``classes`` known)."""
-    from fnnet import Dense, Dropout, Maxout, Network, losses, optim
+    from fnnet import Dense, Dropout, Maxout, Network, losses
 
     layers = []
     for width in config["hidden"]:

@@ -1,4 +1,4 @@
-"""Training: the step, compiled epochs, keys, fit, early stopping, divergence, bad input."""
+"""The host loop: fit, history, early stopping and its resumption, divergence, bad input."""
 
 import logging
 
@@ -8,77 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-import fnnet
-from fnnet import Dense, Dropout, Network, losses, optim, train
-
-NET = Network(5, (Dense(8, "tanh"), Dropout(0.25), Dense(3, "softmax")))
-LOSS = losses.cross_entropy()
-
-
-def _data(n=23, seed=0, dtype=np.float32):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 5)).astype(dtype)
-    return x, (x[:, 0] > 0).astype(np.int32) + (x[:, 1] > 0.5).astype(np.int32)
-
-
-def _fit(params=None, dtype=jnp.float32, **kw):
-    kw.setdefault("epochs", 3)
-    kw.setdefault("batch_size", 4)
-    params = NET.init(jax.random.key(0), dtype) if params is None else params
-    data = kw.pop("data", None) or _data(dtype=np.dtype(dtype))
-    return train.fit(NET, LOSS, kw.pop("optimizer", optim.sgd(0.1)), params, data,
-                     key=kw.pop("key", jax.random.key(1)), **kw)
-
-
-def test_autodiff_and_backprop_give_the_same_trajectory(x64):
-    a = _fit(dtype=jnp.float64, grad="autodiff", epochs=4, optimizer=optim.adam(0.01))
-    b = _fit(dtype=jnp.float64, grad="backprop", epochs=4, optimizer=optim.adam(0.01))
-    for p, q in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
-        np.testing.assert_allclose(p, q, rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose([h["loss"] for h in a.history], [h["loss"] for h in b.history], rtol=1e-12)
-    assert a.history[-1]["step"] == 4 * 6  # 23 examples, batch 4: 6 updates per epoch
-
-
-def test_train_step_is_one_pure_jitted_update():
-    opt = optim.momentum(0.1, 0.9)
-    step = train.train_step(NET, LOSS, opt)
-    params = NET.init(jax.random.key(0))
-    x, t = _data()
-    state = opt.init(params)
-    p1, s1, m = step(params, state, (x[:4], t[:4]), jax.random.key(5))
-    p2, s2, m2 = step(params, state, (x[:4], t[:4]), jax.random.key(5))
-    for a, b in zip(jax.tree.leaves((p1, s1)), jax.tree.leaves((p2, s2))):
-        np.testing.assert_array_equal(a, b)
-    assert set(m) == {"loss", "accuracy"} and np.isfinite(m["loss"])
-    p3, _, _ = step(params, state, (x[:4], t[:4]), jax.random.key(6))  # another dropout mask
-    assert not np.array_equal(p1[0]["w"], p3[0]["w"])
-
-
-def test_every_example_counts_once_per_epoch_with_a_partial_last_batch():
-    # η = 0 keeps the parameters, so the epoch's loss is the loss of the whole data set.
-    net = Network(5, (Dense(3, "softmax"),))
-    params = net.init(jax.random.key(0))
-    x, t = _data(n=23)
-    for reduction in ("sum", "mean"):
-        loss = losses.cross_entropy(reduction)
-        r = train.fit(net, loss, optim.sgd(0.0), params, (x, t), key=jax.random.key(1),
-                      epochs=2, batch_size=5)
-        expected = float(loss(net.apply(params, x), t))
-        assert r.history[0]["loss"] == pytest.approx(expected, rel=1e-6)
-        assert r.history[1]["loss"] == pytest.approx(expected, rel=1e-6)
-        assert r.history[0]["accuracy"] == pytest.approx(float(losses.accuracy(net.apply(params, x), t)))
-
-
-def test_the_padded_batch_updates_like_its_real_examples_alone(x64):
-    net = Network(5, (Dense(3, "softmax"),))
-    params = net.init(jax.random.key(0), jnp.float64)
-    x, t = _data(n=3, dtype=np.float64)
-    step = train.make_step(net, LOSS, optim.sgd(0.5))
-    padded = (np.concatenate([x, x[:2]]), np.concatenate([t, t[:2]]), np.array([1.0, 1, 1, 0, 0]))
-    a, _, _ = step(params, optim.sgd(0.5).init(params), padded, None)
-    b, _, _ = step(params, optim.sgd(0.5).init(params), (x, t), None)
-    for p, q in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-        np.testing.assert_allclose(p, q, rtol=1e-14)
+from fnnet import Dense, Network, losses, optim, train
+from tests.training import LOSS, NET, data as _data, small_fit as _fit
 
 
 def _compiles_of(fn_name, caplog):
@@ -110,39 +41,6 @@ def test_same_seed_is_bitwise_identical_and_another_seed_is_not():
     assert not np.array_equal(a.params[0]["w"], c.params[0]["w"])
 
 
-def test_no_key_is_used_twice():
-    with jax.debug_key_reuse(True):
-        r = _fit(epochs=3, key=jax.random.key(7))
-        r = train.fit(NET, LOSS, optim.sgd(0.1), r.state, _data(), epochs=2, batch_size=4)
-    assert r.history[-1]["epoch"] == 5
-
-
-def test_step_keys_are_fold_in_of_the_step():
-    # Two fits of one epoch each continue the key sequence exactly like one fit of two.
-    two = _fit(epochs=2)
-    one = _fit(epochs=1)
-    resumed = train.fit(NET, LOSS, optim.sgd(0.1), one.state, _data(), epochs=1, batch_size=4)
-    for p, q in zip(jax.tree.leaves(two.params), jax.tree.leaves(resumed.params)):
-        np.testing.assert_array_equal(p, q)
-
-
-def test_seed_dropout_rule_agrees_with_inverted_dropout_in_expectation(x64):
-    # E[train-mode output] equals the test-time output under both rules.
-    x = jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64)[None, :]
-    keys = jax.random.split(jax.random.key(0), 20000)
-    for inverted in (True, False):
-        net = Network(6, (Dropout(0.4, inverted), Dense(2)))
-        params = net.init(jax.random.key(1), jnp.float64)
-        train_out = jax.vmap(lambda k: net.apply(params, x, key=k, train=True))(keys)
-        test_out = net.apply(params, x)
-        np.testing.assert_allclose(train_out.mean(0), test_out, atol=0.02)
-    # and the seed's test-time rule is the weights times (1 − p)
-    net = Network(6, (Dropout(0.4, inverted=False), Dense(2)))
-    params = net.init(jax.random.key(1), jnp.float64)
-    scaled = [{}, {"w": params[1]["w"] * 0.6, "b": params[1]["b"]}]
-    np.testing.assert_allclose(net.apply(params, x), Network(6, (Dense(2),)).apply(scaled[1:], x), rtol=1e-14)
-
-
 def test_history_has_plain_per_epoch_metrics():
     schedule = optax.linear_schedule(0.1, 0.01, 20)
     r = _fit(epochs=3, validation_data=_data(n=9, seed=1), learning_rate=schedule,
@@ -160,14 +58,6 @@ def test_validation_split_holds_out_a_seeded_fraction():
     r = _fit(epochs=1, validation_split=0.25)
     assert "val_loss" in r.history[0]
     assert r.history[0]["step"] == 5  # 17 training examples in batches of 4
-
-
-def test_evaluate_runs_in_inference_mode():
-    params = NET.init(jax.random.key(0))
-    x, t = _data()
-    m = train.evaluate(NET, LOSS, params, x, t, batch_size=5)  # padded chunks
-    assert m["loss"] == pytest.approx(float(LOSS(NET.apply(params, x), t)), rel=1e-6)
-    assert m["accuracy"] == pytest.approx(float(losses.accuracy(NET.apply(params, x), t)))
 
 
 def test_early_stopping_restores_the_best_parameters():
@@ -235,10 +125,6 @@ def test_a_new_run_needs_a_key():
         train.fit(NET, LOSS, optim.sgd(0.1), NET.init(jax.random.key(0)), _data())
 
 
-def test_fit_is_exported():
-    assert fnnet.train is train
-
-
 def test_history_reads_like_a_list_of_dicts_and_by_column():
     r = _fit(epochs=4, callback=lambda record, state: None)  # one epoch per call
     s = _fit(epochs=4)  # all four in one call
@@ -246,13 +132,6 @@ def test_history_reads_like_a_list_of_dicts_and_by_column():
     assert r.history.column("loss") == [h["loss"] for h in s.history]
     assert r.history[-1]["epoch"] == 4 and r.history[1:3][0]["epoch"] == 2
     assert isinstance(r.history + [], list)
-
-
-def test_evaluate_on_an_empty_data_set_is_named():
-    net = Network(5, (Dense(4, "relu"), Dense(3)))
-    with pytest.raises(ValueError, match=r"data: the data set is empty \(0 examples\)"):
-        train.evaluate(net, "cross_entropy_logits", net.init(jax.random.key(0)), np.ones((0, 5), np.float32),
-                       np.zeros(0, np.int32))
 
 
 @pytest.mark.parametrize("k", [2, 5, 9])
@@ -281,3 +160,13 @@ def test_fit_resumes_early_stopping_where_it_was(k):
     # Resuming a fit that had stopped runs no epoch.
     again = train.fit(net, "cross_entropy_logits", opt, whole.state, (x[:60], t[:60]), epochs=5, **kw)
     assert len(again.history) == 0 and again.stopped_early
+
+
+def test_every_old_name_of_fnnet_train_still_imports():
+    from fnnet import fit, step
+
+    assert train.fit is fit.fit and train.EarlyStopping is fit.EarlyStopping
+    assert train.TrainState is step.TrainState and train.make_epoch is step.make_epoch
+    for name in ("DivergenceError", "FitResult", "History", "UPDATES_PER_CALL", "GRADS", "evaluate",
+                 "init_state", "make_epochs", "make_step", "train_step", "value_and_grad"):
+        assert getattr(train, name) is (getattr(fit, name, None) or getattr(step, name)), name
