@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-# The seed's worked example (fnnet.worked_example holds the same numbers).
+# The notes' worked example (fnnet.worked_example holds the same numbers).
 SEED_X = (0.05, 0.10)
 SEED_T = (0.01, 0.99)
 SEED_ETA = 0.5

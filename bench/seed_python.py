@@ -1,4 +1,4 @@
-"""The seed's own pure-Python network (from the lecture notes), as the baseline for ``seed``.
+"""The notes' own pure-Python network (from the lecture notes), as the baseline for ``seed``.
 
 Plain Python floats and ``math.exp``; one shared bias per layer, held fixed; every
 update is gradient descent with the hidden deltas taken through the output weights as
@@ -139,7 +139,7 @@ class Neuron:
 
 
 def worked_example() -> NeuralNetwork:
-    """The seed's network with its starting weights and biases."""
+    """The notes' network with its starting weights and biases."""
     return NeuralNetwork(2, 2, 2, hidden_layer_weights=[0.15, 0.2, 0.25, 0.3], hidden_layer_bias=0.35,
                          output_layer_weights=[0.4, 0.45, 0.5, 0.55], output_layer_bias=0.6)
 

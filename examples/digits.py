@@ -1,4 +1,4 @@
-"""The seed's example application: recognise handwritten digits.
+"""The notes' example application: recognise handwritten digits.
 
 scikit-learn's bundled digits (8×8 = 64 inputs, 10 classes), standardised on the
 training split, a 64-256-10 ReLU network with dropout, Adam, early stopping on the

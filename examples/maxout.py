@@ -1,4 +1,4 @@
-"""Maxout, the seed's learnable activation, against ReLU on the digits.
+"""Maxout, the notes' learnable activation, against ReLU on the digits.
 
 Each maxout unit is the max of k linear pieces, so it learns its own piecewise-linear
 activation (ReLU is the special case max(z, 0)). Trains 64-128-10 networks with ReLU

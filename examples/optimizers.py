@@ -1,4 +1,4 @@
-"""One network, four optimizers from the seed: SGD, momentum, the seed's Adagrad, Adam.
+"""One network, four optimizers from the notes: SGD, momentum, the notes' Adagrad, Adam.
 
 Trains a 64-64-10 sigmoid network on the bundled digits (scikit-learn) with each
 optimizer from the same initial parameters and prints the training loss per epoch
@@ -16,7 +16,7 @@ from fnnet import data, losses, optim, train
 OPTIMIZERS = {
     "sgd (eta 0.1)": optim.sgd(0.1),
     "momentum (eta 0.1, lambda 0.9)": optim.momentum(0.1, 0.9),
-    "adagrad, seed's form (eta 0.1)": optim.adagrad(0.1),
+    "adagrad, notes' form (eta 0.1)": optim.adagrad(0.1),
     "adam (eta 1e-3)": optim.adam(1e-3),
 }
 

@@ -1,4 +1,4 @@
-"""Overfitting and the seed's remedies, side by side.
+"""Overfitting and the notes' remedies, side by side.
 
 A 64-256-256-10 ReLU network on only 300 training digits, trained long enough to
 overfit (Adam), with: nothing; L2 (adds λw to the gradient); L1 (adds λ sgn w);

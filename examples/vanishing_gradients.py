@@ -1,4 +1,4 @@
-"""The seed's vanishing-gradient argument, measured.
+"""The notes' vanishing-gradient argument, measured.
 
 An 8-layer sigmoid network and the same network with ReLU, on the digits: the norm of
 ∂L/∂W for each layer at initialisation and after a few epochs of SGD. Through sigmoid

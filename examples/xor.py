@@ -1,6 +1,6 @@
-"""The seed's second example: a 2-5-1 sigmoid network learns XOR.
+"""The notes' second example: a 2-5-1 sigmoid network learns XOR.
 
-Plain SGD (η = 0.5) on one example at a time, squared error, as in the seed's code;
+Plain SGD (η = 0.5) on one example at a time, squared error, as in the notes' code;
 2,500 epochs of 4 updates run as one compiled program.
 """
 

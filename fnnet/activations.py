@@ -1,7 +1,7 @@
 """Activation functions, each beside its hand-written local derivative.
 
 Every entry pairs the forward rule ``a = f(z)`` with ``vjp(z, a, g) = g ⊙ f'(z)``
-(for softmax the full Jacobian-vector product), the way the seed's backward-pass
+(for softmax the full Jacobian-vector product), the way the notes' backward-pass
 slide pairs a neuron with ``σ'(z)``. Kinks follow JAX: ``relu'(0) = 0`` like
 ``jax.nn.relu``, ``leaky_relu'(0) = 1`` like ``jax.nn.leaky_relu``.
 """

@@ -1,4 +1,4 @@
-"""The hand-written backward pass: δ from the output layer back, as on the seed's slides.
+"""The hand-written backward pass: δ from the output layer back, as on the notes' slides.
 
     δ_L = ∂C/∂a_L ⊙ f'(z_L)                 (output layer)
     δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f'(z_l)      (hidden layers, walking back)
@@ -6,7 +6,7 @@
 
 Each layer supplies its own ``⊙ f'(z)`` step (``delta``) and its linear step
 (``backward``); this module only chains them. It is an independent path to the
-gradient: ``fnnet.check`` compares it with ``jax.grad``, ``jax.jacfwd`` and finite
+gradient: ``fnnet.gradcheck`` compares it with ``jax.grad``, ``jax.jacfwd`` and finite
 differences.
 """
 

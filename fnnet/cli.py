@@ -56,6 +56,14 @@ def _steps(value):
     return value
 
 
+def _adagrad_form(text):
+    if text == "seed":  # its name before "seed" came to mean only a random seed
+        print("fnnet: --adagrad-form seed is now --adagrad-form notes (the old name goes in the next release)",
+              file=sys.stderr)
+        return "notes"
+    return text
+
+
 def _label_column(text):
     try:
         return int(text)
@@ -97,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(p, "optimizer", str, "optimizer", choices=settings.OPTIMIZERS)
     _setting(p, "lr", _float, "learning rate eta, > 0")
     _setting(p, "momentum", _float, "momentum lambda, in [0, 1)")
-    _setting(p, "adagrad_form", str, "Adagrad as in the notes or as optax has it",
+    _setting(p, "adagrad_form", _adagrad_form, "Adagrad as in the notes or as optax has it",
              choices=settings.ADAGRAD_FORMS)
     _setting(p, "l1", _float, "L1 strength lambda (weights only), >= 0")
     _setting(p, "l2", _float, "L2 strength lambda (weights only), >= 0")
@@ -268,7 +276,7 @@ def _worked_example(args) -> int:
 
     figures = we.report(args.steps)
     if args.json:
-        print(json.dumps({"figures": figures, "seed_quotes": we.SEED_QUOTES}, indent=2))
+        print(json.dumps({"figures": figures, "notes_quotes": we.NOTES_QUOTES}, indent=2))
     else:
         print(we.format_report(figures))
     return 0

@@ -1,4 +1,4 @@
-"""Diagnostics from the seed's "Recipe of Deep Learning".
+"""Diagnostics from the notes' "Recipe of Deep Learning".
 
 First ask whether the network is good on its *training* data. If not, the remedy is in
 training itself: a different activation (sigmoid layers pass back ever smaller
@@ -22,7 +22,7 @@ from fnnet.network import Network
 
 def gradient_norms(net: Network, loss, params, x, t) -> list[float | None]:
     """``‖∂L/∂W_l‖`` (Frobenius) for each layer l, inference mode; None for layers without
-    weights. Small norms near the input and large ones near the output are the seed's
+    weights. Small norms near the input and large ones near the output are the notes'
     vanishing gradients."""
     norms = _gradient_norms(net, losses_.get(loss))(params, x, t)
     return [None if n is None else float(n) for n in norms]
@@ -70,7 +70,7 @@ class Diagnosis:
 def diagnose(train_accuracy: float, val_accuracy: float | None = None, *,
              grad_norms: list | None = None, dead: list | None = None,
              good_train: float = 0.95, max_gap: float = 0.05) -> Diagnosis:
-    """The seed's recipe: below ``good_train`` accuracy on the training data -> fix
+    """The notes' recipe: below ``good_train`` accuracy on the training data -> fix
     training; a validation accuracy more than ``max_gap`` below it -> fix overfitting."""
     evidence = []
     norms = [n for n in (grad_norms or []) if n is not None]

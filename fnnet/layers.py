@@ -163,7 +163,7 @@ class Maxout:
 
 class DropoutCache(NamedTuple):
     # What a_prev was multiplied by: the (batch, in) mask while training, 1 - rate at test
-    # time under the seed's rule, None when nothing was.
+    # time under the notes' rule, None when nothing was.
     scale: jax.Array | float | None
 
 
@@ -172,7 +172,7 @@ class Dropout:
     """Drops each input unit with probability ``rate`` while training.
 
     ``inverted=True`` (default): kept units are scaled by 1/(1 - rate) while
-    training and nothing changes at test time. ``inverted=False`` is the seed's
+    training and nothing changes at test time. ``inverted=False`` is the notes'
     rule: no scaling while training, and at test time the activations are
     multiplied by (1 - rate), which is the same as multiplying the weights of
     the next layer by (1 - rate). Both give the same expected input to the next

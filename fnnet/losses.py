@@ -1,7 +1,7 @@
-"""Losses with their derivatives: the seed's squared error and cross-entropy.
+"""Losses with their derivatives: the notes' squared error and cross-entropy.
 
 Per example ``n`` the loss is ``C^n``; the reduction gives the total loss
-``L = Σ_n w_n C^n`` ("sum", the seed's ``L = Σ_n C^n``) or the weighted mean
+``L = Σ_n w_n C^n`` ("sum", the notes' ``L = Σ_n C^n``) or the weighted mean
 ``L = Σ_n w_n C^n / Σ_n w_n`` ("mean"), with example weights ``w_n`` = 1 unless given
 (fnnet uses 0 to mask padding). ``loss.grad(y, t)`` is ``∂L/∂y``, the start of the
 hand-written backward pass.
@@ -117,7 +117,7 @@ class _Loss:
 
 @dataclass(frozen=True)
 class SquaredError(_Loss):
-    """The seed's ``C = Σ_k ½ (t_k − y_k)²``, with ``∂C/∂y = y − t``."""
+    """The notes' ``C = Σ_k ½ (t_k − y_k)²``, with ``∂C/∂y = y − t``."""
 
     name = "squared_error"
 
@@ -130,7 +130,7 @@ class SquaredError(_Loss):
 
 @dataclass(frozen=True)
 class CrossEntropy(_Loss):
-    """The seed's ``C = −Σ_k t_k ln y_k`` on probabilities y (``∂C/∂y = −t / y``), or with
+    """The notes' ``C = −Σ_k t_k ln y_k`` on probabilities y (``∂C/∂y = −t / y``), or with
     ``from_logits=True`` on logits z, computed stably as ``−Σ_k t_k log_softmax(z)_k``
     (``∂C/∂z = softmax(z) Σ_k t_k − t``)."""
 

@@ -1,22 +1,24 @@
-"""Optimizers as optax compositions, with the seed's update rules beside optax's.
+"""Optimizers as optax compositions, with the notes' update rules beside optax's.
 
 Every function returns an ordinary ``optax.GradientTransformation``; chain them
-further with ``optax.chain``. ``eta`` (the learning rate) may be an optax schedule.
+further with ``optax.chain``. ``learning_rate`` (η) may be an optax schedule.
 
     sgd        w ← w − η g
-    momentum   v ← λ v − η g,  w ← w + v                 (the seed's form)
-    adagrad    w ← w − η g_t / sqrt(Σ_{i≤t} g_i²)        (the seed's form; or optax's)
+    momentum   v ← λ v − η g,  w ← w + v                 (the notes' form)
+    adagrad    w ← w − η g_t / sqrt(Σ_{i≤t} g_i²)        (the notes' form; or optax's)
     adam       optax.adam
     l2         chain(l2(λ), sgd(η)):  w ← (1 − ηλ) w − η ∂L/∂w
     l1         chain(l1(λ), sgd(η)):  w ← w − η ∂L/∂w − ηλ sgn(w)
 
-Regularization is masked to the weights (``"w"`` leaves) by default: the seed leaves
+Regularization is masked to the weights (``"w"`` leaves) by default: the notes leave
 biases out of it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -24,7 +26,26 @@ import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
-ADAGRAD_FORMS = ("seed", "optax")
+ADAGRAD_FORMS = ("notes", "optax")
+
+
+def _eta_renamed(f):
+    """Accept the old keyword ``eta=`` (now ``learning_rate=``) for one release."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        if "eta" in kwargs:
+            warnings.warn(f"{f.__name__}(eta=) is now {f.__name__}(learning_rate=)", DeprecationWarning,
+                          stacklevel=2)
+            kwargs["learning_rate"] = kwargs.pop("eta")
+        return f(*args, **kwargs)
+    return wrapper
+
+
+def _form(form: str) -> str:
+    if form == "seed":  # "seed" means a random seed; the notes are the notes
+        warnings.warn('adagrad form "seed" is now "notes"', DeprecationWarning, stacklevel=3)
+        return "notes"
+    return form
 
 
 def _check_rate(name: str, value: Any, *, allow_schedule: bool = True) -> None:
@@ -74,10 +95,11 @@ def biases(params) -> Any:
     return [{k: k == "b" for k in entry} for entry in params]
 
 
-def sgd(eta) -> optax.GradientTransformation:
+@_eta_renamed
+def sgd(learning_rate) -> optax.GradientTransformation:
     """Plain gradient descent ``w ← w − η g``."""
-    _check_rate("eta", eta)
-    return _optax_promotion(optax.sgd(eta))
+    _check_rate("learning_rate", learning_rate)
+    return _optax_promotion(optax.sgd(learning_rate))
 
 
 class MomentumState(NamedTuple):
@@ -85,14 +107,19 @@ class MomentumState(NamedTuple):
     v: Any
 
 
-def momentum(eta, lam: float = 0.9) -> optax.GradientTransformation:
-    """The seed's momentum: ``v ← λ v − η g``, ``w ← w + v`` (v starts at 0).
+@_eta_renamed
+def momentum(learning_rate, lam: float = 0.9) -> optax.GradientTransformation:
+    """The notes' momentum: ``v ← λ v − η g``, ``w ← w + v`` (v starts at 0).
 
     For a constant η this equals ``optax.sgd(η, momentum=λ)`` (whose trace is −v/η);
     under a schedule they differ: here each step's gradient keeps the η it was taken
     with, while optax multiplies the whole trace by the current η.
     """
-    _check_rate("eta", eta)
+    return _momentum(learning_rate, lam)
+
+
+def _momentum(eta, lam) -> optax.GradientTransformation:
+    _check_rate("learning_rate", eta)
     _check_rate("momentum", lam, allow_schedule=False)
     if float(lam) >= 1:
         raise ValueError(f"momentum must be in [0, 1) (with λ >= 1 the velocity never decays), got {lam!r}")
@@ -113,15 +140,18 @@ class AdagradState(NamedTuple):
     sum_sq: Any  # Σ_{i≤t} g_i²
 
 
-def adagrad(eta, form: str = "seed") -> optax.GradientTransformation:
-    """Adagrad. ``form="seed"``: ``w ← w − η g_t / sqrt(Σ_{i≤t} g_i²)`` with the sum starting
-    at 0 and no ε (a parameter whose gradients have all been 0 stays put).
+@_eta_renamed
+def adagrad(learning_rate, form: str = "notes") -> optax.GradientTransformation:
+    """Adagrad. ``form="notes"``: ``w ← w − η g_t / sqrt(Σ_{i≤t} g_i²)`` with the sum
+    starting at 0 and no ε (a parameter whose gradients have all been 0 stays put).
     ``form="optax"``: ``optax.adagrad(η)``, which starts the sum at 0.1 and adds
     ε = 1e-7 inside the root."""
-    _check_rate("eta", eta)
+    eta = learning_rate
+    _check_rate("learning_rate", eta)
+    form = _form(form)
     if form == "optax":
         return _optax_promotion(optax.adagrad(eta))
-    if form != "seed":
+    if form != "notes":
         raise ValueError(f"adagrad: unknown form {form!r}; expected one of {list(ADAGRAD_FORMS)}")
 
     def init(params):
@@ -141,16 +171,21 @@ def adagrad(eta, form: str = "seed") -> optax.GradientTransformation:
     return _optax_promotion(optax.GradientTransformation(init, update))
 
 
-def adam(eta, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+@_eta_renamed
+def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
     """``optax.adam``: ``m ← b1 m + (1 − b1) g``, ``v ← b2 v + (1 − b2) g²``,
     ``w ← w − η m̂ / (sqrt(v̂) + ε)`` with bias-corrected m̂, v̂."""
-    _check_rate("eta", eta)
-    return _optax_promotion(optax.adam(eta, b1=b1, b2=b2, eps=eps))
+    _check_rate("learning_rate", learning_rate)
+    return _optax_promotion(optax.adam(learning_rate, b1=b1, b2=b2, eps=eps))
 
 
 def l2(lam: float, mask: Any = weights_only) -> optax.GradientTransformation:
     """Adds ``λ w`` to the gradient (of ``L + λ/2 ||w||²``); before ``sgd(η)`` this is the
-    seed's ``w ← (1 − ηλ) w − η ∂L/∂w``. Masked to the weights by default."""
+    notes' ``w ← (1 − ηλ) w − η ∂L/∂w``. Masked to the weights by default."""
+    return _l2(lam, mask)
+
+
+def _l2(lam, mask=weights_only) -> optax.GradientTransformation:
     _check_rate("l2", lam)
     return _optax_promotion(optax.add_decayed_weights(lam, mask))
 
@@ -166,7 +201,11 @@ def _add_l1(lam) -> optax.GradientTransformation:
 
 def l1(lam: float, mask: Any = weights_only) -> optax.GradientTransformation:
     """Adds ``λ sgn(w)`` to the gradient (of ``L + λ ||w||₁``); before ``sgd(η)`` this is the
-    seed's ``w ← w − η ∂L/∂w − ηλ sgn(w)``. Masked to the weights by default."""
+    notes' ``w ← w − η ∂L/∂w − ηλ sgn(w)``. Masked to the weights by default."""
+    return _l1(lam, mask)
+
+
+def _l1(lam, mask=weights_only) -> optax.GradientTransformation:
     _check_rate("l1", lam, allow_schedule=False)
     return _optax_promotion(optax.masked(_add_l1(lam), mask))
 
@@ -177,14 +216,15 @@ def freeze(mask: Any) -> optax.GradientTransformation:
     return _optax_promotion(optax.masked(optax.set_to_zero(), mask))
 
 
-_momentum, _l1, _l2 = momentum, l1, l2  # reachable below, where the keywords shadow them
-
-
-def optimizer(name: str, eta, *, momentum: float = 0.9, adagrad_form: str = "seed",
+@_eta_renamed
+def optimizer(name: str, learning_rate, *, momentum: float = 0.9, adagrad_form: str = "notes",
               l1: float = 0.0, l2: float = 0.0, clip: float | None = None,
               frozen: Any = None) -> optax.GradientTransformation:
     """One transformation from names and numbers (what the command line builds):
-    ``chain(clip, l1, l2, <name>(eta), freeze)``, leaving out what is not asked for."""
+    ``chain(clip, l1, l2, <name>(learning_rate), freeze)``, leaving out what is not asked
+    for. (The keywords name the numbers; the rules are built by this module's
+    private twins of ``momentum``, ``l1`` and ``l2``, which those keywords shadow.)"""
+    eta = learning_rate
     builders: dict[str, Callable[[], optax.GradientTransformation]] = {
         "sgd": lambda: sgd(eta),
         "momentum": lambda: _momentum(eta, momentum),

@@ -105,9 +105,8 @@ def build(config: dict):
 def _optimizer(config: dict):
     from fnnet import optim
 
-    form = "seed" if config["adagrad_form"] == "notes" else config["adagrad_form"]
-    return optim.optimizer(config["optimizer"], config["lr"], momentum=config["momentum"], adagrad_form=form,
-                           l1=config["l1"], l2=config["l2"], clip=config["clip"])
+    return optim.optimizer(config["optimizer"], config["lr"], momentum=config["momentum"],
+                           adagrad_form=config["adagrad_form"], l1=config["l1"], l2=config["l2"], clip=config["clip"])
 
 
 def stopper(config: dict, has_val: bool):

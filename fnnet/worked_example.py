@@ -1,18 +1,20 @@
-"""The seed's worked example: a 2-2-2 sigmoid network, squared error, η = 0.5.
+"""The notes' worked example: a 2-2-2 sigmoid network, squared error, η = 0.5.
 
 Weights w1..w8 = .15, .20, .25, .30, .40, .45, .50, .55, biases b1 = .35 (hidden) and
-b2 = .60 (output), held fixed as in the seed's code; input (.05, .10), target (.01, .99).
-``report()`` recomputes every figure the seed prints, in float64, with the hand-written
+b2 = .60 (output), held fixed as in the notes' code; input (.05, .10), target (.01, .99).
+``report()`` recomputes every figure the notes print, in float64, with the hand-written
 backprop; all updates run as one compiled ``lax.scan``.
 
-The seed's figures after the first update (0.291027924) and after 10,000 updates
+The notes' figures after the first update (0.291027924) and after 10,000 updates
 (0.000035085, outputs 0.015912196 / 0.984065734) come from computing the hidden deltas
 with the already-updated output weights. The gradient-descent step, which updates all
 weights from the same gradient, gives 0.2910277737 and 3.51019e-5 (outputs 0.0159136 /
-0.9840643). ``train(..., order="seed")`` reproduces the seed's numbers.
+0.9840643). ``train(..., order="notes")`` reproduces the notes' numbers.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -28,15 +30,15 @@ X = (0.05, 0.10)
 T = (0.01, 0.99)
 ETA = 0.5
 STEPS = 10_000
-# Where each of the seed's weights lives: (layer, row = from-unit, column = to-unit).
+# Where each of the notes' weights lives: (layer, row = from-unit, column = to-unit).
 WEIGHTS = {"w1": (0, 0, 0), "w2": (0, 1, 0), "w3": (0, 0, 1), "w4": (0, 1, 1),
            "w5": (1, 0, 0), "w6": (1, 1, 0), "w7": (1, 0, 1), "w8": (1, 1, 1)}
-SEED_WEIGHTS = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
+NOTES_WEIGHTS = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
                 "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55}
-ORDERS = ("simultaneous", "seed")
+ORDERS = ("simultaneous", "notes")
 
-#: Figures as the seed prints them.
-SEED_QUOTES = {
+#: Figures as the notes print them.
+NOTES_QUOTES = {
     "net_h1": 0.3775, "out_h1": 0.593269992, "out_h2": 0.596884378, "net_o1": 1.105905967,
     "out_o1": 0.75136507, "out_o2": 0.772928465, "E_o1": 0.274811083, "E_o2": 0.023560026,
     "E_total": 0.298371109, "dE/dw5": 0.082167041, "dE/dw1": 0.000438568,
@@ -47,11 +49,11 @@ SEED_QUOTES = {
 }
 
 
-def seed_params(dtype=jnp.float64) -> list[dict]:
-    """The seed's starting parameters as an fnnet pytree."""
+def notes_params(dtype=jnp.float64) -> list[dict]:
+    """The notes' starting parameters as an fnnet pytree."""
     w = jnp.zeros((2, 2, 2), dtype)
     for name, (layer, i, j) in WEIGHTS.items():
-        w = w.at[layer, i, j].set(SEED_WEIGHTS[name])
+        w = w.at[layer, i, j].set(NOTES_WEIGHTS[name])
     return [{"w": w[0], "b": jnp.full((2,), 0.35, dtype)},
             {"w": w[1], "b": jnp.full((2,), 0.60, dtype)}]
 
@@ -65,9 +67,9 @@ def _data(dtype):
     return jnp.asarray(X, dtype), jnp.asarray(T, dtype)
 
 
-def _seed_order_step(params, x, t):
-    """The seed code's step: output weights first, then hidden deltas through the updated
-    output weights (not gradient descent; kept to reproduce the seed's figures)."""
+def _notes_order_step(params, x, t):
+    """The notes' code's step: output weights first, then hidden deltas through the updated
+    output weights (not gradient descent; kept to reproduce the notes' figures)."""
     (hidden, output), (p1, p2) = NET.layers, params
     y, (c1, c2) = NET.forward_with_cache(params, x[None, :])
     d2 = output.delta(c2, LOSS.grad(y, t[None, :]))
@@ -81,10 +83,13 @@ def _seed_order_step(params, x, t):
 def train(params, steps: int = STEPS, *, train_biases: bool = False, order: str = "simultaneous"):
     """``(params, errors)`` after ``steps`` updates, ``errors[k]`` being E_total after k + 1
     of them; plain SGD with the hand-written gradient, as one compiled loop."""
+    if order == "seed":
+        warnings.warn('order="seed" is now order="notes"', DeprecationWarning, stacklevel=2)
+        order = "notes"
     if order not in ORDERS:
         raise ValueError(f"order: expected one of {list(ORDERS)}, got {order!r}")
-    if order == "seed" and train_biases:
-        raise ValueError("order='seed' reproduces the seed's code, which never trains biases")
+    if order == "notes" and train_biases:
+        raise ValueError("order='notes' reproduces the notes' code, which never trains biases")
     return _train(params, steps, train_biases, order)
 
 
@@ -96,8 +101,8 @@ def _train(params, steps, train_biases, order):
 
     def step(carry, _):
         params, state = carry
-        if order == "seed":
-            params = _seed_order_step(params, x, t)
+        if order == "notes":
+            params = _notes_order_step(params, x, t)
         else:
             _, grads = backprop.loss_and_grad(NET, LOSS, params, x, t)
             updates, state = opt.update(grads, state, params)
@@ -111,9 +116,9 @@ def _train(params, steps, train_biases, order):
 def report(steps: int = STEPS) -> dict:
     """Every figure of the worked example, in float64: the forward pass, the error, the
     gradients, the updated weights, and the error and outputs after 1 and ``steps``
-    updates (gradient descent, the seed's code order, and biases trained too)."""
+    updates (gradient descent, the notes' code order, and biases trained too)."""
     with jax.enable_x64(True):
-        params = seed_params()
+        params = notes_params()
         x, t = _data(jnp.float64)
         y, (c1, c2) = NET.forward_with_cache(params, x)
         e = 0.5 * (t - y) ** 2
@@ -127,7 +132,7 @@ def report(steps: int = STEPS) -> dict:
         }
         updated, _ = train(params, 1)
         out.update({f"{n}+": v for n, v in named_weights(updated).items()})
-        runs = {"gradient_descent": dict(), "seed_order": dict(order="seed"),
+        runs = {"gradient_descent": dict(), "notes_order": dict(order="notes"),
                 "biases_trained": dict(train_biases=True)}
         for label, kwargs in runs.items():
             final, errors = train(params, steps, **kwargs)
@@ -140,23 +145,34 @@ def report(steps: int = STEPS) -> dict:
 
 
 def format_report(figures: dict) -> str:
-    """``report()``'s figures as a table beside the seed's quotes, then the three runs."""
-    quotes = SEED_QUOTES
-    lines = ["The seed's worked example: 2-2-2 sigmoid network, squared error, eta = 0.5, float64",
-             f"{'figure':<22}{'fnnet':>22}{'seed':>16}"]
+    """``report()``'s figures as a table beside the notes' quotes, then the three runs."""
+    quotes = NOTES_QUOTES
+    lines = ["The notes' worked example: 2-2-2 sigmoid network, squared error, eta = 0.5, float64",
+             f"{'figure':<22}{'fnnet':>22}{'the notes':>16}"]
     for name, value in figures.items():
         if not isinstance(value, dict):
-            seed = quotes.get(name)
-            lines.append(f"{name:<22}{value:>22.12g}{'' if seed is None else format(seed, '.9g'):>16}")
-    for label, run in (("gradient descent", "gradient_descent"), ("seed's code order", "seed_order"),
+            quoted = quotes.get(name)
+            lines.append(f"{name:<22}{value:>22.12g}{'' if quoted is None else format(quoted, '.9g'):>16}")
+    for label, run in (("gradient descent", "gradient_descent"), ("notes' code order", "notes_order"),
                        ("biases trained too", "biases_trained")):
         r = figures[run]
         steps = r["steps"]
         lines.append(f"\n{label}: E after 1 update {r['E_after_1']:.10g}, after {steps} updates "
                      f"{r[f'E_after_{steps}']:.6g}, outputs ({r['out_o1']:.7g}, {r['out_o2']:.7g})")
-    lines.append(f"\nseed quotes: E after 1 update {quotes['E_after_1']}, after 10000 updates "
+    lines.append(f"\nthe notes' quotes: E after 1 update {quotes['E_after_1']}, after 10000 updates "
                  f"{quotes['E_after_10000']}, outputs ({quotes['out_o1_after_10000']}, "
-                 f"{quotes['out_o2_after_10000']}).\nThose match the seed's code order, which computes "
+                 f"{quotes['out_o2_after_10000']}).\nThose match the notes' code order, which computes "
                  "the hidden deltas with the already-updated output weights; gradient descent updates "
                  "every weight from the same gradient.")
     return "\n".join(lines)
+
+
+_RENAMED = {"SEED_QUOTES": "NOTES_QUOTES", "SEED_WEIGHTS": "NOTES_WEIGHTS", "seed_params": "notes_params"}
+
+
+def __getattr__(name):
+    # "seed" means a random seed; the old names of the notes' figures work for one release.
+    if name in _RENAMED:
+        warnings.warn(f"fnnet.worked_example.{name} is now {_RENAMED[name]}", DeprecationWarning, stacklevel=2)
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module 'fnnet.worked_example' has no attribute {name!r}")

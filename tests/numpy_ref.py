@@ -1,4 +1,4 @@
-"""Plain NumPy implementations of the seed's formulas: independent references."""
+"""Plain NumPy implementations of the notes' formulas: independent references."""
 
 import numpy as np
 

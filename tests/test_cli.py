@@ -348,3 +348,10 @@ def test_the_readme_usage_block_lists_every_option():
             for flag in action.option_strings:
                 if flag not in ("-h", "--help"):
                     assert flag in line.group(0), (command, flag)
+
+
+def test_the_old_adagrad_form_name_still_works(tmp_path, capsys):
+    assert fnnet("train", *FAST, "--epochs", "1", "--optimizer", "adagrad", "--adagrad-form", "seed",
+                 "--out", tmp_path / "r") == 0
+    assert "--adagrad-form seed is now --adagrad-form notes" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / runs.CONFIG).read_text())["adagrad_form"] == "notes"

@@ -1,4 +1,4 @@
-"""The seed's recipe: vanishing gradients, dead units, and the diagnosis."""
+"""The notes' recipe: vanishing gradients, dead units, and the diagnosis."""
 
 import jax
 import numpy as np

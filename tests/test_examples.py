@@ -28,7 +28,7 @@ def test_optimizers_example_trains_with_all_four():
     for name, losses in curves.items():
         assert losses[-1] < losses[0], name
     sgd, momentum = curves["sgd (eta 0.1)"], curves["momentum (eta 0.1, lambda 0.9)"]
-    assert momentum[-1] < sgd[-1]  # the seed's point: momentum speeds descent
+    assert momentum[-1] < sgd[-1]  # the notes' point: momentum speeds descent
 
 
 def test_digits_example_learns_and_draws(tmp_path, monkeypatch):

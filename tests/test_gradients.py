@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fnnet
-from fnnet import Dense, Dropout, Maxout, Network, activations, backprop, check, losses
+from fnnet import Dense, Dropout, Maxout, Network, activations, backprop, gradcheck, losses
 
 from . import numpy_ref, worst_seen
 
@@ -78,7 +78,7 @@ def materialize(problem, dtype):
 
 def _check(problem, dtype, methods, rtol, fd_rtol=None):
     net, loss, params, x, t, w, key, train = materialize(problem, dtype)
-    report = check.assert_gradients_close(net, loss, params, x, t, key=key, train=train,
+    report = gradcheck.assert_gradients_close(net, loss, params, x, t, key=key, train=train,
                                           weights=w, methods=methods, rtol=rtol, fd_rtol=fd_rtol)
     for method in methods:
         worst_seen.record(f"{dtype} {method}", report.worst(method))
@@ -92,7 +92,7 @@ LOSS_KINDS = ["squared_error", "cross_entropy", "cross_entropy_logits"]
 @pytest.mark.parametrize("loss_kind", LOSS_KINDS)
 @settings(max_examples=70)
 @given(data=st.data())
-def test_float64_backprop_reverse_and_forward_agree_to_roundoff(loss_kind, data):
+def test_float64_backprop_autodiff_and_forward_agree_to_roundoff(loss_kind, data):
     problem = data.draw(problems(loss_kind))
     with jax.enable_x64(True):
         _check(problem, "float64", ("backprop", "forward"), rtol=1e-10)
@@ -121,7 +121,7 @@ def test_forward_mode_on_a_network_that_jacfwd_gets_wrong_under_jit():
     problem = (Network(17, (Maxout(32, 4), Dense(4))), losses.cross_entropy("sum", from_logits=True),
                16, False, True, False, 0)
     net, loss, params, x, t, w, key, train = materialize(problem, "float32")
-    report = check.assert_gradients_close(net, loss, params, x, t, weights=w,
+    report = gradcheck.assert_gradients_close(net, loss, params, x, t, weights=w,
                                           methods=("backprop", "forward"), rtol=1e-4)
     assert report.worst("forward") < 1e-5
 
@@ -133,12 +133,12 @@ def test_central_differences_on_relu_and_maxout_away_from_kinks(x64):
     _, caches = net.forward_with_cache(params, x)
     # every unit is at least 1e-3 from its kink, far more than the difference step moves it
     assert float(jnp.min(jnp.abs(caches[0].z))) > 1e-3 and float(jnp.min(jnp.abs(caches[2].z))) > 1e-3
-    check.assert_gradients_close(net, losses.cross_entropy(), params, x, jnp.arange(5) % 4,
+    gradcheck.assert_gradients_close(net, losses.cross_entropy(), params, x, jnp.arange(5) % 4,
                                  methods=("backprop", "forward", "central_difference"))
 
 
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh"])
-def test_backprop_matches_a_numpy_implementation_of_the_seed_formulas(x64, hidden):
+def test_backprop_matches_a_numpy_implementation_of_the_notes_formulas(x64, hidden):
     net = Network(7, (Dense(9, hidden), Dense(5, hidden), Dense(3, "softmax")))
     params = net.init(jax.random.key(0), jnp.float64)
     x = np.asarray(jax.random.normal(jax.random.key(1), (4, 7), jnp.float64))
@@ -170,8 +170,8 @@ def test_the_checker_catches_a_wrong_derivative(x64):
     params = net.init(jax.random.key(0), jnp.float64)
     x, t = jnp.ones((2, 3), jnp.float64), jnp.ones((2, 2), jnp.float64)
     with pytest.raises(AssertionError, match="leaves disagree.*backprop"):
-        check.assert_gradients_close(net, Wrong(), params, x, t)
-    report = check.compare(net, losses.SquaredError(), params, x, t)
+        gradcheck.assert_gradients_close(net, Wrong(), params, x, t)
+    report = gradcheck.compare(net, losses.SquaredError(), params, x, t)
     assert report.worst("backprop") < 1e-14
     assert "[0]['w']" in str(report) and "central_difference" in str(report)
 
@@ -179,9 +179,21 @@ def test_the_checker_catches_a_wrong_derivative(x64):
 def test_gradient_reports_name_unknown_methods():
     net = Network(2, (Dense(1),))
     with pytest.raises(ValueError, match="unknown methods \\['magic'\\]"):
-        check.gradients(net, "squared_error", net.init(jax.random.key(0)), jnp.ones(2), jnp.ones(1),
-                        methods=("magic",))
+        gradcheck.gradients(net, "squared_error", net.init(jax.random.key(0)), jnp.ones(2), jnp.ones(1),
+                            methods=("magic",))
 
 
-def test_public_surface():
-    assert fnnet.check is check and fnnet.backprop is backprop
+def test_public_surface_and_the_old_names():
+    import importlib
+    import sys
+
+    assert fnnet.gradcheck is gradcheck and fnnet.backprop is backprop
+    sys.modules.pop("fnnet.check", None)
+    with pytest.warns(DeprecationWarning, match="fnnet.check is now fnnet.gradcheck"):
+        old = importlib.import_module("fnnet.check")
+    assert old.compare is gradcheck.compare and old.assert_gradients_close is gradcheck.assert_gradients_close
+    net = Network(2, (Dense(1),))
+    with pytest.warns(DeprecationWarning, match='"reverse" is now "autodiff"'):
+        grads = gradcheck.gradients(net, "squared_error", net.init(jax.random.key(0)), jnp.ones(2), jnp.ones(1),
+                                    methods=("reverse", "backprop"))
+    assert set(grads) == {"autodiff", "backprop"}

@@ -15,7 +15,7 @@ def _data(batch=5, k=4):
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
-def test_values_match_the_seed_formulas(x64, reduction):
+def test_values_match_the_notes_formulas(x64, reduction):
     z, y, labels, onehot = _data()
     y_np, t_np = np.asarray(y), np.asarray(onehot)
     per_se = 0.5 * np.sum((t_np - y_np) ** 2, axis=1)   # E = Σ ½ (t − o)²

@@ -115,12 +115,12 @@ def test_dropout_masks_depend_on_the_key_only():
     np.testing.assert_allclose(np.asarray(a)[kept], 1 / 0.7, rtol=1e-6)  # inverted scaling
 
 
-def test_seed_dropout_rule_scales_at_test_time():
-    seed_rule = Network(1000, (Dropout(0.3, inverted=False),))
+def test_notes_dropout_rule_scales_at_test_time():
+    notes_rule = Network(1000, (Dropout(0.3, inverted=False),))
     x = jnp.ones((1, 1000))
-    train = np.asarray(seed_rule.apply([{}], x, key=jax.random.key(0), train=True))
+    train = np.asarray(notes_rule.apply([{}], x, key=jax.random.key(0), train=True))
     assert set(np.unique(train)) == {0.0, 1.0}
-    np.testing.assert_allclose(seed_rule.apply([{}], x), 0.7, rtol=1e-6)
+    np.testing.assert_allclose(notes_rule.apply([{}], x), 0.7, rtol=1e-6)
 
 
 @pytest.mark.parametrize("make, message", [

@@ -1,4 +1,4 @@
-"""Each optimizer against a plain NumPy implementation of the seed's formula: 25 steps on
+"""Each optimizer against a plain NumPy implementation of the notes' formula: 25 steps on
 a small network in float64, with NumPy computing its own gradients, to round-off."""
 
 import jax
@@ -58,15 +58,15 @@ def test_sgd(x64):
     assert_same(run_fnnet(optim.sgd(0.3)), run_numpy(lambda i, k, w, g, s: w - 0.3 * g))
 
 
-def _seed_momentum(eta_at, lam):
+def _notes_momentum(eta_at, lam):
     def rule(i, k, w, g, s):
         s["v"] = lam * s.get("v", 0.0) - eta_at(i) * g  # v ← λv − η∇L
         return w + s["v"]                                # w ← w + v
     return rule
 
 
-def test_momentum_seed_form(x64):
-    assert_same(run_fnnet(optim.momentum(0.2, 0.9)), run_numpy(_seed_momentum(lambda i: 0.2, 0.9)))
+def test_momentum_notes_form(x64):
+    assert_same(run_fnnet(optim.momentum(0.2, 0.9)), run_numpy(_notes_momentum(lambda i: 0.2, 0.9)))
 
 
 def test_momentum_equals_optax_trace_for_constant_eta(x64):
@@ -76,8 +76,8 @@ def test_momentum_equals_optax_trace_for_constant_eta(x64):
 def test_momentum_under_a_schedule_keeps_each_steps_eta(x64):
     schedule = optax.exponential_decay(0.3, transition_steps=1, decay_rate=0.8)
     eta_at = lambda i: float(schedule(jnp.int32(i)))  # noqa: E731  (optax: float32 from an int32 count)
-    seed = run_fnnet(optim.momentum(schedule, 0.9))
-    assert_same(seed, run_numpy(_seed_momentum(eta_at, 0.9)))
+    notes_form = run_fnnet(optim.momentum(schedule, 0.9))
+    assert_same(notes_form, run_numpy(_notes_momentum(eta_at, 0.9)))
 
     def optax_trace(i, k, w, g, s):  # trace ← g + λ trace, w ← w − η_t trace
         s["trace"] = g + 0.9 * s.get("trace", 0.0)
@@ -85,7 +85,7 @@ def test_momentum_under_a_schedule_keeps_each_steps_eta(x64):
 
     optax_form = run_fnnet(optax.sgd(schedule, momentum=0.9))
     assert_same(optax_form, run_numpy(optax_trace))
-    assert np.max(np.abs(np.asarray(seed[0]["w"]) - np.asarray(optax_form[0]["w"]))) > 1e-3
+    assert np.max(np.abs(np.asarray(notes_form[0]["w"]) - np.asarray(optax_form[0]["w"]))) > 1e-3
 
 
 def _adagrad(eta, g0, eps):
@@ -95,7 +95,7 @@ def _adagrad(eta, g0, eps):
     return rule
 
 
-def test_adagrad_seed_form(x64):
+def test_adagrad_notes_form(x64):
     # w ← w − η g_t / sqrt(Σ_{i≤t} g_i²): no initial accumulator, no ε
     assert_same(run_fnnet(optim.adagrad(0.1)), run_numpy(_adagrad(0.1, 0.0, 0.0)))
 
@@ -105,7 +105,7 @@ def test_adagrad_optax_form(x64):
     assert_same(run_fnnet(optim.adagrad(0.1, form="optax")), run_fnnet(optax.adagrad(0.1)))
 
 
-def test_adagrad_seed_form_leaves_never_moved_parameters_alone(x64):
+def test_adagrad_notes_form_leaves_never_moved_parameters_alone(x64):
     opt = optim.adagrad(0.1)
     params = [{"w": jnp.array([1.0, 2.0], jnp.float64)}]
     state = opt.init(params)
@@ -125,7 +125,7 @@ def test_adam(x64):
     assert_same(run_fnnet(optim.adam(eta)), run_numpy(rule), rtol=1e-10)
 
 
-def test_l2_seed_form_leaves_biases_out(x64):
+def test_l2_notes_form_leaves_biases_out(x64):
     eta, lam = 0.3, 0.1
     got = run_fnnet(optax.chain(optim.l2(lam), optim.sgd(eta)))
     # w ← (1 − ηλ) w − η ∂L/∂w on weights; biases plain gradient descent
@@ -133,7 +133,7 @@ def test_l2_seed_form_leaves_biases_out(x64):
     assert_same(got, want)
 
 
-def test_l1_seed_form_leaves_biases_out(x64):
+def test_l1_notes_form_leaves_biases_out(x64):
     eta, lam = 0.3, 0.05
     got = run_fnnet(optax.chain(optim.l1(lam), optim.sgd(eta)))
     # w ← w − η ∂L/∂w − ηλ sgn(w)
@@ -182,16 +182,32 @@ def test_optimizer_builder_chains_what_is_asked(x64):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: optim.sgd(-0.1), "eta must be a finite number >= 0 or an optax schedule, got -0.1"),
-    (lambda: optim.adam(float("nan")), "eta must be a finite number >= 0"),
+    (lambda: optim.sgd(-0.1), "learning_rate must be a finite number >= 0 or an optax schedule, got -0.1"),
+    (lambda: optim.adam(float("nan")), "learning_rate must be a finite number >= 0"),
     (lambda: optim.momentum(0.1, float("inf")), "momentum must be a finite number >= 0, got inf"),
     (lambda: optim.momentum(0.1, 1.0), r"momentum must be in \[0, 1\) \(with λ >= 1 the velocity never decays\), got 1.0"),
     (lambda: optim.optimizer("sgd", 0.1, clip=0.0), r"clip must be > 0 \(a global norm of 0 turns every update into 0\)"),
     (lambda: optim.l2(-1.0), "l2 must be a finite number >= 0"),
     (lambda: optim.l1(float("nan")), "l1 must be a finite number >= 0"),
-    (lambda: optim.adagrad(0.1, form="keras"), r"unknown form 'keras'; expected one of \['seed', 'optax'\]"),
+    (lambda: optim.adagrad(0.1, form="keras"), r"unknown form 'keras'; expected one of \['notes', 'optax'\]"),
     (lambda: optim.optimizer("rmsprop", 0.1), r"unknown optimizer 'rmsprop'; expected one of \['sgd', 'momentum', 'adagrad', 'adam'\]"),
 ])
 def test_bad_hyperparameters_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_the_old_spellings_still_work_with_a_deprecation_warning(x64):
+    params, grads = [{"w": jnp.ones((2, 2), jnp.float64)}], [{"w": jnp.full((2, 2), 0.5, jnp.float64)}]
+
+    def first_update(opt):
+        return opt.update(grads, opt.init(params), params)[0][0]["w"]
+
+    with pytest.warns(DeprecationWarning, match=r"sgd\(eta=\) is now sgd\(learning_rate=\)"):
+        old = first_update(optim.sgd(eta=0.1))
+    assert jnp.array_equal(old, first_update(optim.sgd(learning_rate=0.1)))
+    with pytest.warns(DeprecationWarning, match='adagrad form "seed" is now "notes"'):
+        old = first_update(optim.adagrad(0.1, form="seed"))
+    assert jnp.array_equal(old, first_update(optim.adagrad(0.1, form="notes")))
+    with pytest.warns(DeprecationWarning):
+        optim.optimizer("adagrad", 0.1, adagrad_form="seed")

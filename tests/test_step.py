@@ -80,7 +80,7 @@ def test_step_keys_are_fold_in_of_the_step():
         np.testing.assert_array_equal(p, q)
 
 
-def test_seed_dropout_rule_agrees_with_inverted_dropout_in_expectation(x64):
+def test_notes_dropout_rule_agrees_with_inverted_dropout_in_expectation(x64):
     # E[train-mode output] equals the test-time output under both rules.
     x = jnp.linspace(-1.0, 1.0, 6, dtype=jnp.float64)[None, :]
     keys = jax.random.split(jax.random.key(0), 20000)
@@ -90,7 +90,7 @@ def test_seed_dropout_rule_agrees_with_inverted_dropout_in_expectation(x64):
         train_out = jax.vmap(lambda k: net.apply(params, x, key=k, train=True))(keys)
         test_out = net.apply(params, x)
         np.testing.assert_allclose(train_out.mean(0), test_out, atol=0.02)
-    # and the seed's test-time rule is the weights times (1 − p)
+    # and the notes' test-time rule is the weights times (1 − p)
     net = Network(6, (Dropout(0.4, inverted=False), Dense(2)))
     params = net.init(jax.random.key(1), jnp.float64)
     scaled = [{}, {"w": params[1]["w"] * 0.6, "b": params[1]["b"]}]

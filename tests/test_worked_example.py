@@ -1,4 +1,4 @@
-"""The seed's worked example, figure by figure, in float64."""
+"""The notes' worked example, figure by figure, in float64."""
 
 import json
 import subprocess
@@ -12,8 +12,8 @@ import pytest
 from fnnet import worked_example as we
 
 
-def numpy_run(steps, *, train_biases=False, seed_order=False):
-    """The seed's 2-2-2 network in plain NumPy: (E_total after each step, final outputs)."""
+def numpy_run(steps, *, train_biases=False, notes_order=False):
+    """The notes' 2-2-2 network in plain NumPy: (E_total after each step, final outputs)."""
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     w1 = np.array([[.15, .25], [.20, .30]])
     w2 = np.array([[.40, .50], [.45, .55]])
@@ -25,7 +25,7 @@ def numpy_run(steps, *, train_biases=False, seed_order=False):
         o = sig(h @ w2 + b2)
         d2 = (o - t) * o * (1 - o)
         w2_new = w2 - 0.5 * np.outer(h, d2)
-        d1 = (d2 @ (w2_new if seed_order else w2).T) * h * (1 - h)
+        d1 = (d2 @ (w2_new if notes_order else w2).T) * h * (1 - h)
         w1, w2 = w1 - 0.5 * np.outer(x, d1), w2_new
         if train_biases:
             b1, b2 = b1 - 0.5 * d1, b2 - 0.5 * d2
@@ -39,9 +39,9 @@ def report():
     return we.report()
 
 
-@pytest.mark.parametrize("name", [k for k in we.SEED_QUOTES if k[0] in "nowdE" and "after" not in k])
+@pytest.mark.parametrize("name", [k for k in we.NOTES_QUOTES if k[0] in "nowdE" and "after" not in k])
 def test_forward_pass_gradients_and_updated_weights_match_the_seed(report, name):
-    quoted = we.SEED_QUOTES[name]
+    quoted = we.NOTES_QUOTES[name]
     digits = len(repr(quoted).split(".")[1])
     assert report[name] == pytest.approx(quoted, abs=0.6 * 10 ** -digits)
 
@@ -59,15 +59,15 @@ def test_gradient_descent_figures(report):
     assert (r["out_o1"], r["out_o2"]) == pytest.approx(tuple(out), abs=1e-10)
 
 
-def test_the_seeds_figures_come_from_its_code_order(report):
-    r = report["seed_order"]
-    errors, out = numpy_run(10_000, seed_order=True)
-    assert r["E_after_1"] == pytest.approx(we.SEED_QUOTES["E_after_1"], abs=1e-9)
-    assert r["E_after_10000"] == pytest.approx(we.SEED_QUOTES["E_after_10000"], abs=1e-9)
-    assert r["out_o1"] == pytest.approx(we.SEED_QUOTES["out_o1_after_10000"], abs=1e-9)
-    assert r["out_o2"] == pytest.approx(we.SEED_QUOTES["out_o2_after_10000"], abs=1e-9)
+def test_the_notes_figures_come_from_their_code_order(report):
+    r = report["notes_order"]
+    errors, out = numpy_run(10_000, notes_order=True)
+    assert r["E_after_1"] == pytest.approx(we.NOTES_QUOTES["E_after_1"], abs=1e-9)
+    assert r["E_after_10000"] == pytest.approx(we.NOTES_QUOTES["E_after_10000"], abs=1e-9)
+    assert r["out_o1"] == pytest.approx(we.NOTES_QUOTES["out_o1_after_10000"], abs=1e-9)
+    assert r["out_o2"] == pytest.approx(we.NOTES_QUOTES["out_o2_after_10000"], abs=1e-9)
     assert r["E_after_10000"] == pytest.approx(errors[-1], abs=1e-12)
-    # the correct run after 9,999 updates is not the seed's 0.000035085
+    # the correct run after 9,999 updates is not the notes' 0.000035085
     assert abs(report["gradient_descent"]["E_after_9999"] - 0.000035085) > 2e-8
 
 
@@ -81,7 +81,7 @@ def test_biases_trained_too(report):
 
 def test_updates_run_as_one_compiled_loop():
     with jax.enable_x64(True):
-        params = we.seed_params()
+        params = we.notes_params()
         jaxpr = jax.make_jaxpr(lambda p: we.train(p, 100))(params)
     text = str(jaxpr)
     assert "scan" in text or "while" in text
@@ -89,8 +89,8 @@ def test_updates_run_as_one_compiled_loop():
 
 
 def test_bad_order_is_named():
-    with pytest.raises(ValueError, match=r"order: expected one of \['simultaneous', 'seed'\]"):
-        we.train(we.seed_params(jnp.float32), 1, order="random")
+    with pytest.raises(ValueError, match=r"order: expected one of \['simultaneous', 'notes'\]"):
+        we.train(we.notes_params(jnp.float32), 1, order="random")
 
 
 def test_cli_prints_json():
@@ -100,3 +100,12 @@ def test_cli_prints_json():
     assert figures["E_total"] == pytest.approx(0.298371109, abs=1e-9)
     assert figures["dE/dw5"] == pytest.approx(0.082167041, abs=1e-9)
     assert figures["gradient_descent"]["E_after_10000"] == pytest.approx(3.51019e-5, abs=1e-9)
+
+
+def test_the_old_seed_spellings_still_work_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="SEED_QUOTES is now NOTES_QUOTES"):
+        assert we.SEED_QUOTES is we.NOTES_QUOTES
+    with pytest.warns(DeprecationWarning, match='order="seed" is now order="notes"'):
+        a, _ = we.train(we.notes_params(jnp.float32), 2, order="seed")
+    b, _ = we.train(we.notes_params(jnp.float32), 2, order="notes")
+    assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))

@@ -26,7 +26,7 @@ def _setup(config: Config):
     from fnnet import worked_example
 
     net = network(config)
-    params = (worked_example.seed_params(jnp.float32) if config.name == "seed"
+    params = (worked_example.notes_params(jnp.float32) if config.name == "seed"
               else net.init(jax.random.key(0), jnp.float32))
     loss = (fnnet.losses.squared_error("sum") if config.loss == "squared_error"
             else fnnet.losses.cross_entropy(from_logits=True))

@@ -27,7 +27,7 @@ def make(task: Task) -> Runner:
         except ImportError as e:
             raise Skip(f"jmp (Haiku's mixed-precision policies) not importable ({e})") from None
         policy = jmp.get_policy(f"params=float32,compute={config.compute_dtype},output=float32")
-    # The seed's network has a sigmoid output as well: the MLP's activation on every layer.
+    # The notes' network has a sigmoid output as well: the MLP's activation on every layer.
     activate_final = config.output != "identity"
 
     def forward(x):
