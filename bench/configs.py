@@ -56,8 +56,8 @@ class Config:
 
     def shrunk(self) -> "Config":
         """The --quick version: two epochs of two minibatches of at most 64 examples
-        (20 updates for seed): the same network, none of the timing."""
-        if self.name == "seed":
+        (20 updates for worked-example): the same network, none of the timing."""
+        if self.name == "worked-example":
             return replace(self, epochs=20, accel_epochs=20)
         batch = min(self.batch, 64)
         return replace(self, batch=batch, examples=2 * batch, epochs=2, accel_epochs=2)
@@ -68,7 +68,7 @@ class Config:
 
 CONFIGS = {c.name: c for c in (
     # The worked example itself: one example, batch 1, 10,000 updates (epochs of one update).
-    Config("seed", (2, 2, 2), batch=1, examples=1, epochs=10_000, accel_epochs=10_000,
+    Config("worked-example", (2, 2, 2), batch=1, examples=1, epochs=10_000, accel_epochs=10_000,
            activation="sigmoid", output="sigmoid", optimizer="sgd", loss="squared_error"),
     Config("digits", (64, 128, 10), batch=32, examples=32 * 50, epochs=20, accel_epochs=40),
     Config("mnist", (784, 512, 512, 10), batch=128, examples=128 * 20, epochs=3, accel_epochs=50),
@@ -82,10 +82,10 @@ CONFIGS = {c.name: c for c in (
 
 def make_data(config: Config):
     """``(x, t)`` as NumPy arrays, the same for every contender: Gaussian float32 features
-    and int32 labels from a fixed seed, or for ``seed`` the worked example with its float
+    and int32 labels from a fixed seed, or for ``worked-example`` the worked example with its float
     targets."""
     n, n_in, n_out = config.examples, config.sizes[0], config.sizes[-1]
-    if config.name == "seed":
+    if config.name == "worked-example":
         return (np.tile(np.asarray(SEED_X, np.float32), (n, 1)),
                 np.tile(np.asarray(SEED_T, np.float32), (n, 1)))
     rng = np.random.default_rng(DATA_SEED)

@@ -55,6 +55,11 @@ def render(docs: list[dict]) -> str:
              "ceiling; target speedups are the other contender's µs/update over fnnet's.", ""]
     for doc in docs:
         lines += _run(doc)
+    if not any(doc["device"]["platform"] == "gpu" for doc in docs):
+        lines += ["", "## GPU", "",
+                  "Not measured yet: no session that ran this suite had an accelerator lent to it.",
+                  "`python -m bench --json bench/results-gpu.json` on a GPU adds the `h4096` and `h8192`",
+                  "bfloat16 configurations; pass that file to `python -m bench.results` beside the CPU one."]
     return "\n".join(lines)
 
 

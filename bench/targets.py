@@ -9,7 +9,7 @@ PEERS = ("flax", "equinox", "haiku", "torch")
 #: fnnet needs, whether the target applies on CPU only).
 TARGETS = (
     (None, "scan", 0.95, False),
-    ("seed", "seed-python", 50.0, False),
+    ("worked-example", "notes-python", 50.0, False),
     ("digits", "torch", 10.0, True),
     ("digits", "haiku", 2.0, True),
     ("digits", "equinox", 10.0, True),

@@ -10,15 +10,15 @@ ROOT = pathlib.Path(__file__).parent.parent
 
 def test_quick_benchmark_runs_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--config", "seed", "--config", "digits",
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--config", "worked-example", "--config", "digits",
                            "--json", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     rows = {(r["config"], r["key"]) for r in doc["rows"]}
-    for config in ("seed", "digits"):
+    for config in ("worked-example", "digits"):
         for key in ("fnnet", "fnnet-backprop", "fnnet-epochs", "scan", "per-step"):
             assert (config, key) in rows
-    assert ("seed", "seed-python") in rows
+    assert ("worked-example", "notes-python") in rows
     assert all(r["us_per_update"] > 0 and r["last_loss"] is not None for r in doc["rows"])
     # peers that are not installed are skipped with a reason, not silently dropped
     timed = {key for _, key in rows}

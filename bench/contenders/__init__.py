@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bench.contenders import (fnnet_fit, peer_equinox, peer_flax, peer_haiku, peer_torch,
-                              pure_jax, seed_loop)
+                              pure_jax, notes_loop)
 from bench.contenders.common import Runner, Skip, Task
 
 __all__ = ["CEILING", "CONTENDERS", "Contender", "Runner", "Skip", "Task", "select"]
@@ -31,7 +31,7 @@ CONTENDERS = (
     Contender("equinox", "Equinox", peer_equinox.make),
     Contender("haiku", "Haiku", peer_haiku.make),
     Contender("torch", "PyTorch eager", peer_torch.make),
-    Contender("seed-python", "seed pure Python", seed_loop.make, only=("seed",)),
+    Contender("notes-python", "the notes' pure Python", notes_loop.make, only=("worked-example",)),
 )
 #: Every ratio is against this one, so it always runs.
 CEILING = "scan"

@@ -62,14 +62,14 @@ def jax_activation(name: str):
 
 
 def optax_optimizer(config: Config):
-    """optax.adam(1e-3), or plain SGD with η = 0.5 for ``seed``."""
+    """optax.adam(1e-3), or plain SGD with η = 0.5 for ``worked-example``."""
     import optax
     return optax.sgd(SEED_ETA) if config.optimizer == "sgd" else optax.adam(ADAM_LR)
 
 
 def jax_loss(config: Config, y, t):
     """The configuration's loss of outputs y (any float dtype; computed in float32):
-    mean softmax cross-entropy on integer labels, or the seed's summed ½ (t − y)²."""
+    mean softmax cross-entropy on integer labels, or the notes' summed ½ (t − y)²."""
     import jax.numpy as jnp
     import optax
 
@@ -83,7 +83,7 @@ def epoch_indices(n: int, batch: int, epoch: int, seed: int = 1) -> np.ndarray:
     """``(n // batch, batch)`` int32 minibatch indices of a per-epoch host permutation, for
     the per-step loops: each step gathers its minibatch from the device-resident data
     inside its jitted step, so only ``batch`` indices cross to the device per step."""
-    if n == batch:  # one batch of everything (seed): its order changes nothing
+    if n == batch:  # one batch of everything (worked-example): its order changes nothing
         return _whole(n)
     perm = np.random.default_rng((seed, epoch)).permutation(n).astype(np.int32)
     return perm[: n // batch * batch].reshape(-1, batch)

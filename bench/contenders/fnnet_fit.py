@@ -7,11 +7,11 @@ from bench.contenders.common import Runner, Task
 
 
 def network(config: Config):
-    """The configuration's fnnet network (the worked example's for ``seed``)."""
+    """The configuration's fnnet network (the worked example's for ``worked-example``)."""
     import fnnet
     from fnnet import worked_example
 
-    if config.name == "seed":
+    if config.name == "worked-example":
         return worked_example.NET
     layers = [fnnet.Dense(w, config.activation) for w in config.sizes[1:-1]]
     layers.append(fnnet.Dense(config.sizes[-1], config.output))
@@ -26,7 +26,7 @@ def _setup(config: Config):
     from fnnet import worked_example
 
     net = network(config)
-    params = (worked_example.notes_params(jnp.float32) if config.name == "seed"
+    params = (worked_example.notes_params(jnp.float32) if config.name == "worked-example"
               else net.init(jax.random.key(0), jnp.float32))
     loss = (fnnet.losses.squared_error("sum") if config.loss == "squared_error"
             else fnnet.losses.cross_entropy(from_logits=True))

@@ -61,7 +61,7 @@ def make_train_step(config: Config):
 def make_scan(task: Task) -> Runner:
     """The ceiling: one jitted call per epoch, a ``lax.scan`` over minibatches of a per-epoch
     ``jax.random.permutation``, each batch gathered by index inside the scan. When one
-    batch is the whole data set (``seed``), there is nothing to shuffle: one call scans
+    batch is the whole data set (``worked-example``), there is nothing to shuffle: one call scans
     every update on the data as it is."""
     import jax
 

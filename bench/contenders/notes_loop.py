@@ -1,4 +1,4 @@
-"""The seed's own pure-Python network (``bench.seed_python``), one ``train`` call per update."""
+"""The notes' own pure-Python network (``bench.notes_python``), one ``train`` call per update."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from bench.contenders.common import Runner, Task
 
 def make(task: Task) -> Runner:
     """The worked example's network trained on the worked example, on the host."""
-    from bench import seed_python
+    from bench import notes_python
 
-    nn = seed_python.worked_example()
+    nn = notes_python.worked_example()
     x, t = list(SEED_X), list(SEED_T)
 
     def run():

@@ -1,4 +1,4 @@
-"""The notes' own pure-Python network (from the lecture notes), as the baseline for ``seed``.
+"""The notes' own pure-Python network (from the lecture notes), as the baseline for ``worked-example``.
 
 Plain Python floats and ``math.exp``; one shared bias per layer, held fixed; every
 update is gradient descent with the hidden deltas taken through the output weights as
