@@ -4,29 +4,30 @@ Submodules and the names below load on first use, so that ``import fnnet`` (and 
 command's ``--help``) costs nothing until JAX is needed."""
 
 import importlib
+import pkgutil
 
 __version__ = "0.1.0"
 
 _NAMES = {"Dense": "fnnet.layers", "Dropout": "fnnet.layers", "Maxout": "fnnet.layers",
           "Network": "fnnet.network", "mlp": "fnnet.network"}
-_MODULES = ("activations", "atomic", "backprop", "check", "checkpoint", "data", "device_data", "diagnostics",
-            "experiment", "fit", "gradcheck", "layers", "loaders", "losses", "network", "optim", "plots",
-            "prepare", "restore", "runs", "settings", "step", "train", "worked_example")
 
-__all__ = ["Dense", "Dropout", "Maxout", "Network", "mlp", "activations", "backprop", "check", "checkpoint",
-           "data", "diagnostics", "experiment", "gradcheck", "loaders", "losses", "optim", "train"]
+__all__ = ["Dense", "Dropout", "Maxout", "Network", "mlp", "activations", "backprop", "checkpoint", "data",
+           "diagnostics", "experiment", "fit", "gradcheck", "loaders", "losses", "optim", "step", "train"]
 
 
 def __getattr__(name):
     if name in _NAMES:
         value = getattr(importlib.import_module(_NAMES[name]), name)
-    elif name in _MODULES:
-        value = importlib.import_module(f"fnnet.{name}")
     else:
-        raise AttributeError(f"module 'fnnet' has no attribute {name!r}")
+        try:
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'fnnet' has no attribute {name!r}") from None
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_NAMES) | set(_MODULES))
+    return sorted(set(globals()) | set(_NAMES) | {m.name for m in pkgutil.iter_modules(__path__)})

@@ -6,6 +6,7 @@ recognisable by its name (``remove_stale``)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -106,3 +107,34 @@ def remove_stale(directory) -> list[str]:
                 os.unlink(entry.path)
                 removed.append(entry.name)
     return sorted(removed)
+
+
+def make_directories(path: Path) -> list[Path]:
+    """``mkdir -p path``, returning the directories it made (``path`` last); a
+    FileExistsError if ``path`` is there already."""
+    missing, p = [], path
+    while not (p.exists() or p.is_symlink()):
+        missing.append(p)
+        p = p.parent
+    if not missing:
+        raise FileExistsError(errno.EEXIST, "exists", os.fspath(path))
+    made = []
+    try:
+        for p in reversed(missing):
+            try:
+                p.mkdir()
+            except FileExistsError:
+                if p == path:
+                    raise  # claimed by another process a moment ago
+                continue  # a parent made by someone else: not ours to remove
+            made.append(p)
+    except BaseException:
+        remove_empty(made)
+        raise
+    return made
+
+
+def remove_empty(directories) -> None:
+    for d in reversed(list(directories)):
+        with contextlib.suppress(OSError):
+            os.rmdir(d)

@@ -4,7 +4,6 @@ notes' worked example. Argument parsing and printing only; the work is in
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -13,148 +12,7 @@ import threading
 import time
 
 from fnnet import experiment, loaders, settings
-from fnnet.settings import DEFAULTS
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line on stderr (exit status 2), not the usage block."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _typed(parse, check):
-    """An argparse type: parse the text, then check it as the run's settings are checked."""
-    def convert(text):
-        try:
-            return check(parse(text))
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-    return convert
-
-
-def _float(text):
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
-
-
-def _int(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"expected an integer, got {text!r}") from None
-
-
-MAX_STEPS = 10**8  # about 10 s of the worked example's updates; more overflows int32 counters
-
-
-def _steps(value):
-    if settings.positive_int(value) > MAX_STEPS:
-        raise ValueError(f"expected an integer in [1, {MAX_STEPS}], got {value}")
-    return value
-
-
-def _adagrad_form(text):
-    if text == "seed":  # its name before "seed" came to mean only a random seed
-        print("fnnet: --adagrad-form seed is now --adagrad-form notes (the old name goes in the next release)",
-              file=sys.stderr)
-        return "notes"
-    return text
-
-
-def _label_column(text):
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-def _setting(p, name, parse, help, *, check=None, **kw):
-    """An option for setting ``name``, checked by ``settings.SETTINGS[name]`` (or
-    ``check``, for each of a list); its default (None) means the data set's default."""
-    default = DEFAULTS[name]
-    shown = " ".join(map(str, default)) if isinstance(default, list) else default
-    p.add_argument(settings.option(name), type=_typed(parse, check or settings.SETTINGS[name]),
-                   help=f"{help} (default: {shown})", **kw)
-
-
-def _data_options(p, formats):
-    p.add_argument("--format", choices=formats, help="the file's format, if its name does not tell")
-    p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
-                   help="a CSV file's first line is (--header) or is not (--no-header) a header "
-                        "(default: a header only if none of its cells is a number)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fnnet", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("train", help="train a classifier (default: the digits data set)")
-    p.add_argument("--data", help="'digits', 'xor', or a file: .npz (x, y), .csv, svmlight, MNIST IDX "
-                                  "(or its directory) (default: digits)")
-    _data_options(p, loaders.FORMATS)
-    p.add_argument("--label-column", type=_label_column, help="CSV label column: index or name (default: -1)")
-    _setting(p, "hidden", _int, "hidden layer widths", check=settings.positive_int, nargs="+",
-             metavar="WIDTH")
-    _setting(p, "activation", str, "hidden activation", choices=settings.ACTIVATIONS)
-    _setting(p, "pieces", _int, "pieces per maxout unit")
-    _setting(p, "dropout", _float, "dropout rate after each hidden layer, in [0, 1)")
-    _setting(p, "loss", str, "loss", choices=settings.LOSSES)
-    _setting(p, "optimizer", str, "optimizer", choices=settings.OPTIMIZERS)
-    _setting(p, "lr", _float, "learning rate eta, > 0")
-    _setting(p, "momentum", _float, "momentum lambda, in [0, 1)")
-    _setting(p, "adagrad_form", _adagrad_form, "Adagrad as in the notes or as optax has it",
-             choices=settings.ADAGRAD_FORMS)
-    _setting(p, "l1", _float, "L1 strength lambda (weights only), >= 0")
-    _setting(p, "l2", _float, "L2 strength lambda (weights only), >= 0")
-    _setting(p, "clip", _float, "clip gradients to this global norm, > 0")
-    _setting(p, "epochs", _int, "epochs")
-    _setting(p, "batch_size", _int, "minibatch size")
-    _setting(p, "patience", _int, "early-stopping patience in epochs (0: off)")
-    _setting(p, "min_delta", _float, "smallest change that counts as an improvement")
-    _setting(p, "val", _float, "validation fraction, in [0, 1)")
-    _setting(p, "test", _float, "test fraction, in [0, 1)")
-    _setting(p, "seed", _int, "random seed, >= 0")
-    _setting(p, "grad", str, "gradient from jax.grad or the hand-written backprop", choices=settings.GRADS)
-    p.add_argument("--out", help="run directory (default: runs/<data>-N, the first free N)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the run directory --out (only one fnnet created), once the new run "
-                        "has its first checkpoint")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--no-plot", action="store_true", help="do not draw the learning curve")
-    p.set_defaults(run=_train)
-
-    p = sub.add_parser("resume", help="train a run for more epochs")
-    p.add_argument("run_dir")
-    p.add_argument("--epochs", type=_typed(_int, settings.positive_int), required=True,
-                   help="how many more epochs")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--no-plot", action="store_true", help="do not draw the learning curve")
-    p.set_defaults(run=_resume)
-
-    p = sub.add_parser("evaluate", help="loss and accuracy of a run's best parameters")
-    p.add_argument("run_dir")
-    p.add_argument("--data", help="a data file (default: the run's own splits)")
-    _data_options(p, loaders.FORMATS)
-    p.add_argument("--label-column", type=_label_column, default=-1, help="CSV label column: index or name")
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.set_defaults(run=_evaluate)
-
-    p = sub.add_parser("predict", help="predict classes for the rows of a feature file")
-    p.add_argument("run_dir")
-    p.add_argument("file", help=".npy, .npz (array 'x') or .csv of features, one example per row")
-    _data_options(p, loaders.FEATURE_FORMATS)
-    p.add_argument("--out", help="write the CSV here instead of standard output")
-    p.set_defaults(run=_predict)
-
-    p = sub.add_parser("worked-example", help="the notes' 2-2-2 backprop example, step by step")
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.add_argument("--steps", type=_typed(_int, _steps), default=10_000,
-                   help=f"number of updates, at most {MAX_STEPS:,} (default: 10000)")
-    p.set_defaults(run=_worked_example)
-    return parser
+from fnnet.cli_parser import build_parser as _build_parser
 
 
 # ---------------------------------------------------------------- the commands
@@ -310,6 +168,14 @@ def _terminate(signum, frame):
     # SIGTERM (`kill`, `timeout`) is handled like Ctrl-C: the run is left whole.
     _terminated.append(signum)
     raise KeyboardInterrupt
+
+
+def build_parser():
+    """The command's argument parser."""
+    return _build_parser({"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
+                          "worked-example": _worked_example},
+                         "Train a digit recogniser (or a classifier of your own data), resume, evaluate and "
+                         "predict with it; and the notes' worked backpropagation example.")
 
 
 def main(argv=None) -> int:

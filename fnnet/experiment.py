@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from fnnet import runs
+from fnnet import run_files, runs
 from fnnet.prepare import build, data_digest, load_dataset, prepare, stopper, template  # noqa: F401
 from fnnet.restore import check_output, evaluate, predict, restore, run_data  # noqa: F401 (the pipeline's API)
 from fnnet.settings import BUNDLED, positive_int, settings
@@ -76,7 +76,7 @@ def train(the_plan: Plan, *, out=None, overwrite: bool = False, base="runs",
     config = the_plan.config
     with runs.create(out, name=_run_name(config), base=base, overwrite=overwrite) as run:
         try:
-            runs.write_json(run.path / runs.CONFIG, config)
+            run_files.write_json(run.path / runs.CONFIG, config)
             early_stopping = stopper(config, the_plan.splits["val"] is not None)
             state = template(the_plan.net, the_plan.optimizer, config, early_stopping)
             result = _fit(run, the_plan, state, config["epochs"], early_stopping, on_epoch)
@@ -110,8 +110,8 @@ def resume(run_dir, epochs: int, *, on_epoch: Callable | None = None, plot: bool
         if early_stopping is not None and early_stopping.should_stop(restored.state.stopping):
             return None
         the_plan = Plan(restored.config, restored.net, restored.loss, restored.optimizer, run_data(restored))
-        runs.truncate_history(run.path, int(restored.state.epoch))
-        runs.remove_results(run.path)  # they describe the old end; a killed resume must not keep them
+        run_files.truncate_history(run.path, int(restored.state.epoch))
+        run_files.remove_results(run.path)  # they describe the old end; a killed resume must not keep them
         result = _fit(run, the_plan, restored.state, epochs, early_stopping, on_epoch)
         return _report_saved(run, the_plan, result, plot)
 
@@ -144,7 +144,7 @@ def _fit(run: runs.Run, the_plan: Plan, state, epochs: int, early_stopping, on_e
     saved = [int(state.epoch) or None]  # the epoch of the checkpoint on disk
 
     def after_epoch(record, state):
-        runs.append_history(run.path, record)
+        run_files.append_history(run.path, record)
         checkpoint.save(run.path / runs.CHECKPOINT, state, config)
         saved[0] = record["epoch"]
         run.commit()  # a replaced run goes only now, once the new one has a checkpoint
@@ -191,9 +191,9 @@ def report(run_dir: Path, the_plan: Plan, result, *, plot: bool = True) -> Outco
                "stopped_early": bool(result.stopped_early), "gradient_norms": norms, "dead_relu_fraction": dead,
                "diagnosis": {"verdict": diagnosis.verdict, "advice": list(diagnosis.advice)},
                "examples": {name: len(split[0]) for name, split in splits.items() if split is not None}}
-    runs.write_json(run_dir / runs.SUMMARY, summary)
+    run_files.write_json(run_dir / runs.SUMMARY, summary)
     curve = None
-    history = runs.read_history(run_dir)
+    history = run_files.read_history(run_dir)
     if plot and history:
         try:
             from fnnet import plots

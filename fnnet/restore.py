@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fnnet import loaders, runs
+from fnnet import loaders, run_files, runs
 from fnnet.prepare import build, data_digest, load_dataset, prepare, stopper, template
 from fnnet.settings import SETTINGS, positive_int
 
@@ -81,7 +81,7 @@ def restore(run_dir) -> Restored:
     from fnnet import checkpoint
 
     run_dir = Path(run_dir)
-    config = runs.read_config(run_dir)
+    config = run_files.read_config(run_dir)
     stored = checkpoint.read_config(run_dir / runs.CHECKPOINT)
     if stored != config:
         fields = sorted(k for k in set(config) | set(stored or {}) if (stored or {}).get(k) != config.get(k))

@@ -22,56 +22,17 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from fnnet import atomic
+from fnnet import atomic, locks
 
 RUN_FORMAT_VERSION = 2
 CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE = (
     "config.json", "history.jsonl", "checkpoint.npz", "summary.json", "learning_curve.png")
-MARKER, LOCK = ".fnnet-run", ".fnnet-lock"
+MARKER, LOCK = ".fnnet-run", locks.LOCK
 RUN_FILES = (CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE, MARKER, LOCK)
 
 
 class RunError(ValueError):
     """A run directory that is missing, incomplete, busy, not fnnet's, or from another version."""
-
-
-# ---------------------------------------------------------------- locks
-
-
-class _Lock:
-    """An exclusive OS lock on ``directory/.fnnet-lock``; a second writer gets a RunError."""
-
-    def __init__(self, directory: Path, what: str):
-        import fcntl  # POSIX only, and only when a command writes a run
-
-        try:
-            # O_NOFOLLOW: a link planted as the lock file must not send the pid elsewhere.
-            self.fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
-        except OSError as e:
-            raise RunError(f"cannot write to the run directory {directory}: {e.strerror}") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(self.fd, 32).decode(errors="replace").strip()
-            os.close(self.fd)
-            raise RunError(f"{what} {directory} is in use by another fnnet process"
-                           f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to finish") from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{os.getpid()}\n".encode())
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-def _check_writable(directory: Path) -> None:
-    try:
-        fd, probe = tempfile.mkstemp(prefix=atomic.TMP_PREFIX, suffix=atomic.TMP_SUFFIX, dir=directory)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise RunError(f"cannot write to the run directory {directory}: {e.strerror}") from None
 
 
 # ---------------------------------------------------------------- a run being written
@@ -82,7 +43,8 @@ class Run:
     hidden staging directory beside ``target`` while it replaces an old run, ``target``
     itself once ``commit`` has swapped the two (or from the start, for a new run)."""
 
-    def __init__(self, path: Path, target: Path, lock: _Lock, *, created: bool, old_lock: _Lock | None = None):
+    def __init__(self, path: Path, target: Path, lock: locks.DirectoryLock, *, created: bool,
+                 old_lock: locks.DirectoryLock | None = None):
         self.path, self.target, self._lock, self._old_lock = path, target, lock, old_lock
         self._created = created  # removed again if nothing was committed
         self._own_dir = True  # False for an empty directory the user made for the run
@@ -108,7 +70,7 @@ class Run:
         """Remove what this run wrote, if it was never committed (the old run stays)."""
         if not self.committed and self._created:
             _remove_run_files(self.path, rmdir=self._own_dir)
-            _remove_empty(self._parents)
+            atomic.remove_empty(self._parents)
             self._created = False
 
     def close(self) -> None:
@@ -185,46 +147,15 @@ def _exchange(new: Path, old: Path) -> Path:
 
 def _new_directory(path: Path, *, own_dir: bool = True, parents=()) -> Run:
     try:
-        lock = _Lock(path, "run")
+        lock = locks.DirectoryLock(path, "run", RunError)
         _mark(path)
     except BaseException:
         _remove_run_files(path, rmdir=own_dir)
-        _remove_empty(parents)
+        atomic.remove_empty(parents)
         raise
     run = Run(path, path, lock, created=True)
     run._own_dir, run._parents = own_dir, list(parents)
     return run
-
-
-def _make_directories(path: Path) -> list[Path]:
-    """``mkdir -p path``, returning the directories it made (``path`` last); a
-    FileExistsError if ``path`` is there already."""
-    missing, p = [], path
-    while not (p.exists() or p.is_symlink()):
-        missing.append(p)
-        p = p.parent
-    if not missing:
-        raise FileExistsError(errno.EEXIST, "exists", os.fspath(path))
-    made = []
-    try:
-        for p in reversed(missing):
-            try:
-                p.mkdir()
-            except FileExistsError:
-                if p == path:
-                    raise  # claimed by another process a moment ago
-                continue  # a parent made by someone else: not ours to remove
-            made.append(p)
-    except BaseException:
-        _remove_empty(made)
-        raise
-    return made
-
-
-def _remove_empty(directories) -> None:
-    for d in reversed(list(directories)):
-        with contextlib.suppress(OSError):
-            os.rmdir(d)
 
 
 def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False) -> Run:
@@ -241,7 +172,7 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
         if base.exists() and not base.is_dir():
             raise RunError(f"cannot create run directories in {base}: it is a file, not a directory")
         try:
-            parents = [] if base.is_dir() else _make_directories(base)
+            parents = [] if base.is_dir() else atomic.make_directories(base)
         except FileExistsError:
             parents = []  # another command made it a moment ago
         except OSError as e:
@@ -255,11 +186,11 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
             except FileExistsError:
                 n += 1
             except OSError as e:
-                _remove_empty(parents)
+                atomic.remove_empty(parents)
                 raise RunError(f"cannot create the run directory {path}: {e.strerror}") from None
     out = Path(out)
     try:
-        made = _make_directories(out)
+        made = atomic.make_directories(out)
         return _new_directory(out, parents=made[:-1])
     except FileExistsError:
         pass
@@ -295,7 +226,7 @@ def _stage_replacement(out: Path) -> Run:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise RunError(f"refusing to replace {out}: it holds files fnnet did not write ({shown}); "
                        "move them elsewhere first")
-    old_lock = _Lock(out, "run")
+    old_lock = locks.DirectoryLock(out, "run", RunError)
     try:
         _remove_abandoned_staging(out)
         staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), dir=out.parent))
@@ -317,7 +248,7 @@ def _remove_abandoned_staging(out: Path) -> None:
         if not is_run(path) or _foreign(path):
             continue
         try:
-            lock = _Lock(path, "replacement")
+            lock = locks.DirectoryLock(path, "replacement", RunError)
         except (RunError, OSError):
             continue  # another process is still writing it
         lock.release()
@@ -329,9 +260,9 @@ def open_run(run_dir) -> Run:
     killed writer left behind are removed."""
     run_dir = Path(run_dir)
     check(run_dir)
-    lock = _Lock(run_dir, "run")
+    lock = locks.DirectoryLock(run_dir, "run", RunError)
     try:
-        _check_writable(run_dir)
+        locks.check_writable(run_dir, "run", RunError)  # a read-only run fails here, before anything
         atomic.remove_stale(run_dir)
         _remove_abandoned_staging(run_dir)
     except BaseException:
@@ -356,95 +287,3 @@ def check(run_dir) -> Path:
     if not (run_dir / CHECKPOINT).is_file():
         raise RunError(f"{run_dir} has no {CHECKPOINT}: it was stopped before its first epoch ended")
     return run_dir
-
-
-# ---------------------------------------------------------------- files in a run
-
-
-def write_json(path, obj) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    atomic.write_text(path, json.dumps(obj, indent=2) + "\n")
-
-
-def read_json(path) -> dict:
-    """A JSON object from ``path``; a RunError names the file, line and column otherwise."""
-    path = Path(path)
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path} is missing") from None
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
-    except UnicodeDecodeError:
-        raise RunError(f"{path}: expected UTF-8 JSON text, found binary data") from None
-    if not isinstance(value, dict):
-        raise RunError(f"{path}: expected a JSON object, found a {type(value).__name__}")
-    return value
-
-
-def read_config(run_dir) -> dict:
-    """The run's configuration, checked to be of this run format (its fields are checked
-    by whoever uses them)."""
-    run_dir = check(run_dir)
-    config = read_json(run_dir / CONFIG)
-    version = config.get("run_format_version")
-    if version != RUN_FORMAT_VERSION:
-        raise RunError(f"{run_dir} was written by an incompatible fnnet (run format {version!r}; "
-                       f"this fnnet reads {RUN_FORMAT_VERSION})")
-    return config
-
-
-def remove_results(run_dir) -> None:
-    """Remove the summary and the learning curve, which describe how a run ended."""
-    for name in (SUMMARY, CURVE):
-        path = Path(run_dir) / name
-        if path.is_file() and not path.is_symlink():
-            path.unlink()
-
-
-def append_history(run_dir, record: dict) -> None:
-    """Add one epoch's record to ``history.jsonl``."""
-    fd = os.open(Path(run_dir) / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    with open(fd, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def read_history(run_dir) -> list[dict]:
-    """The epochs' records. A line torn by a kill at the very end is left out; any other
-    malformed line is a RunError naming it."""
-    path = Path(run_dir) / HISTORY
-    if not path.exists():
-        return []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise RunError(f"{path}: expected UTF-8 JSON lines, found binary data") from None
-    lines = text.split("\n")
-    records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            if number == len(lines):  # no newline after it: a write the process did not finish
-                break
-            raise RunError(f"{path}: line {number}, column {e.colno}: not valid JSON ({e.msg})") from None
-        if not (isinstance(record, dict) and type(record.get("epoch")) is int):
-            raise RunError(f"{path}: line {number}: expected an object with an integer 'epoch'")
-        records.append(record)
-    return records
-
-
-def truncate_history(run_dir, epochs: int) -> list[dict]:
-    """Keep the records of epochs 1..``epochs`` (the checkpoint's): a kill between an
-    epoch's history line and its checkpoint leaves one record too many. Returns them."""
-    path = Path(run_dir) / HISTORY
-    records = read_history(run_dir)
-    kept = [r for r in records if r["epoch"] <= epochs]
-    if [r["epoch"] for r in kept] != list(range(1, epochs + 1)):
-        raise RunError(f"{path} holds epochs {[r['epoch'] for r in kept][:8]}..., but the checkpoint is at "
-                       f"epoch {epochs}; expected each of epochs 1..{epochs} once")
-    if len(kept) != len(records) or (path.exists() and not path.read_text(encoding="utf-8").endswith("\n")):
-        atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
-    return kept

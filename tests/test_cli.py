@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from fnnet import checkpoint, cli, runs
+from fnnet import checkpoint, cli, run_files, runs
 
 FAST = ["--epochs", "3", "--hidden", "32", "--quiet", "--no-plot"]
 
@@ -30,7 +30,7 @@ def test_default_train_reaches_97_percent_on_digits(tmp_path):
     for name in (runs.CONFIG, runs.HISTORY, runs.CHECKPOINT, runs.SUMMARY, runs.CURVE):
         assert (tmp_path / "run" / name).exists(), name
     assert (tmp_path / "run" / runs.CURVE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    history = runs.read_history(tmp_path / "run")
+    history = run_files.read_history(tmp_path / "run")
     assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
 
 
@@ -40,7 +40,7 @@ def test_train_writes_a_run_directory_and_never_overwrites_one(tmp_path, capsys)
     config = json.loads((out / runs.CONFIG).read_text())
     assert config["classes"] == list(range(10)) and config == checkpoint.read_config(out / runs.CHECKPOINT)
     assert json.loads((out / runs.SUMMARY).read_text())["epochs_done"] == 3
-    assert len(runs.read_history(out)) == 3
+    assert len(run_files.read_history(out)) == 3
     assert fnnet("train", *FAST, "--out", out) == 2
     err = capsys.readouterr().err
     assert "already exists; choose another --out or pass --overwrite" in err and "Traceback" not in err
@@ -164,7 +164,7 @@ def test_divergence_keeps_the_last_finite_epoch_and_a_first_epoch_divergence_sav
     assert "--lr" in err and "Traceback" not in err
     params = checkpoint.load_params(out / runs.CHECKPOINT)
     assert all(np.all(np.isfinite(np.asarray(v))) for e in params for v in e.values())
-    assert [r["epoch"] for r in runs.read_history(out)] == [1, 2]
+    assert [r["epoch"] for r in run_files.read_history(out)] == [1, 2]
     # Diverging before the first checkpoint leaves no half-made run directory.
     assert fnnet("train", *flags, "--epochs", "5", "--lr", "1e30", "--out", tmp_path / "r2") == 2
     assert "in the first epoch: nothing was saved" in capsys.readouterr().err
@@ -290,7 +290,7 @@ def test_overwrite_checks_every_argument_before_touching_the_old_run(trained, tm
     capsys.readouterr()
     assert fnnet("train", *FAST, "--epochs", "2", "--out", out, "--overwrite") == 0
     assert "replaced the previous run in" in capsys.readouterr().err
-    assert len(runs.read_history(out)) == 2
+    assert len(run_files.read_history(out)) == 2
 
 
 def test_csv_headers_are_said_not_guessed(trained, tmp_path, capsys):

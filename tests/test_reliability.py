@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from fnnet import checkpoint, cli, runs
+from fnnet import checkpoint, cli, run_files, runs
 from tests.test_checkpoint import _header, _rewrite_header
 from tests.test_runs import snapshot
 
@@ -151,7 +151,7 @@ def test_sigkill_while_a_checkpoint_is_written_loses_nothing_and_resume_is_exact
     # half-written temporary file is still there.
     assert checkpoint.read_config(out / runs.CHECKPOINT)["epochs"] == 40
     assert int(_header(out / runs.CHECKPOINT)["leaves"] and arrays(out)[1]["a0"].size) > 0
-    assert [r["epoch"] for r in runs.read_history(out)] == [1, 2, 3]
+    assert [r["epoch"] for r in run_files.read_history(out)] == [1, 2, 3]
     assert any(name.startswith(".fnnet-tmp-checkpoint.npz") for name in os.listdir(out))
     assert fnnet("resume", out, "--epochs", "38", "--quiet", "--no-plot") == 0
     assert_same_run(whole, out)  # epoch 3 is written once, and training stops where it did
@@ -162,12 +162,12 @@ def test_sigkill_at_any_moment_of_training_keeps_the_last_checkpoint_and_release
     out = tmp_path / "r"
     flags = [*FAST, "--patience", "0", "--epochs", "60"]
     proc = command("train", *flags, "--out", out)
-    _wait_for(lambda: (out / runs.HISTORY).exists() and len(runs.read_history(out)) >= 3, proc,
+    _wait_for(lambda: (out / runs.HISTORY).exists() and len(run_files.read_history(out)) >= 3, proc,
               "three epochs")
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     epochs_saved = int(arrays(out)[1]["a" + str(_leaf_index(out, ".epoch"))])
-    assert epochs_saved >= 2 and len(runs.read_history(out)) in (epochs_saved, epochs_saved + 1)
+    assert epochs_saved >= 2 and len(run_files.read_history(out)) in (epochs_saved, epochs_saved + 1)
     # The OS released the killed process's lock: resuming is allowed, and exact.
     assert fnnet("resume", out, "--epochs", 60 - epochs_saved, "--quiet", "--no-plot") == 0
     assert fnnet("train", *flags, "--out", tmp_path / "whole") == 0
@@ -212,7 +212,7 @@ def test_a_second_writer_is_refused_with_the_runs_name_and_nothing_changes(tmp_p
 
 
 def _consistent(run_dir):
-    history = [r["epoch"] for r in runs.read_history(run_dir)]
+    history = [r["epoch"] for r in run_files.read_history(run_dir)]
     epoch = int(arrays(run_dir)[1]["a" + str(_leaf_index(run_dir, ".epoch"))])
     return history == list(range(1, epoch + 1)), (history, epoch)
 
@@ -417,7 +417,7 @@ def test_an_interrupted_resume_keeps_its_checkpoint_and_drops_the_stale_summary(
     out = tmp_path / "r"
     flags = [*FAST, "--patience", "0"]
     assert fnnet("train", *flags, "--epochs", "2", "--out", out) == 0
-    real, calls = runs.append_history, [0]
+    real, calls = run_files.append_history, [0]
 
     def interrupt_the_second(run_dir, record):
         calls[0] += 1
@@ -425,12 +425,12 @@ def test_an_interrupted_resume_keeps_its_checkpoint_and_drops_the_stale_summary(
             raise KeyboardInterrupt
         real(run_dir, record)
 
-    monkeypatch.setattr(runs, "append_history", interrupt_the_second)
+    monkeypatch.setattr(run_files, "append_history", interrupt_the_second)
     assert fnnet("resume", out, "--epochs", "5", "--quiet") == 130
     assert capsys.readouterr().err == (f"fnnet resume: interrupted (the checkpoint of epoch 3 in {out} is intact: "
                                        f"fnnet resume {out} goes on from it)\n")
     assert not (out / runs.SUMMARY).exists()  # it described epoch 2, and the run is at epoch 3
-    monkeypatch.setattr(runs, "append_history", real)
+    monkeypatch.setattr(run_files, "append_history", real)
     assert fnnet("resume", out, "--epochs", "2", "--quiet", "--no-plot") == 0
     assert fnnet("train", *flags, "--epochs", "5", "--out", tmp_path / "whole") == 0
     assert_same_run(tmp_path / "whole", out)
@@ -439,7 +439,7 @@ def test_an_interrupted_resume_keeps_its_checkpoint_and_drops_the_stale_summary(
 def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     out = tmp_path / "r"
     proc = command("train", *FAST, "--patience", "0", "--epochs", "200", "--out", out)
-    _wait_for(lambda: (out / runs.HISTORY).exists() and len(runs.read_history(out)) >= 2, proc, "two epochs")
+    _wait_for(lambda: (out / runs.HISTORY).exists() and len(run_files.read_history(out)) >= 2, proc, "two epochs")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from fnnet import atomic, runs
+from fnnet import atomic, run_files, runs
 
 
 def snapshot(root):
@@ -173,22 +173,22 @@ def test_opening_a_run_removes_what_a_killed_writer_left(tmp_path):
 def test_history_is_cut_back_to_the_checkpoints_epoch(tmp_path):
     out = make_run(tmp_path / "r")
     for epoch in range(1, 6):
-        runs.append_history(out, {"epoch": epoch, "loss": 1.0 / epoch})
+        run_files.append_history(out, {"epoch": epoch, "loss": 1.0 / epoch})
     with open(out / runs.HISTORY, "a") as f:
         f.write('{"epoch": 6, "lo')  # a kill in the middle of a line
-    assert [r["epoch"] for r in runs.read_history(out)] == [1, 2, 3, 4, 5]
-    assert [r["epoch"] for r in runs.truncate_history(out, 4)] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in run_files.read_history(out)] == [1, 2, 3, 4, 5]
+    assert [r["epoch"] for r in run_files.truncate_history(out, 4)] == [1, 2, 3, 4]
     assert (out / runs.HISTORY).read_text() == "".join(
         json.dumps({"epoch": e, "loss": 1.0 / e}) + "\n" for e in range(1, 5))
     with pytest.raises(runs.RunError, match="holds epochs \\[1, 2, 3, 4\\].*checkpoint is at epoch 7"):
-        runs.truncate_history(out, 7)
+        run_files.truncate_history(out, 7)
 
 
 def test_a_malformed_history_line_is_named(tmp_path):
     out = make_run(tmp_path / "r")
     (out / runs.HISTORY).write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')
     with pytest.raises(runs.RunError, match=r"history.jsonl: line 2, column 1: not valid JSON"):
-        runs.read_history(out)
+        run_files.read_history(out)
 
 
 def test_run_files_get_the_permissions_of_a_plain_file(tmp_path):

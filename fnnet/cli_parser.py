@@ -1,0 +1,161 @@
+"""The ``fnnet`` command's arguments: one parser, each option checked as the run's
+settings are (``fnnet.settings``), a mistake said in one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fnnet import loaders, settings
+from fnnet.settings import DEFAULTS
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (exit status 2), not the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _typed(parse, check):
+    """An argparse type: parse the text, then check it as the run's settings are checked."""
+    def convert(text):
+        try:
+            return check(parse(text))
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return convert
+
+
+def _float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer, got {text!r}") from None
+
+
+MAX_STEPS = 10**8  # about 10 s of the worked example's updates; more overflows int32 counters
+
+
+def _steps(value):
+    if settings.positive_int(value) > MAX_STEPS:
+        raise ValueError(f"expected an integer in [1, {MAX_STEPS}], got {value}")
+    return value
+
+
+def _adagrad_form(text):
+    if text == "seed":  # its name before "seed" came to mean only a random seed
+        print("fnnet: --adagrad-form seed is now --adagrad-form notes (the old name goes in the next release)",
+              file=sys.stderr)
+        return "notes"
+    return text
+
+
+def _label_column(text):
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _setting(p, name, parse, help, *, check=None, **kw):
+    """An option for setting ``name``, checked by ``settings.SETTINGS[name]`` (or
+    ``check``, for each of a list); its default (None) means the data set's default."""
+    default = DEFAULTS[name]
+    shown = " ".join(map(str, default)) if isinstance(default, list) else default
+    p.add_argument(settings.option(name), type=_typed(parse, check or settings.SETTINGS[name]),
+                   help=f"{help} (default: {shown})", **kw)
+
+
+def _data_options(p, formats):
+    p.add_argument("--format", choices=formats, help="the file's format, if its name does not tell")
+    p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="a CSV file's first line is (--header) or is not (--no-header) a header "
+                        "(default: a header only if none of its cells is a number)")
+
+
+_RUN_DIR = (("run_dir",), {"help": "a run directory that fnnet train wrote"})
+_QUIET = (("--quiet",), {"action": "store_true", "help": "print nothing but errors"})
+_NO_PLOT = (("--no-plot",), {"action": "store_true", "help": "do not draw the learning curve"})
+_JSON = (("--json",), {"action": "store_true", "help": "print machine-readable JSON"})
+
+
+def _file_options(formats, *, label_column: bool):
+    options = [(("--format",), {"choices": formats, "help": "the file's format, if its name does not tell"}),
+               (("--header",), {"action": argparse.BooleanOptionalAction, "default": None,
+                                "help": "a CSV file's first line is (--header) or is not (--no-header) a "
+                                        "header (default: a header only if none of its cells is a number)"})]
+    if label_column:
+        options.append((("--label-column",), {"type": _label_column,
+                                              "help": "CSV label column: index or name (default: -1)"}))
+    return options
+
+
+def _train_options(p) -> None:
+    p.add_argument("--data", help="'digits', 'xor', or a file: .npz (x, y), .csv, svmlight, MNIST IDX "
+                                  "(or its directory) (default: digits)")
+    for flags, kw in _file_options(loaders.FORMATS, label_column=True):
+        p.add_argument(*flags, **kw)
+    _setting(p, "hidden", _int, "hidden layer widths", check=settings.positive_int, nargs="+",
+             metavar="WIDTH")
+    for name, parse, help, choices in (
+            ("activation", str, "hidden activation", settings.ACTIVATIONS),
+            ("pieces", _int, "pieces per maxout unit", None),
+            ("dropout", _float, "dropout rate after each hidden layer, in [0, 1)", None),
+            ("loss", str, "loss", settings.LOSSES),
+            ("optimizer", str, "optimizer", settings.OPTIMIZERS),
+            ("lr", _float, "learning rate eta, > 0", None),
+            ("momentum", _float, "momentum lambda, in [0, 1)", None),
+            ("adagrad_form", _adagrad_form, "Adagrad as in the notes or as optax has it", settings.ADAGRAD_FORMS),
+            ("l1", _float, "L1 strength lambda (weights only), >= 0", None),
+            ("l2", _float, "L2 strength lambda (weights only), >= 0", None),
+            ("clip", _float, "clip gradients to this global norm, > 0", None),
+            ("epochs", _int, "epochs", None),
+            ("batch_size", _int, "minibatch size", None),
+            ("patience", _int, "early-stopping patience in epochs (0: off)", None),
+            ("min_delta", _float, "smallest change that counts as an improvement", None),
+            ("val", _float, "validation fraction, in [0, 1)", None),
+            ("test", _float, "test fraction, in [0, 1)", None),
+            ("seed", _int, "random seed, >= 0", None),
+            ("grad", str, "gradient from jax.grad or the hand-written backprop", settings.GRADS)):
+        _setting(p, name, parse, help, **({"choices": choices} if choices else {}))
+    p.add_argument("--out", help="run directory (default: runs/<data>-N, the first free N)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run directory --out (only one fnnet created), once the new run "
+                        "has its first checkpoint")
+
+
+def build_parser(commands, description: str) -> argparse.ArgumentParser:
+    """The command's parser; ``commands`` maps each subcommand to the function it runs."""
+    parser = _Parser(prog="fnnet", description=description)
+    sub = parser.add_subparsers(dest="command", required=True)
+    table = {
+        "train": ("train a classifier (default: the digits data set)", [_QUIET, _NO_PLOT]),
+        "resume": ("train a run for more epochs", [
+            _RUN_DIR, (("--epochs",), {"type": _typed(_int, settings.positive_int), "required": True,
+                                       "help": "how many more epochs"}), _QUIET, _NO_PLOT]),
+        "evaluate": ("loss and accuracy of a run's best parameters", [
+            _RUN_DIR, (("--data",), {"help": "a data file (default: the run's own splits)"}),
+            *_file_options(loaders.FORMATS, label_column=True), _JSON]),
+        "predict": ("predict classes for the rows of a feature file", [
+            _RUN_DIR, (("file",), {"help": ".npy, .npz (array 'x') or .csv of features, one example per row"}),
+            *_file_options(loaders.FEATURE_FORMATS, label_column=False),
+            (("--out",), {"help": "write the CSV here instead of standard output"})]),
+        "worked-example": ("the notes' 2-2-2 backprop example, step by step", [
+            _JSON, (("--steps",), {"type": _typed(_int, _steps), "default": 10_000,
+                                   "help": f"number of updates, at most {MAX_STEPS:,} (default: 10000)"})]),
+    }
+    for name, (help, arguments) in table.items():
+        p = sub.add_parser(name, help=help)
+        if name == "train":
+            _train_options(p)
+        for flags, kw in arguments:
+            p.add_argument(*flags, **kw)
+        p.set_defaults(run=commands[name])
+    return parser
