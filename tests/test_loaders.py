@@ -218,7 +218,7 @@ def test_csv_non_finite_cell_names_line_and_column(tmp_path, cell):
 
 
 def test_csv_non_finite_line_across_blocks_and_quoted_newlines(tmp_path, monkeypatch):
-    monkeypatch.setattr(loaders, "_CSV_BLOCK", 2)  # the file is parsed two rows at a time
+    monkeypatch.setattr(loaders.csv_files, "_CSV_BLOCK", 2)  # the file is parsed two rows at a time
     path = write(tmp_path / "d.csv", '1,2,0\n3,4,1\n5,"6\n",1\n7,8,1\n9,10,1\n11,nan,0\n')
     # The quoted cell spans lines 3 and 4, so the bad cell is on line 7.
     with raises(DataError, f"{path}: line 7, column 2: expected a finite number, found 'nan'"):

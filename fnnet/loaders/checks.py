@@ -1,0 +1,137 @@
+"""What every loader checks: the errors, files that exist, numbers that are finite and
+within float32, data sets that are not empty, labels or targets with one row each."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+
+
+_SKLEARN_HINT = 'pip install "fnnet[digits]" (or pip install scikit-learn)'
+
+
+
+def sklearn_datasets(what: str):
+    """``sklearn.datasets``, or an ImportError saying how to install scikit-learn."""
+    # scikit-learn is an optional extra, so it is imported only when asked for.
+    try:
+        from sklearn import datasets
+    except ImportError as e:
+        raise ImportError(f"{what} needs scikit-learn, which is not installed: {_SKLEARN_HINT}") from e
+    return datasets
+
+
+class DataError(ValueError):
+    """A file that is not what it claims to be: a truncated IDX file, a wrong magic
+    number, a non-numeric or non-finite CSV cell, an npz archive without ``x`` and
+    ``y``, an empty data set, ..."""
+
+
+class FormatError(DataError):
+    """A file whose name does not say its format (``path``, ``suffix``: the suffix found,
+    "" for none). Passing ``format=`` explicitly avoids it."""
+
+    def __init__(self, message: str, path, suffix: str):
+        super().__init__(message)
+        self.path, self.suffix = Path(path), suffix
+
+
+def existing(path, what: str = "file") -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(errno.ENOENT, f"no such {what}", str(p))
+    return p
+
+
+def empty(path, why: str):
+    return DataError(f"{path}: the data set is empty ({why})")
+
+
+_INT32 = np.iinfo(np.int32)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def first_bad(a):
+    """The index (a tuple) of the first value of ``a`` that is not finite once cast to
+    float32, in row-major order, or None when every one is."""
+    if a.dtype.kind != "f":
+        return None  # integers and booleans always fit in float32
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(a.astype(np.float32))
+    if not bad.any():
+        return None
+    return tuple(int(i) for i in np.argwhere(bad)[0])
+
+
+def finite_expected(value) -> str:
+    # A finite float64 that overflows float32 would come back as inf: say why it is refused.
+    if np.isfinite(float(value)):
+        return f"expected a number within float32's range (about ±{_FLOAT32_MAX:.1e})"
+    return "expected a finite number"
+
+
+def _index_words(index) -> str:
+    if len(index) == 2:
+        return f"0-based row {index[0]}, column {index[1]}"
+    return "0-based index"
+
+
+def check_finite(a, path, name: str):
+    """Refuse the first value of array ``a`` that is not finite in float32, naming it as
+    ``name[i, j]`` with its 0-based index."""
+    index = first_bad(a)
+    if index is not None:
+        where = f"{name}[{', '.join(map(str, index))}] ({_index_words(index)})"
+        raise DataError(f"{path}: {where}: {finite_expected(a[index])}, found {a[index]}")
+
+
+_KINDS = {"U": "strings", "S": "byte strings", "O": "Python objects", "c": "complex numbers",
+          "V": "a structured array", "M": "dates", "m": "time spans"}
+
+
+def numeric(a, path, name=None):
+    """``a`` if it holds real numbers (bool, integer, float), else a DataError: strings,
+    complex numbers (whose imaginary part a cast would drop), records, dates."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        found = _KINDS.get(a.dtype.kind, "something else")
+        of = f" for {name!r}" if name else ""
+        raise DataError(f"{path}: expected a NumPy array of numbers{of}, found {found} (dtype {a.dtype})")
+    return a
+
+
+def labels_from_floats(v):
+    """A label column parsed as float64 (n,): int32 labels (n,) when every value is an
+    integer that fits, else float32 targets (n, 1), one output per example."""
+    v = np.asarray(v, np.float64)
+    if (np.all(np.isfinite(v)) and np.all(v == np.round(v))
+            and (v.size == 0 or (v.min() >= _INT32.min and v.max() <= _INT32.max))):
+        return v.astype(np.int32)
+    return v.astype(np.float32).reshape(-1, 1)
+
+
+def checked(x, y, path):
+    """``(x, y)`` as the loaders return them: x float32 (n, features), y int32 labels or
+    float32 targets with n rows, n > 0, every value finite; anything else is a DataError
+    naming ``path``."""
+    x, y = numeric(x, path, "x"), numeric(y, path, "y")
+    if x.ndim < 2:
+        raise DataError(f"{path}: expected features x of shape (n, features), found shape {x.shape}")
+    if y.ndim not in (1, 2) or len(y) != len(x):
+        raise DataError(f"{path}: expected y with {len(x)} rows (one per example of x), found shape {y.shape}")
+    if len(x) == 0:
+        raise empty(path, "x has 0 rows")
+    if x[0].size == 0:
+        raise DataError(f"{path}: expected at least 1 feature per row, found x of shape {x.shape}")
+    check_finite(x, path, "x")
+    check_finite(y, path, "y")
+    if y.dtype.kind in "biu":
+        if y.min() < _INT32.min or y.max() > _INT32.max:
+            raise DataError(f"{path}: expected labels that fit in int32, found values in [{y.min()}, {y.max()}]")
+        y = y.astype(np.int32)
+    else:
+        y = y.astype(np.float32)
+    x = x.reshape(len(x), -1)  # images (n, h, w) become rows of pixels
+    return x.astype(np.float32), y
