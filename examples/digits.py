@@ -7,13 +7,12 @@ and the first-layer weights as 8×8 images (what each hidden unit looks for) to
 examples/output/.
 """
 
-import sys
 from pathlib import Path
 
 import jax
 
 import fnnet
-from fnnet import data, losses, optim, train
+from fnnet import data, losses, optim, plots, train
 
 OUTPUT = Path(__file__).parent / "output"
 
@@ -34,17 +33,10 @@ def main(epochs: int = 60, plot: bool = True, seed: int = 0):
         print(f"{name:<11} loss {m['loss']:.4f}  accuracy {m['accuracy']:.2%}")
     print(f"best epoch {result.best_epoch} of {len(result.history)}")
     if plot:
-        try:
-            from fnnet import plots
-
-            OUTPUT.mkdir(exist_ok=True)
-            print(plots.learning_curves(result.history, OUTPUT / "digits_curves.png",
-                                        title="64-256-10 ReLU on digits"))
-            w = result.params[0]["w"][:, :32]
-            print(plots.weight_images(w, OUTPUT / "digits_first_layer.png", shape=(8, 8),
-                                      title="first-layer weights of 32 hidden units"))
-        except ImportError as e:
-            print(f"(no plots: {e})", file=sys.stderr)
+        plots.optional(plots.learning_curves, result.history, OUTPUT / "digits_curves.png",
+                       title="64-256-10 ReLU on digits")
+        plots.optional(plots.weight_images, result.params[0]["w"][:, :32], OUTPUT / "digits_first_layer.png",
+                       shape=(8, 8), title="first-layer weights of 32 hidden units")
     return scores, result
 
 

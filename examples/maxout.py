@@ -7,14 +7,12 @@ and with maxout (2 and 4 pieces), prints test accuracy and how often each piece 
 examples/output/maxout.png.
 """
 
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-import fnnet
-from fnnet import Dense, Maxout, Network, data, losses, optim, train
+from fnnet import Dense, Maxout, Network, data, losses, optim, plots, train
 
 OUTPUT = Path(__file__).parent / "output"
 
@@ -41,14 +39,8 @@ def main(epochs: int = 30, plot: bool = True):
             share = ", ".join(f"{float(w) / float(wins.sum()):.0%}" for w in wins)
             print(f"{'':<18} share of wins per piece: {share}")
     if plot:
-        try:
-            from fnnet import plots
-
-            OUTPUT.mkdir(exist_ok=True)
-            print(plots.curves(curves, OUTPUT / "maxout.png", xlabel="epoch", ylabel="validation loss",
-                               title="ReLU vs maxout on digits", logy=True))
-        except ImportError as e:
-            print(f"(no plot: {e})", file=sys.stderr)
+        plots.optional(plots.curves, curves, OUTPUT / "maxout.png", xlabel="epoch", ylabel="validation loss",
+                       title="ReLU vs maxout on digits", logy=True)
     return results
 
 

@@ -5,13 +5,12 @@ optimizer from the same initial parameters and prints the training loss per epoc
 side by side; with matplotlib installed it also draws the curves to examples/output/optimizers.png.
 """
 
-import sys
 from pathlib import Path
 
 import jax
 
 import fnnet
-from fnnet import data, losses, optim, train
+from fnnet import data, losses, optim, plots, train
 
 OPTIMIZERS = {
     "sgd (eta 0.1)": optim.sgd(0.1),
@@ -40,16 +39,8 @@ def main(epochs: int = 20, plot: bool = True):
     for e in range(epochs):
         print(f"{e + 1:>5} " + "".join(f"{curves[n][e]:>20.4f}" for n in names))
     if plot:
-        try:
-            from fnnet import plots
-
-            OUTPUT.mkdir(exist_ok=True)
-            path = plots.curves(curves, OUTPUT / "optimizers.png", xlabel="epoch",
-                                ylabel="training loss (cross-entropy)",
-                                title="64-64-10 sigmoid network on digits", logy=True)
-            print(f"curves drawn to {path}")
-        except ImportError as e:
-            print(f"(no plot: {e})", file=sys.stderr)
+        plots.optional(plots.curves, curves, OUTPUT / "optimizers.png", xlabel="epoch",
+                       ylabel="training loss (cross-entropy)", title="64-64-10 sigmoid network on digits", logy=True)
     return curves
 
 

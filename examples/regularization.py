@@ -6,14 +6,13 @@ dropout; early stopping on a validation split. Prints train/test accuracy and dr
 validation accuracy per epoch to examples/output/regularization.png.
 """
 
-import sys
 from pathlib import Path
 
 import jax
 import optax
 
 import fnnet
-from fnnet import data, losses, optim, train
+from fnnet import data, losses, optim, plots, train
 
 OUTPUT = Path(__file__).parent / "output"
 ETA = 1e-3
@@ -52,14 +51,8 @@ def main(epochs: int = 150, plot: bool = True, n_train: int = 300):
     for name, row in table.items():
         print(f"{name:<18}{row['train']:>8.1%}{row['test']:>8.1%}{row['epochs']:>8}")
     if plot:
-        try:
-            from fnnet import plots
-
-            OUTPUT.mkdir(exist_ok=True)
-            print(plots.curves(curves, OUTPUT / "regularization.png", xlabel="epoch",
-                               ylabel="validation accuracy", title=f"{n_train} training digits"))
-        except ImportError as e:
-            print(f"(no plot: {e})", file=sys.stderr)
+        plots.optional(plots.curves, curves, OUTPUT / "regularization.png", xlabel="epoch",
+                       ylabel="validation accuracy", title=f"{n_train} training digits")
     return table
 
 

@@ -6,13 +6,12 @@ layers (σ' ≤ 1/4) the gradient shrinks layer by layer on its way back to the 
 through ReLU layers it does not. Draws examples/output/vanishing_gradients.png.
 """
 
-import sys
 from pathlib import Path
 
 import jax
 
 import fnnet
-from fnnet import data, diagnostics, losses, optim, train
+from fnnet import data, diagnostics, losses, optim, plots, train
 
 OUTPUT = Path(__file__).parent / "output"
 DEPTH, WIDTH = 8, 32
@@ -41,14 +40,8 @@ def main(epochs: int = 10, plot: bool = True):
     for name, n in norms.items():
         print(f"{name}: first layer / last layer = {n[0] / n[-1]:.1e}")
     if plot:
-        try:
-            from fnnet import plots
-
-            OUTPUT.mkdir(exist_ok=True)
-            print(plots.curves(norms, OUTPUT / "vanishing_gradients.png", xlabel="layer (1 = input side)",
-                               ylabel="‖∂L/∂W‖", title=f"{DEPTH} hidden layers of {WIDTH}", logy=True))
-        except ImportError as e:
-            print(f"(no plot: {e})", file=sys.stderr)
+        plots.optional(plots.curves, norms, OUTPUT / "vanishing_gradients.png", xlabel="layer (1 = input side)",
+                       ylabel="‖∂L/∂W‖", title=f"{DEPTH} hidden layers of {WIDTH}", logy=True)
     return norms
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -79,3 +81,17 @@ def weight_images(w, path, shape=(8, 8), columns: int = 8, title: str = "") -> s
     fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
     return os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+
+
+def optional(draw, data, path, **kwargs):
+    """``draw(data, path, **kwargs)`` (one of the pictures above) into a folder made if
+    need be, printing where it went; without matplotlib, a note on stderr instead of an
+    error. Returns the path, or None."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        drawn = draw(data, path, **kwargs)
+    except ImportError as e:
+        print(f"(no picture: {e})", file=sys.stderr)
+        return None
+    print(f"drawn to {drawn}")
+    return drawn

@@ -99,3 +99,24 @@ def donate() -> tuple:
     donation, so none there."""
     import jax
     return (0, 1) if jax.default_backend() != "cpu" else ()
+
+
+def per_step_runner(task: Task, step, carry: tuple, *, ready=lambda carry: carry) -> Runner:
+    """The loop every per-step contender runs: ``step(*carry, x, t, idx) -> (*carry, loss)``
+    once per minibatch of each epoch's order, then a wait for ``ready(carry)`` (what the
+    device computes) so the time counts all of it."""
+    import jax
+
+    config, x, t = task.config, task.x_dev, task.t_dev
+    state = {"carry": tuple(carry), "epoch": 0, "loss": None}
+
+    def run():
+        carry, loss = state["carry"], None
+        for _ in range(task.epochs):
+            for idx in epoch_indices(config.examples, config.batch, state["epoch"]):
+                *carry, loss = step(*carry, x, t, idx)
+            state["epoch"] += 1
+        jax.block_until_ready((ready(tuple(carry)), loss))
+        state.update(carry=tuple(carry), loss=loss)
+
+    return Runner(run, lambda: float(state["loss"]))

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from bench.contenders.common import (Runner, Skip, Task, epoch_indices, jax_activation,
-                                     jax_loss, optax_optimizer)
+from bench.contenders.common import (Runner, Skip, Task, jax_activation, jax_loss, optax_optimizer,
+                                     per_step_runner)
 
 
 def make(task: Task) -> Runner:
@@ -40,16 +40,5 @@ def make(task: Task) -> Runner:
         model = eqx.apply_updates(model, updates)
         return model, opt_state, loss
 
-    x, t = task.x_dev, task.t_dev
-    state = {"model": model, "opt_state": opt_state, "epoch": 0, "loss": None}
-
-    def run():
-        model, opt_state = state["model"], state["opt_state"]
-        for _ in range(task.epochs):
-            for idx in epoch_indices(config.examples, config.batch, state["epoch"]):
-                model, opt_state, loss = make_step(model, opt_state, x, t, idx)
-            state["epoch"] += 1
-        jax.block_until_ready((eqx.filter(model, eqx.is_array), opt_state))
-        state.update(model=model, opt_state=opt_state, loss=loss)
-
-    return Runner(run, lambda: float(state["loss"]))
+    return per_step_runner(task, make_step, (model, opt_state),
+                           ready=lambda carry: (eqx.filter(carry[0], eqx.is_array), carry[1]))

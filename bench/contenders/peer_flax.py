@@ -3,14 +3,13 @@ train step under ``nnx.jit`` called once per minibatch."""
 
 from __future__ import annotations
 
-from bench.contenders.common import (Runner, Skip, Task, epoch_indices, jax_activation,
-                                     jax_loss, optax_optimizer)
+from bench.contenders.common import (Runner, Skip, Task, jax_activation, jax_loss, optax_optimizer,
+                                     per_step_runner)
 
 
 def make(task: Task) -> Runner:
     """Flax NNX ``nnx.Sequential`` of ``nnx.Linear``; mixed precision via ``dtype=``."""
     try:
-        import jax
         import jax.numpy as jnp
         from flax import nnx
     except ImportError as e:
@@ -36,15 +35,7 @@ def make(task: Task) -> Runner:
         optimizer.update(model, grads)
         return loss
 
-    x, t = task.x_dev, task.t_dev
-    state = {"epoch": 0, "loss": None}
+    def step(model, optimizer, x, t, idx):  # NNX updates the model and optimizer in place
+        return model, optimizer, train_step(model, optimizer, x, t, idx)
 
-    def run():
-        for _ in range(task.epochs):
-            for idx in epoch_indices(config.examples, config.batch, state["epoch"]):
-                loss = train_step(model, optimizer, x, t, idx)
-            state["epoch"] += 1
-        jax.block_until_ready((nnx.state(model), loss))
-        state["loss"] = loss
-
-    return Runner(run, lambda: float(state["loss"]))
+    return per_step_runner(task, step, (model, optimizer), ready=lambda carry: nnx.state(carry[0]))

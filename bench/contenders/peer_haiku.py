@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
-from bench.contenders.common import (Runner, Skip, Task, donate, epoch_indices, jax_activation,
-                                     jax_loss, optax_optimizer)
+from bench.contenders.common import (Runner, Skip, Task, donate, jax_activation, jax_loss, optax_optimizer,
+                                     per_step_runner)
 
 
 def make(task: Task) -> Runner:
@@ -39,8 +39,7 @@ def make(task: Task) -> Runner:
 
     net = hk.without_apply_rng(hk.transform(forward))
     optim = optax_optimizer(config)
-    x, t = task.x_dev, task.t_dev
-    params = net.init(jax.random.key(0), x[: config.batch])
+    params = net.init(jax.random.key(0), task.x_dev[: config.batch])
     opt_state = optim.init(params)
 
     def loss_fn(params, x, t):
@@ -52,15 +51,4 @@ def make(task: Task) -> Runner:
         updates, opt_state = optim.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    state = {"params": params, "opt_state": opt_state, "epoch": 0, "loss": None}
-
-    def run():
-        params, opt_state = state["params"], state["opt_state"]
-        for _ in range(task.epochs):
-            for idx in epoch_indices(config.examples, config.batch, state["epoch"]):
-                params, opt_state, loss = update(params, opt_state, x, t, idx)
-            state["epoch"] += 1
-        jax.block_until_ready((params, opt_state))
-        state.update(params=params, opt_state=opt_state, loss=loss)
-
-    return Runner(run, lambda: float(state["loss"]))
+    return per_step_runner(task, update, (params, opt_state))

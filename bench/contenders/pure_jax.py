@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 
 from bench.configs import Config
-from bench.contenders.common import (Runner, Task, donate, epoch_indices, jax_activation,
-                                     jax_loss, optax_optimizer)
+from bench.contenders.common import (Runner, Task, donate, jax_activation, jax_loss, optax_optimizer,
+                                     per_step_runner)
 
 
 def init_mlp(key, sizes):
@@ -131,22 +131,10 @@ def make_per_step(task: Task) -> Runner:
 
     config = task.config
     step, optimizer = make_train_step(config)
-    x, t = task.x_dev, task.t_dev
 
     @functools.partial(jax.jit, donate_argnums=donate())
     def train_step(params, opt_state, x, t, idx):
         return step(params, opt_state, x[idx], t[idx])
 
     params = init_mlp(jax.random.key(0), config.sizes)
-    state = {"params": params, "opt_state": optimizer.init(params), "epoch": 0, "loss": None}
-
-    def run():
-        params, opt_state = state["params"], state["opt_state"]
-        for _ in range(task.epochs):
-            for idx in epoch_indices(config.examples, config.batch, state["epoch"]):
-                params, opt_state, loss = train_step(params, opt_state, x, t, idx)
-            state["epoch"] += 1
-        jax.block_until_ready((params, opt_state))
-        state.update(params=params, opt_state=opt_state, loss=loss)
-
-    return Runner(run, lambda: float(state["loss"]))
+    return per_step_runner(task, train_step, (params, optimizer.init(params)))
