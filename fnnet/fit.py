@@ -162,24 +162,24 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     """
     loss = losses_.get(loss)
     check_grad(grad)
-    if isinstance(params, TrainState):
-        state = params
-        net.check_params(state.params)
-    else:
+    state = params if isinstance(params, TrainState) else None
+    if state is None:
         if key is None:
             raise ValueError("fit: a new run needs key= (e.g. jax.random.key(0)); "
                              "pass a TrainState to resume one")
-        net.check_params(params)
-        state = init_state(params, optimizer, key)
+        done = (0, 0)  # epochs and updates
+    else:
+        params, key, done = state.params, state.key, (int(state.epoch), int(state.step))
+    net.check_params(params)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-    dtype = net.param_dtype(state.params)
+    dtype = net.param_dtype(params)
     x, t = data
     if validation_split:
         if validation_data is not None:
             raise ValueError("pass validation_data or validation_split, not both")
         (x, t), validation_data, _ = data_.train_val_test_split(
-            x, t, val=validation_split, test=0.0, seed=_key_seed(state.key))
+            x, t, val=validation_split, test=0.0, seed=_key_seed(key))
     if accuracy is None:
         accuracy = device_data.is_classification(t)
     x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
@@ -192,13 +192,12 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no "
                          "validation data; pass validation_data or validation_split")
-    stopping = state.stopping
+    stopping = None if state is None else state.stopping
     if early_stopping is not None:
         if stopping is None:
-            stopping = early_stopping.start(state.params)
+            stopping = early_stopping.start(params)
         else:
             net.check_params(stopping.params)
-    state = state._replace(stopping=None)  # the compiled programs carry only what they update
 
     per_epoch = early_stopping is not None or callback is not None
     steps = -(-n // batch_size)
@@ -206,7 +205,13 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     chunk = 1 if per_epoch else max(1, min(1 << max(epochs - 1, 0).bit_length(),
                                            -(-UPDATES_PER_CALL // steps)))
     spec = EpochSpec(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size), learning_rate)
-    program = epochs_program(spec, chunk)
+    # A new run that fits in one call makes its state inside that call: one dispatch.
+    fresh = state is None and 0 < epochs <= chunk
+    if state is None and not fresh:
+        state = init_state(params, optimizer, key)
+    if state is not None:
+        state = state._replace(stopping=None)  # the compiled programs carry only what they update
+    program = epochs_program(spec, chunk, fresh=fresh)
     history = History()
     # A resumed run that had already stopped stays stopped: no epoch runs.
     stopped = early_stopping is not None and early_stopping.should_stop(stopping)
@@ -215,7 +220,9 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     # overlaps the device's; stopping discards that one speculative call.
     def launch(before, remaining):
         count = min(chunk, remaining)
-        return (before, count, *program(before, x, t, val, count)) if count and not stopped else None
+        if not count or stopped:
+            return None
+        return (before, count, *program(*((params, key) if before is None else (before,)), x, t, val, count))
 
     inflight = launch(state, epochs)
     remaining = epochs
@@ -223,12 +230,15 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         previous, count, after, metrics = inflight
         remaining -= count
         inflight = launch(after, remaining)
-        metrics = jax.device_get(metrics)
-        first_epoch, first_step = int(previous.epoch), int(previous.step)
-        columns = {"epoch": np.arange(first_epoch + 1, first_epoch + count + 1),
-                   "step": first_step + steps * np.arange(1, count + 1),
-                   **{k: v for k, v in metrics.items() if k != "params_finite"}}
-        if not (np.all(np.isfinite(metrics["loss"][:count])) and metrics["params_finite"]):
+        first_epoch, first_step = done
+        done = (first_epoch + count, first_step + steps * count)
+        # The metrics stay on the device until the history is read: only one flag crosses.
+        columns = {"epoch": range(first_epoch + 1, first_epoch + count + 1),
+                   "step": range(first_step + steps, first_step + steps * count + 1, steps),
+                   **{k: v for k, v in metrics.items() if k not in ("params_finite", "finite")}}
+        if not bool(metrics["finite"]):
+            if previous is None:
+                previous = init_state(params, optimizer, key)
             error = _diverged(spec, previous, count, x, t, val)
             history._append(columns, error.epoch - first_epoch - 1)
             error.history = history

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet.layers import LAYER_TYPES, Dense, Dropout
 
@@ -91,6 +92,19 @@ class Network:
 
     def check_params(self, params) -> None:
         """Raise a ValueError naming the first entry whose structure or shape does not match."""
+        try:  # the parameters' shapes and dtypes: a tree seen before needs no second look
+            signature = (self, tuple(tuple((k, v.shape, v.dtype) for k, v in entry.items()) for entry in params))
+        except (AttributeError, TypeError):
+            signature = None
+        if signature in _CHECKED:
+            return
+        self._check_params(params)
+        if signature is not None:
+            if len(_CHECKED) > 1024:
+                _CHECKED.clear()
+            _CHECKED.add(signature)
+
+    def _check_params(self, params) -> None:
         if not isinstance(params, (list, tuple)) or len(params) != len(self.layers):
             got = f"a {type(params).__name__} of {len(params)} entries" if isinstance(params, (list, tuple)) else type(params).__name__
             raise ValueError(f"params: expected a list of {len(self.layers)} entries, one per layer, got {got}")
@@ -111,8 +125,12 @@ class Network:
                                      f"values, got {dtype}")
 
     def param_dtype(self, params):
+        """The dtype of the parameters (of their first leaf; float32 for none)."""
         leaves = jax.tree.leaves(params)
-        return jnp.result_type(leaves[0]) if leaves else jnp.dtype(jnp.float32)
+        if not leaves:
+            return jnp.dtype(jnp.float32)
+        dtype = getattr(leaves[0], "dtype", None)  # arrays say it; anything else is asked
+        return dtype if isinstance(dtype, np.dtype) else jnp.result_type(leaves[0])
 
     def _prepare(self, params, x):
         """Validated inputs as ``(params_c, x2d, batched, out_dtype)`` in the compute dtype."""
@@ -158,6 +176,9 @@ class Network:
         return y
 
     __call__ = apply
+
+
+_CHECKED: set = set()  # (network, parameter signature) pairs that passed check_params
 
 
 @functools.lru_cache(maxsize=64)

@@ -269,25 +269,37 @@ def _epoch(spec: EpochSpec) -> Callable:
 def make_epochs(epoch: Callable, max_epochs: int) -> Callable:
     """``(state, x, t, val, n) -> (state, metrics)``: ``n ≤ max_epochs`` epochs in one
     program (n is traced, so any n reuses it); each metric is stacked to ``(max_epochs,)``
-    with the first n entries filled, plus "params_finite" of the final parameters."""
+    with the first n entries filled, plus "params_finite" of the final parameters and
+    "finite", whether those and the n epochs' losses all are (one flag for the host)."""
 
     def epochs(state, x, t, val, n):
         shapes = jax.eval_shape(epoch, state, x, t, val)[1]
         stacked = {k: jnp.zeros((max_epochs,) + v.shape, v.dtype) for k, v in shapes.items()}
 
         def body(i, carry):
-            state, stacked = carry
+            state, stacked, finite = carry
             state, m = epoch(state, x, t, val)
-            return state, {k: jax.lax.dynamic_update_index_in_dim(stacked[k], m[k], i, 0) for k in stacked}
+            stacked = {k: jax.lax.dynamic_update_index_in_dim(stacked[k], m[k], i, 0) for k in stacked}
+            return state, stacked, finite & jnp.isfinite(m["loss"])
 
-        state, stacked = jax.lax.fori_loop(0, n, body, (state, stacked))
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(state.params)]))
-        return state, {**stacked, "params_finite": finite}
+        state, stacked, losses_finite = jax.lax.fori_loop(0, n, body, (state, stacked, jnp.array(True)))
+        params_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(state.params)]))
+        return state, {**stacked, "params_finite": params_finite, "finite": params_finite & losses_finite}
 
     return epochs
 
 
 @functools.lru_cache(maxsize=64)
-def epochs_program(spec: EpochSpec, max_epochs: int) -> Callable:
-    """``make_epochs`` of the epoch ``spec`` describes, compiled once per (spec, max_epochs)."""
-    return jax.jit(make_epochs(_epoch(spec), max_epochs))
+def epochs_program(spec: EpochSpec, max_epochs: int, *, fresh: bool = False) -> Callable:
+    """``make_epochs`` of the epoch ``spec`` describes, compiled once per (spec,
+    max_epochs). ``fresh``: the program takes ``(params, key, x, t, val, n)`` and makes
+    the new run's TrainState itself (what ``init_state`` would), saving a call."""
+    run = make_epochs(_epoch(spec), max_epochs)
+    if not fresh:
+        return jax.jit(run)
+
+    def epochs(params, key, x, t, val, n):
+        zero = jnp.zeros((), jnp.int32)
+        return run(TrainState(params, spec.optimizer.init(params), zero, zero, key), x, t, val, n)
+
+    return jax.jit(epochs)
