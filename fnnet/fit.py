@@ -148,17 +148,35 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         grad: str = "autodiff", early_stopping: EarlyStopping | None = None,
         callback: Callable | None = None, learning_rate=None, accuracy: bool | None = None,
         eval_batch_size: int = 1024) -> FitResult:
-    """Train for ``epochs`` epochs on ``data = (x, t)``; x (n, in), t labels (n,) or targets
-    (n, out). ``params`` is a parameter tree (a new run; ``key`` required) or a TrainState
-    (resume it, early stopping's progress included: a run split in two is bitwise the
-    run done at once). The epochs run as one compiled program, compiled once per fit.
+    """Train for ``epochs`` epochs on ``data = (x, t)``; the epochs run as compiled
+    programs (one call when nothing needs the host between epochs), compiled once per fit.
 
-    History: one dict per epoch with "epoch", "step", "loss" and "accuracy" (running over
-    the epoch's minibatches, training mode), "val_loss" and "val_accuracy" (inference mode,
-    after the epoch), and "learning_rate" when ``learning_rate`` (a number or the optax
-    schedule the optimizer uses) is given. Accuracy is reported for labels and one-hot
-    targets unless ``accuracy`` says otherwise. ``callback(record, state)`` runs after
-    each epoch; returning True stops training. A non-finite loss raises DivergenceError.
+    Args:
+        net: the Network.
+        loss: a loss object or name (``losses.get``).
+        optimizer: an optax GradientTransformation (e.g. from ``fnnet.optim``).
+        params: a parameter tree (a new run; needs ``key``) or a TrainState (resume it,
+            early stopping's progress included: a run split in two is bitwise the run
+            done at once).
+        data: ``(x, t)``, x (n, in) features, t (n,) integer labels or (n, out) targets;
+            NumPy or device arrays (checked either way).
+        key: the run's base key (epoch e shuffles with ``fold_in(fold_in(key, 0), e)``,
+            update s drops out with ``fold_in(fold_in(key, 1), s)``).
+        epochs: how many epochs to run (>= 0).
+        batch_size: minibatch size in [1, n]; the last partial batch is padded and masked.
+        validation_data: ``(x_val, t_val)`` evaluated after each epoch (inference mode).
+        validation_split: instead, a fraction of ``data`` held out (seeded by ``key``).
+        grad: "autodiff" (``jax.grad``) or "backprop" (the hand-written pass).
+        early_stopping: an EarlyStopping; its best parameters are restored.
+        callback: ``callback(record, state)`` after each epoch; True stops training.
+        learning_rate: a number or the optimizer's optax schedule, to report it per epoch.
+        accuracy: report accuracy (default: for labels and one-hot targets).
+        eval_batch_size: examples per chunk of the validation pass.
+
+    Returns a FitResult: ``params`` (the best epoch's under early stopping, else the
+    last), ``state`` (to resume from), ``history`` (one dict per epoch: "epoch", "step",
+    "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate" as they apply),
+    ``best_epoch`` and ``stopped_early``. A non-finite loss raises DivergenceError.
     """
     loss = losses_.get(loss)
     check_grad(grad)
