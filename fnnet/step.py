@@ -1,11 +1,8 @@
 """What runs on the device: the training state, the gradient, one update, the scanned
-epoch, the compiled many-epochs program, and evaluation.
-
-Keys: the base key of a run is never consumed. Epoch e shuffles with
-``fold_in(fold_in(key, 0), e)`` and update s draws its dropout masks from
-``fold_in(fold_in(key, 1), s)``, so no key is used twice and a resumed run draws
-exactly what an uninterrupted one would.
-"""
+epoch, the compiled many-epochs program, and evaluation. Keys: the run's base key is
+never consumed; epoch e shuffles with ``fold_in(fold_in(key, 0), e)`` and update s
+drops out with ``fold_in(fold_in(key, 1), s)``, so no key is used twice and a resumed
+run draws exactly what an uninterrupted one would."""
 
 from __future__ import annotations
 
@@ -54,11 +51,14 @@ def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainSta
     return _init_program(optimizer)(params, key)
 
 
+def _fresh(optimizer, params, key) -> TrainState:
+    return TrainState(params, optimizer.init(params), *(jnp.zeros((), jnp.int32),) * 2, key)
+
+
 @functools.lru_cache(maxsize=64)
 def _init_program(optimizer):
     # One compiled call instead of one dispatch per zeros_like of the optimizer state.
-    return jax.jit(lambda params, key: TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32),
-                                                  jnp.zeros((), jnp.int32), key))
+    return jax.jit(functools.partial(_fresh, optimizer))
 
 
 def check_grad(grad) -> None:
@@ -114,7 +114,6 @@ def train_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
 
 # ---------------------------------------------------------------- evaluation
 
-
 def _evaluate(net, loss, params, x, t, chunk):
     """``{"loss", "accuracy"}`` in inference mode over all of x, ``chunk`` examples at a time."""
     n = x.shape[0]
@@ -153,12 +152,10 @@ def evaluate(net: Network, loss, params, x, t, *, batch_size: int = 1024) -> dic
 
 # ---------------------------------------------------------------- the epoch
 
-
 @dataclass(frozen=True)
 class EpochSpec:
     """What one compiled epoch does; hashable, so it is the compiled programs' cache key.
-
-    ``learning_rate`` (a number or the optimizer's optax schedule) is only reported;
+    ``learning_rate`` (a number or the optimizer's schedule) is only reported;
     ``step_losses`` keeps every update's loss (the divergence replay needs them)."""
 
     net: Network
@@ -188,8 +185,7 @@ def _minibatches(key, epoch, n: int, batch_size: int):
 
 
 def _reported(spec: EpochSpec, n, loss_sum, hits, steps_done, dtype) -> dict:
-    """The epoch's training metrics: the loss in the loss's reduction, the accuracy, and
-    the learning rate of its last update."""
+    """The epoch's loss (in the loss's reduction), accuracy and last learning rate."""
     metrics = {"loss": loss_sum if spec.loss.reduction == "sum" else loss_sum / n}
     if spec.accuracy:
         metrics["accuracy"] = hits / n
@@ -299,7 +295,6 @@ def epochs_program(spec: EpochSpec, max_epochs: int, *, fresh: bool = False) -> 
         return jax.jit(run)
 
     def epochs(params, key, x, t, val, n):
-        zero = jnp.zeros((), jnp.int32)
-        return run(TrainState(params, spec.optimizer.init(params), zero, zero, key), x, t, val, n)
+        return run(_fresh(spec.optimizer, params, key), x, t, val, n)
 
     return jax.jit(epochs)
