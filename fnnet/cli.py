@@ -70,7 +70,8 @@ def _train(args) -> int:
     config, splits = plan.config, plan.splits
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
-        print(f"training {' -> '.join(map(str, plan.net.widths))} ({config['activation']}) on {config['data']}: "
+        widths = [plan.net.in_features] + [layer.features for layer in plan.net.layers if hasattr(layer, "features")]
+        print(f"training {' -> '.join(map(str, widths))} ({config['activation']}) on {config['data']}: "
               f"{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test examples")
     on_epoch, close = _progress(config["epochs"], args.quiet)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fnnet import run_files, runs
-from fnnet.prepare import build, data_digest, load_dataset, prepare, stopper, template  # noqa: F401
+from fnnet.prepare import build, data_digest, load_dataset, prepare, stopper, template
 from fnnet.restore import check_output, evaluate, predict, restore, run_data  # noqa: F401 (the pipeline's API)
 from fnnet.settings import BUNDLED, positive_int, settings
 

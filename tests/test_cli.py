@@ -25,6 +25,7 @@ def test_default_train_reaches_97_percent_on_digits(tmp_path):
     summary = json.loads((tmp_path / "run" / runs.SUMMARY).read_text())
     assert summary["metrics"]["test"]["accuracy"] >= 0.97
     assert "test" in proc.stdout and "diagnosis:" in proc.stdout
+    assert "training 64 -> 256 -> 10 (relu) on digits: 1168 train, 270 validation, 359 test" in proc.stdout
     assert __import__("re").search(r"early stopping: (stopped at epoch \d+, best \d+|ran all 60 epochs, best \d+), "
                                    r"restored", proc.stdout), proc.stdout
     for name in (runs.CONFIG, runs.HISTORY, runs.CHECKPOINT, runs.SUMMARY, runs.CURVE):
