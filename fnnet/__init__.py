@@ -12,7 +12,8 @@ _NAMES = {"Dense": "fnnet.layers", "Dropout": "fnnet.layers", "Maxout": "fnnet.l
           "Network": "fnnet.network", "mlp": "fnnet.network"}
 
 __all__ = ["Dense", "Dropout", "Maxout", "Network", "mlp", "activations", "backprop", "checkpoint", "data",
-           "diagnostics", "experiment", "fit", "gradcheck", "loaders", "losses", "optim", "step", "train"]
+           "diagnostics", "epochs", "experiment", "fit", "gradcheck", "loaders", "losses", "monitor", "optim",
+           "step", "train"]
 
 
 def __getattr__(name):

@@ -4,9 +4,7 @@ early stopping and its progress, and names the update where training diverged.""
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -15,104 +13,10 @@ import numpy as np
 import optax
 
 from fnnet import data as data_, device_data, losses as losses_
+from fnnet.monitor import EarlyStopping, History  # noqa: F401  (fit's arguments and results)
 from fnnet.network import Network
-from fnnet.step import EpochSpec, StoppingState, TrainState, check_grad, epochs_program, init_state
-
-
-@dataclass(frozen=True)
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
-    epochs; ``restore_best`` returns the parameters of the best epoch. ``mode`` "auto"
-    maximises accuracies and minimises everything else."""
-
-    monitor: str = "val_loss"
-    patience: int = 5
-    min_delta: float = 0.0
-    mode: str = "auto"
-    restore_best: bool = True
-
-    def __post_init__(self):
-        if self.mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {self.mode!r}")
-        if not isinstance(self.patience, int) or self.patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {self.patience!r}")
-        if not (isinstance(self.min_delta, (int, float)) and math.isfinite(self.min_delta) and self.min_delta >= 0):
-            raise ValueError(f"EarlyStopping: min_delta must be a finite number >= 0, got {self.min_delta!r}")
-
-    def sign(self) -> float:
-        mode = self.mode if self.mode != "auto" else ("max" if "accuracy" in self.monitor else "min")
-        return 1.0 if mode == "min" else -1.0
-
-    def improves(self, record: dict, best: float | None) -> bool:
-        """Whether ``record``'s monitored value beats ``best`` (a value of an earlier record,
-        or None) by more than ``min_delta``."""
-        if self.monitor not in record:
-            raise ValueError(f"early stopping monitors {self.monitor!r}, which is not among the "
-                             f"metrics {sorted(record)}")
-        if best is None:
-            return True
-        return self.sign() * (record[self.monitor] - best) < -self.min_delta
-
-    def start(self, params) -> StoppingState:
-        """The progress before the first epoch."""
-        return StoppingState(np.asarray(np.nan), np.asarray(0, np.int64), np.asarray(0, np.int64), params)
-
-    def update(self, stopping: StoppingState, record: dict, params) -> StoppingState:
-        """The progress after an epoch with metrics ``record`` that ended with ``params``."""
-        best = None if int(stopping.best_epoch) == 0 else float(stopping.best)
-        if self.improves(record, best):
-            return StoppingState(np.asarray(float(record[self.monitor])),
-                                 np.asarray(record["epoch"], np.int64), np.asarray(0, np.int64), params)
-        return stopping._replace(wait=np.asarray(int(stopping.wait) + 1, np.int64))
-
-    def should_stop(self, stopping: StoppingState) -> bool:
-        """Whether ``patience`` epochs have passed without an improvement."""
-        wait = int(stopping.wait)
-        return wait > 0 and wait >= self.patience
-
-
-class History(Sequence):
-    """Per-epoch metrics: a read-only sequence of plain dicts (``history[-1]["loss"]``), kept
-    as columns so that thousands of short epochs cost nothing until they are read;
-    ``column("loss")`` gives one metric as a list."""
-
-    def __init__(self, records=()):
-        self._chunks: list[tuple[dict, int]] = []  # (columns, count)
-        self._rows: list[dict] = []  # the first chunks, turned into dicts when read
-        self._done = 0  # chunks already in _rows
-        if records:
-            self._append({k: [r[k] for r in records] for k in records[0]}, len(records))
-
-    def _append(self, columns: dict, count: int) -> None:
-        if count:
-            self._chunks.append((columns, count))
-
-    def _materialize(self) -> list[dict]:
-        for columns, count in self._chunks[self._done:]:
-            lists = {k: np.asarray(v)[:count].tolist() for k, v in columns.items()}
-            self._rows += [dict(zip(lists, values)) for values in zip(*lists.values())]
-        self._done = len(self._chunks)
-        return self._rows
-
-    def column(self, name: str) -> list:
-        return [v for columns, count in self._chunks for v in np.asarray(columns[name])[:count].tolist()]
-
-    def __len__(self) -> int:
-        return sum(count for _, count in self._chunks)
-
-    def __getitem__(self, i):
-        return self._materialize()[i]
-
-    def __eq__(self, other) -> bool:
-        return list(self) == list(other) if isinstance(other, (History, list)) else NotImplemented
-
-    def __add__(self, other) -> list:
-        return list(self) + list(other)
-
-    def __repr__(self) -> str:
-        return f"History({self._materialize()!r})"
-
-    __hash__ = None  # mutable, compared by value
+from fnnet.epochs import EpochSpec, epochs_program
+from fnnet.step import TrainState, check_grad, init_state
 
 
 class FitResult(NamedTuple):
@@ -136,6 +40,20 @@ class DivergenceError(FloatingPointError):
 #: fit runs this many updates per device call at least (many epochs at once when epochs
 #: are short), unless it needs the host after every epoch (early stopping, a callback).
 UPDATES_PER_CALL = 65536
+
+
+@functools.lru_cache(maxsize=64)
+def _program(*spec_chunk_fresh) -> tuple[EpochSpec, Callable]:
+    """The EpochSpec and its compiled program: one lookup per fit call."""
+    *fields, chunk, fresh = spec_chunk_fresh
+    spec = EpochSpec(*fields)
+    return spec, epochs_program(spec, chunk, fresh=fresh)
+
+
+@functools.lru_cache(maxsize=64)
+def _device_int(n: int) -> jax.Array:
+    """``n`` as an int32 device scalar, made once: an int argument costs a transfer per call."""
+    return jnp.asarray(n, jnp.int32)
 
 
 def _key_seed(key) -> list[int]:
@@ -188,10 +106,9 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         done = (0, 0)  # epochs and updates
     else:
         params, key, done = state.params, state.key, (int(state.epoch), int(state.step))
-    net.check_params(params)
+    dtype = net.checked_dtype(params)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-    dtype = net.param_dtype(params)
     x, t = data
     if validation_split:
         if validation_data is not None:
@@ -222,39 +139,44 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     # A power of two at least `epochs`, so that nearby epoch counts share one program.
     chunk = 1 if per_epoch else max(1, min(1 << max(epochs - 1, 0).bit_length(),
                                            -(-UPDATES_PER_CALL // steps)))
-    spec = EpochSpec(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size), learning_rate)
     # A new run that fits in one call makes its state inside that call: one dispatch.
     fresh = state is None and 0 < epochs <= chunk
     if state is None and not fresh:
         state = init_state(params, optimizer, key)
     if state is not None:
         state = state._replace(stopping=None)  # the compiled programs carry only what they update
-    program = epochs_program(spec, chunk, fresh=fresh)
+    spec, program = _program(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size),
+                             learning_rate, chunk, fresh)
     history = History()
     # A resumed run that had already stopped stays stopped: no epoch runs.
     stopped = early_stopping is not None and early_stopping.should_stop(stopping)
 
     # The next call is dispatched before this one's metrics are read, so the host's work
-    # overlaps the device's; stopping discards that one speculative call.
-    def launch(before, remaining):
+    # overlaps the device's; stopping discards that one speculative call. The host counts
+    # epochs and updates, so only parameters, optimizer state and metrics come back.
+    def launch(before, done, remaining):
         count = min(chunk, remaining)
         if not count or stopped:
             return None
-        return (before, count, *program(*((params, key) if before is None else (before,)), x, t, val, count))
+        args = (params, key) if before is None else (before,)
+        new_params, opt_state, metrics = program(*args, x, t, val, _device_int(count))
+        after = TrainState(new_params, opt_state, np.int32(done[1] + steps * count), np.int32(done[0] + count), key)
+        return before, count, after, metrics
 
-    inflight = launch(state, epochs)
+    inflight = launch(state, done, epochs)
     remaining = epochs
     while inflight is not None and not stopped:
         previous, count, after, metrics = inflight
         remaining -= count
-        inflight = launch(after, remaining)
         first_epoch, first_step = done
         done = (first_epoch + count, first_step + steps * count)
-        # The metrics stay on the device until the history is read: only one flag crosses.
+        inflight = launch(after, done, remaining)
+        # The metrics stay on the device until the history is read: only one flag crosses
+        # (through NumPy's buffer protocol, a quarter of bool()'s cost on a jax.Array).
         columns = {"epoch": range(first_epoch + 1, first_epoch + count + 1),
                    "step": range(first_step + steps, first_step + steps * count + 1, steps),
-                   **{k: v for k, v in metrics.items() if k not in ("params_finite", "finite")}}
-        if not bool(metrics["finite"]):
+                   **{k: v for k, v in metrics.items() if k != "finite"}}
+        if not np.asarray(metrics["finite"]):
             if previous is None:
                 previous = init_state(params, optimizer, key)
             error = _diverged(spec, previous, count, x, t, val)
@@ -270,7 +192,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
             stopped = early_stopping.should_stop(stopping)
         if callback is not None and callback(record, state._replace(stopping=stopping)) is True:
             stopped = True
-    state = state._replace(stopping=stopping)
+    if state.stopping is not stopping:
+        state = state._replace(stopping=stopping)
     best_epoch = int(stopping.best_epoch) if stopping is not None and int(stopping.best_epoch) else None
     restore = early_stopping is not None and early_stopping.restore_best and best_epoch is not None
     return FitResult(stopping.params if restore else state.params, state, history, best_epoch, stopped)
@@ -282,7 +205,7 @@ def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val) -> Dive
     replay = epochs_program(dataclasses.replace(spec, step_losses=True), 1)
     state = start
     for _ in range(count):
-        after, metrics = replay(state, x, t, val, 1)
+        new_params, opt_state, metrics = replay(state, x, t, val, _device_int(1))
         losses = np.asarray(metrics["step_losses"][0])
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size or not bool(metrics["params_finite"]):
@@ -294,7 +217,8 @@ def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val) -> Dive
                 f"last finite parameters (after epoch {epoch - 1}) are in this error's .params",
                 epoch=epoch, step=int(state.step) + (int(bad[0]) + 1 if bad.size else losses.size),
                 state=state, history=History())
-        state = after
+        state = TrainState(new_params, opt_state, np.int32(int(state.step) + losses.size),
+                           np.int32(int(state.epoch) + 1), state.key)
     return DivergenceError("training diverged, but replaying it one epoch at a time stayed finite",
                            epoch=int(start.epoch) + 1, step=int(start.step), state=start,
                            history=History())

@@ -67,7 +67,7 @@ class Network:
         except (KeyError, TypeError) as e:
             raise ValueError(f"not a network description ({e}): {config!r}") from None
 
-    @property
+    @functools.cached_property  # a frozen instance's widths never change
     def widths(self) -> tuple[int, ...]:
         """``(in_features, width after layer 0, ..., out_features)``."""
         widths = [self.in_features]
@@ -75,7 +75,7 @@ class Network:
             widths.append(layer.out_features(widths[-1]))
         return tuple(widths)
 
-    @property
+    @functools.cached_property
     def out_features(self) -> int:
         return self.widths[-1]
 
@@ -92,17 +92,25 @@ class Network:
 
     def check_params(self, params) -> None:
         """Raise a ValueError naming the first entry whose structure or shape does not match."""
-        try:  # the parameters' shapes and dtypes: a tree seen before needs no second look
-            signature = (self, tuple(tuple((k, v.shape, v.dtype) for k, v in entry.items()) for entry in params))
-        except (AttributeError, TypeError):
+        self.checked_dtype(params)
+
+    def checked_dtype(self, params):
+        """``check_params``, then ``param_dtype``: one look at a tree whose structure,
+        shapes and dtypes were seen before (fit's fixed cost)."""
+        leaves, treedef = jax.tree.flatten(params)
+        try:
+            signature = (self, treedef, tuple([(v.shape, v.dtype) for v in leaves]))
+        except AttributeError:  # Python numbers: no signature, checked every time
             signature = None
-        if signature in _CHECKED:
-            return
-        self._check_params(params)
-        if signature is not None:
-            if len(_CHECKED) > 1024:
-                _CHECKED.clear()
-            _CHECKED.add(signature)
+        dtype = _CHECKED.get(signature) if signature is not None else None
+        if dtype is None:
+            self._check_params(params)
+            dtype = self.param_dtype(params)
+            if signature is not None:
+                if len(_CHECKED) > 1024:
+                    _CHECKED.clear()
+                _CHECKED[signature] = dtype
+        return dtype
 
     def _check_params(self, params) -> None:
         if not isinstance(params, (list, tuple)) or len(params) != len(self.layers):
@@ -178,7 +186,7 @@ class Network:
     __call__ = apply
 
 
-_CHECKED: set = set()  # (network, parameter signature) pairs that passed check_params
+_CHECKED: dict = {}  # (network, tree, shapes and dtypes) that passed check_params -> their dtype
 
 
 @functools.lru_cache(maxsize=64)

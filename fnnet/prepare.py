@@ -112,7 +112,7 @@ def _optimizer(config: dict):
 def stopper(config: dict, has_val: bool):
     """The run's EarlyStopping (on the validation loss when there is a validation split),
     or None with patience 0."""
-    from fnnet.fit import EarlyStopping
+    from fnnet.monitor import EarlyStopping
 
     if not config["patience"]:
         return None

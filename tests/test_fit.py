@@ -13,7 +13,9 @@ from tests.training import LOSS, NET, data as _data, small_fit as _fit
 
 
 def _compiles_of(fn_name, caplog):
-    return [r for r in caplog.records if f"Compiling jit({fn_name})" in r.getMessage()]
+    """Compilations of ``fn_name`` (a new run's variant, ``fresh_<fn_name>``, included)."""
+    return [r for r in caplog.records
+            if any(f"Compiling jit({name})" in r.getMessage() for name in (fn_name, "fresh_" + fn_name))]
 
 
 @pytest.mark.parametrize("epochs", [1, 7])
@@ -163,10 +165,12 @@ def test_fit_resumes_early_stopping_where_it_was(k):
 
 
 def test_every_old_name_of_fnnet_train_still_imports():
-    from fnnet import fit, step
+    from fnnet import epochs, fit, monitor, step
 
-    assert train.fit is fit.fit and train.EarlyStopping is fit.EarlyStopping
-    assert train.TrainState is step.TrainState and train.make_epoch is step.make_epoch
-    for name in ("DivergenceError", "FitResult", "History", "UPDATES_PER_CALL", "GRADS", "evaluate",
-                 "init_state", "make_epochs", "make_step", "train_step", "value_and_grad"):
-        assert getattr(train, name) is (getattr(fit, name, None) or getattr(step, name)), name
+    homes = (fit, monitor, epochs, step)
+    for name in ("fit", "EarlyStopping", "TrainState", "make_epoch", "DivergenceError", "FitResult",
+                 "History", "UPDATES_PER_CALL", "GRADS", "evaluate", "init_state", "make_epochs",
+                 "make_step", "train_step", "value_and_grad", "EpochSpec", "epochs_program", "StoppingState"):
+        home = next(m for m in homes if hasattr(m, name))
+        assert getattr(train, name) is getattr(home, name), name
+    assert train.EarlyStopping.__module__ == "fnnet.monitor" and train.make_epoch.__module__ == "fnnet.epochs"
