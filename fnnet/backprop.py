@@ -27,6 +27,12 @@ def fused_softmax_cross_entropy(net: Network, loss) -> bool:
             and isinstance(loss, losses_.CrossEntropy) and not loss.from_logits)
 
 
+def dl_dy_source(loss) -> str:
+    """Where ``loss_and_grad`` takes ``∂L/∂y`` from: "hand-written" (the loss's own
+    ``grad(y, t, weights)``) or "jax.grad" (of the loss with respect to y)."""
+    return "hand-written" if callable(getattr(loss, "grad", None)) else "jax.grad"
+
+
 def backward(net: Network, params, caches, g=None, *, delta=None):
     """Gradients (the tree of ``params``) from ``g = ∂L/∂a_L`` (batch, out), or from the
     output layer's ``delta = ∂L/∂z_L`` when given, walking the layers from the last back."""

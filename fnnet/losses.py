@@ -178,7 +178,7 @@ def cross_entropy(reduction: str = "mean", *, from_logits: bool = False) -> Cros
 def get(name, reduction: str = "mean"):
     """A loss by name ("squared_error", "cross_entropy", "cross_entropy_logits"), or a loss
     object passed through; a ValueError lists the valid names."""
-    if isinstance(name, _Loss):
+    if isinstance(name, _Loss) or (callable(name) and not isinstance(name, str)):
         return name
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}")
