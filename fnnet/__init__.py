@@ -12,8 +12,8 @@ _NAMES = {"Dense": "fnnet.layers", "Dropout": "fnnet.layers", "Maxout": "fnnet.l
           "Network": "fnnet.network", "mlp": "fnnet.network"}
 
 __all__ = ["Dense", "Dropout", "Maxout", "Network", "mlp", "activations", "backprop", "checkpoint", "data",
-           "diagnostics", "epochs", "experiment", "fit", "gradcheck", "loaders", "losses", "monitor", "optim",
-           "step", "train"]
+           "diagnostics", "epochs", "experiment", "fit", "gradcheck", "gradcheck_fn", "initializers", "loaders",
+           "loss_calls", "losses", "monitor", "optim", "step", "train"]
 
 
 def __getattr__(name):

@@ -13,8 +13,9 @@ differences.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
-from fnnet import losses as losses_
+from fnnet import loss_calls, losses as losses_
 from fnnet.layers import Dense
 from fnnet.network import Network
 
@@ -33,9 +34,8 @@ def dl_dy_source(loss) -> str:
     return "hand-written" if callable(getattr(loss, "grad", None)) else "jax.grad"
 
 
-def backward(net: Network, params, caches, g=None, *, delta=None):
-    """Gradients (the tree of ``params``) from ``g = ∂L/∂a_L`` (batch, out), or from the
-    output layer's ``delta = ∂L/∂z_L`` when given, walking the layers from the last back."""
+def _chain(net: Network, params, caches, g=None, delta=None):
+    """``(∂L/∂params, ∂L/∂a_0)``: the layers' δ chain from the last back to the input."""
     compute = net.compute_dtype
     params_c = params if compute is None else jax.tree.map(lambda p: p.astype(compute), params)
     if delta is None:
@@ -49,23 +49,37 @@ def backward(net: Network, params, caches, g=None, *, delta=None):
             delta = layer.delta(caches[i], g)
         g, grads[i] = layer.backward(params_c[i], caches[i], delta)
         delta = None
-    return jax.tree.map(lambda d, p: d.astype(p.dtype), grads, list(params))
+    return jax.tree.map(lambda d, p: d.astype(p.dtype), grads, list(params)), g
+
+
+def backward(net: Network, params, caches, g=None, *, delta=None):
+    """Gradients (the tree of ``params``) from ``g = ∂L/∂a_L`` (batch, out), or from the
+    output layer's ``delta = ∂L/∂z_L`` when given, walking the layers from the last back."""
+    return _chain(net, params, caches, g, delta)[0]
 
 
 def loss_and_grad(net: Network, loss, params, x, t, *, key=None, train=False, weights=None,
-                  has_aux=False):
+                  has_aux=False, wrt_input=False):
     """``(L, ∂L/∂params)`` for ``L = loss(net.apply(params, x), t)`` by the hand-written
-    backward pass; x (batch, in) or (in,), t targets or labels, weights (batch,) or None.
-    Same signature and results as ``jax.value_and_grad`` of the forward path; with
-    ``has_aux=True`` it returns ``((L, y), grads)`` with the network's output y."""
+    backward pass; x (batch, ..., in) or (in,), t targets or labels, weights (batch,) or
+    None; ``loss`` any loss (``fnnet.losses``' protocol: ∂L/∂y from its ``grad`` or, if it
+    has none, from ``jax.grad`` of the loss in y). Same results as ``jax.value_and_grad``
+    of the forward path; ``has_aux=True`` returns ``((L, y), grads)`` with the output y;
+    ``wrt_input=True`` returns ``(L, (grads, ∂L/∂x))``, ∂L/∂x of x's shape, so the pass
+    chains into an upstream model."""
     loss = losses_.get(loss)
     y, caches = net.forward_with_cache(params, x, key=key, train=train)
-    value = loss(y, t, weights)
-    batched = y.ndim == 2
+    value = loss_calls.value(loss, y, t, weights)
+    out = y.shape[-1]
     if fused_softmax_cross_entropy(net, loss):
         delta = loss.softmax_delta(y, t, weights)
-        grads = backward(net, params, caches, delta=delta if batched else delta[None, :])
+        grads, g_x = _chain(net, params, caches, delta=delta.reshape(-1, out))
     else:
-        g = loss.grad(y, t, weights)
-        grads = backward(net, params, caches, g if batched else g[None, :])
-    return ((value, y) if has_aux else value), grads
+        g = loss_calls.dl_dy(loss, y, t, weights)
+        grads, g_x = _chain(net, params, caches, g.reshape(-1, out))
+    value = (value, y) if has_aux else value
+    if not wrt_input:
+        return value, grads
+    x = jnp.asarray(x)
+    dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else y.dtype
+    return value, (grads, g_x.reshape(x.shape).astype(dtype))

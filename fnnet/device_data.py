@@ -56,6 +56,20 @@ def to_device(x, t, in_features: int, out_features: int, dtype, what: str = "dat
 _KNOWN: dict[int, tuple] = {}  # id(array) -> (weakref, {fact: value})
 
 
+def weights(w, n: int, dtype, what: str = "data"):
+    """Per-example weights checked (shape (n,), finite, >= 0, not all 0) as a device
+    array in ``dtype``."""
+    values = np.asarray(w)
+    if values.shape != (n,):
+        raise ValueError(f"{what}: expected {n} per-example weights (one per example), got shape {values.shape}")
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
+        raise ValueError(f"{what}: weights must be real numbers, got {values.dtype}")
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or not np.any(values > 0):
+        raise ValueError(f"{what}: weights must be finite and >= 0, and not all 0; got values in "
+                         f"[{values.min()}, {values.max()}]")
+    return jnp.asarray(values, dtype)
+
+
 # Pairs that passed as they are, for one dict lookup when fit sees them again.
 _CLEAN: dict[tuple, tuple] = {}  # (id(x), id(t), in, out, dtype) -> (weakref x, weakref t)
 

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet import losses as losses_
+from fnnet import loss_calls, losses as losses_
 from fnnet.network import Network
 from fnnet.step import TrainState, evaluate_arrays, fresh_state, make_step
 
@@ -34,26 +34,27 @@ class EpochSpec:
     step_losses: bool = False
 
 
-def _minibatches(key, epoch, n: int, batch_size: int):
+def _minibatches(key, epoch, n: int, batch_size: int, pad: bool = True):
     """The epoch's order: ``(full, last)`` where full (count, B) holds the indices of the
-    whole minibatches of a shuffled permutation and last is None or ``(idx (B,), w (B,),
-    rem)``, the partial last batch padded with examples from the start and masked by
-    w = 0 there, so every example counts once."""
+    whole minibatches of a shuffled permutation and last is None or ``(idx, mask)``, the
+    partial last batch: with ``pad``, padded to B with examples from the start and masked
+    by 0 there (one shape for every update); without, its rem examples and mask None."""
     full, rem = divmod(n, batch_size)
     perm = jax.random.permutation(jax.random.fold_in(jax.random.fold_in(key, 0), epoch), n)
     last = None
-    if rem:
+    if rem and pad:
         idx = jnp.concatenate([perm[full * batch_size:], perm[: batch_size - rem]])
-        mask = jnp.arange(batch_size) < rem
-        last = (idx, mask, rem)
+        last = (idx, jnp.arange(batch_size) < rem)
+    elif rem:
+        last = (perm[full * batch_size:], None)
     return perm[: full * batch_size].reshape(full, batch_size), last
 
 
-def _reported(spec: EpochSpec, n, loss_sum, hits, steps_done, dtype) -> dict:
+def _reported(spec: EpochSpec, total_weight, loss_sum, hits, steps_done, dtype) -> dict:
     """The epoch's loss (in the loss's reduction), accuracy and last learning rate."""
-    metrics = {"loss": loss_sum if spec.loss.reduction == "sum" else loss_sum / n}
+    metrics = {"loss": loss_sum if loss_calls.reduction(spec.loss) == "sum" else loss_sum / total_weight}
     if spec.accuracy:
-        metrics["accuracy"] = hits / n
+        metrics["accuracy"] = hits / total_weight
     if spec.learning_rate is not None:
         schedule = spec.learning_rate
         with jax.numpy_dtype_promotion("standard"):  # optax schedules mix float and int32
@@ -65,13 +66,15 @@ def _reported(spec: EpochSpec, n, loss_sum, hits, steps_done, dtype) -> dict:
 def make_epoch(net: Network, loss, optimizer: optax.GradientTransformation, *, batch_size: int,
                grad: str = "autodiff", accuracy: bool = True, eval_batch_size: int = 1024,
                learning_rate=None, step_losses: bool = False) -> Callable:
-    """The pure epoch ``(state, x, t, val) -> (state, metrics)``: shuffle, one update per
-    minibatch under ``lax.scan`` (the last partial batch padded and masked, so each example
-    counts once), then the validation pass when ``val = (x_val, t_val)`` is given.
+    """The pure epoch ``(state, x, t, val=None, w=None) -> (state, metrics)``: shuffle, one
+    update per minibatch under ``lax.scan`` (the last partial batch padded and masked, so
+    each example counts once; unpadded for a loss that takes no weights), then the
+    validation pass when ``val = (x_val, t_val)`` is given. ``w`` (n,): per-example
+    weights, passed to the loss with each batch.
 
-    Metrics: "loss" (and "accuracy") running over the epoch's minibatches in training mode,
-    "val_loss"/"val_accuracy", "learning_rate" when given, and with ``step_losses`` the
-    loss of every update.
+    Metrics: "loss" (and "accuracy") running over the epoch's minibatches in training mode
+    (weighted by w), "val_loss"/"val_accuracy", "learning_rate" when given, and with
+    ``step_losses`` the loss of every update.
     """
     return _epoch(EpochSpec(net, losses_.get(loss), optimizer, batch_size, grad, accuracy, eval_batch_size,
                             learning_rate, step_losses))
@@ -80,41 +83,48 @@ def make_epoch(net: Network, loss, optimizer: optax.GradientTransformation, *, b
 def _epoch(spec: EpochSpec) -> Callable:
     step = make_step(spec.net, spec.loss, spec.optimizer, grad=spec.grad, accuracy=spec.accuracy)
     B = spec.batch_size
+    mean = loss_calls.reduction(spec.loss) == "mean"
+    pad = loss_calls.accepts_weights(spec.loss)
 
-    def epoch(state: TrainState, x, t, val=None):
+    def epoch(state: TrainState, x, t, val=None, w=None):
         n = x.shape[0]
         dtype = spec.net.param_dtype(state.params)
         drop_key = jax.random.fold_in(state.key, 1)
 
-        def update(carry, batch, count):
-            """One minibatch of ``count`` real examples; the epoch's sums grow by its share."""
+        def update(carry, batch):
+            """One minibatch; the epoch's sums grow by its share (its examples' weight)."""
             params, opt_state, s, loss_sum, hits = carry
             params, opt_state, m = step(params, opt_state, batch, jax.random.fold_in(drop_key, s))
+            share = jnp.asarray(batch[0].shape[0], dtype) if len(batch) == 2 else jnp.sum(batch[2])
             # The batch's loss is a mean over its examples or their sum: back to a sum.
-            loss_sum = loss_sum + (m["loss"] * count if spec.loss.reduction == "mean" else m["loss"])
-            hits = hits + m["accuracy"] * count if spec.accuracy else hits
+            loss_sum = loss_sum + (m["loss"] * share if mean else m["loss"])
+            hits = hits + m["accuracy"] * share if spec.accuracy else hits
             return (params, opt_state, s + 1, loss_sum, hits), (m["loss"] if spec.step_losses else None)
+
+        def take(idx, mask=None):
+            # A permutation's indices are in range: no clamping or masking in the gather.
+            batch = [a.at[idx].get(mode="promise_in_bounds") for a in (x, t) + (() if w is None else (w,))]
+            if mask is not None:
+                batch = batch[:2] + [mask.astype(dtype) * (batch[2] if w is not None else 1)]
+            return tuple(batch)
 
         carry = (state.params, state.opt_state, state.step, jnp.zeros((), dtype), jnp.zeros((), dtype))
         losses = []
         if n == B:
             # One batch of everything: its order does not change the update, so no shuffle.
-            carry, ys = update(carry, (x, t), B)
+            carry, ys = update(carry, (x, t) if w is None else (x, t, w))
             losses.append(None if ys is None else ys[None])
         else:
-            full, last = _minibatches(state.key, state.epoch, n, B)
-            # A permutation's indices are in range: no clamping or masking in the gather.
-            take = lambda idx: (x.at[idx].get(mode="promise_in_bounds"),  # noqa: E731
-                                t.at[idx].get(mode="promise_in_bounds"))
+            full, last = _minibatches(state.key, state.epoch, n, B, pad)
             if full.shape[0]:
-                carry, ys = jax.lax.scan(lambda c, idx: update(c, take(idx), B), carry, full)
+                carry, ys = jax.lax.scan(lambda c, idx: update(c, take(idx)), carry, full)
                 losses.append(ys)
             if last is not None:
-                idx, mask, rem = last
-                carry, ys = update(carry, (*take(idx), mask.astype(dtype)), rem)
+                carry, ys = update(carry, take(*last))
                 losses.append(None if ys is None else ys[None])
         params, opt_state, s, loss_sum, hits = carry
-        metrics = _reported(spec, n, loss_sum, hits, s, dtype)
+        total_weight = jnp.asarray(n, dtype) if w is None else jnp.sum(w)
+        metrics = _reported(spec, total_weight, loss_sum, hits, s, dtype)
         if spec.step_losses:
             metrics["step_losses"] = jnp.concatenate(losses)
         if val is not None:
@@ -128,18 +138,18 @@ def _epoch(spec: EpochSpec) -> Callable:
 
 
 def make_epochs(epoch: Callable, max_epochs: int) -> Callable:
-    """``(state, x, t, val, n) -> (state, metrics)``: ``n ≤ max_epochs`` epochs in one
+    """``(state, x, t, val, n, w=None) -> (state, metrics)``: ``n ≤ max_epochs`` epochs in one
     program (n is traced, so any n reuses it); each metric is stacked to ``(max_epochs,)``
     with the first n entries filled, plus "params_finite" of the final parameters and
     "finite", whether those and the n epochs' losses all are (one flag for the host)."""
 
-    def epochs(state, x, t, val, n):
-        shapes = jax.eval_shape(epoch, state, x, t, val)[1]
+    def epochs(state, x, t, val, n, w=None):
+        shapes = jax.eval_shape(epoch, state, x, t, val, w)[1]
         stacked = {k: jnp.zeros((max_epochs,) + v.shape, v.dtype) for k, v in shapes.items()}
 
         def body(i, carry):
             state, stacked, finite = carry
-            state, m = epoch(state, x, t, val)
+            state, m = epoch(state, x, t, val, w)
             stacked = {k: jax.lax.dynamic_update_index_in_dim(stacked[k], m[k], i, 0) for k in stacked}
             return state, stacked, finite & jnp.isfinite(m["loss"])
 
@@ -153,18 +163,18 @@ def make_epochs(epoch: Callable, max_epochs: int) -> Callable:
 @functools.lru_cache(maxsize=64)
 def epochs_program(spec: EpochSpec, max_epochs: int, *, fresh: bool = False) -> Callable:
     """``make_epochs`` of ``spec``'s epoch compiled once per (spec, max_epochs): ``(state,
-    x, t, val, n) -> (params, opt_state, metrics)``; only what changed comes back (each
+    x, t, val, n, w) -> (params, opt_state, metrics)``; only what changed comes back (each
     output costs dispatch time), "params_finite" only with ``spec.step_losses``. ``fresh``:
-    it takes ``(params, key, x, t, val, n)`` and makes the new run's state itself."""
+    it takes ``(params, key, x, t, val, n, w)`` and makes the new run's state itself."""
     run = make_epochs(_epoch(spec), max_epochs)
 
-    def epochs(state, x, t, val, n):
-        state, metrics = run(state, x, t, val, n)
+    def epochs(state, x, t, val, n, w=None):
+        state, metrics = run(state, x, t, val, n, w)
         if not spec.step_losses:
             del metrics["params_finite"]
         return state.params, state.opt_state, metrics
 
-    def fresh_epochs(params, key, x, t, val, n):
-        return epochs(fresh_state(spec.optimizer, params, key), x, t, val, n)
+    def fresh_epochs(params, key, x, t, val, n, w=None):
+        return epochs(fresh_state(spec.optimizer, params, key), x, t, val, n, w)
 
     return jax.jit(fresh_epochs if fresh else epochs)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import data as data_, device_data, losses as losses_
+from fnnet import data as data_, device_data, loss_calls, losses as losses_
 from fnnet.monitor import EarlyStopping, History  # noqa: F401  (fit's arguments and results)
 from fnnet.network import Network
 from fnnet.epochs import EpochSpec, epochs_program
@@ -71,13 +71,15 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
 
     Args:
         net: the Network.
-        loss: a loss object or name (``losses.get``).
+        loss: a name, an fnnet loss, or any callable ``loss(y, t[, weights])`` returning a
+            scalar (``fnnet.losses``' protocol).
         optimizer: an optax GradientTransformation (e.g. from ``fnnet.optim``).
         params: a parameter tree (a new run; needs ``key``) or a TrainState (resume it,
             early stopping's progress included: a run split in two is bitwise the run
             done at once).
-        data: ``(x, t)``, x (n, in) features, t (n,) integer labels or (n, out) targets;
-            NumPy or device arrays (checked either way).
+        data: ``(x, t)`` or ``(x, t, w)``: x (n, in) features, t (n,) integer labels or
+            (n, out) targets, w (n,) per-example weights (>= 0, passed to the loss, and
+            weighting the reported loss and accuracy); NumPy or device arrays (checked).
         key: the run's base key (epoch e shuffles with ``fold_in(fold_in(key, 0), e)``,
             update s drops out with ``fold_in(fold_in(key, 1), s)``).
         epochs: how many epochs to run (>= 0).
@@ -109,15 +111,25 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     dtype = net.checked_dtype(params)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-    x, t = data
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError("data: expected (x, t) or (x, t, weights), got "
+                         + (f"{len(data)} arrays" if isinstance(data, (tuple, list)) else type(data).__name__))
+    x, t, w = (*data, None) if len(data) == 2 else data
+    if w is not None and not loss_calls.accepts_weights(loss):
+        raise ValueError(f"data has per-example weights but loss {loss_calls.describe(loss)!r} takes "
+                         "none; give it a third argument, loss(y, t, weights)")
     if validation_split:
         if validation_data is not None:
             raise ValueError("pass validation_data or validation_split, not both")
-        (x, t), validation_data, _ = data_.train_val_test_split(
-            x, t, val=validation_split, test=0.0, seed=_key_seed(key))
+        seed = _key_seed(key)
+        (x, t), validation_data, _ = data_.train_val_test_split(x, t, val=validation_split, test=0.0, seed=seed)
+        if w is not None:  # the same seed and n give the same permutation: the rows match
+            (w, _), _, _ = data_.train_val_test_split(w, data[1], val=validation_split, test=0.0, seed=seed)
     if accuracy is None:
         accuracy = device_data.is_classification(t)
     x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    if w is not None:
+        w = device_data.weights(w, x.shape[0], dtype, "data")
     n = x.shape[0]
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
@@ -159,7 +171,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         if not count or stopped:
             return None
         args = (params, key) if before is None else (before,)
-        new_params, opt_state, metrics = program(*args, x, t, val, _device_int(count))
+        new_params, opt_state, metrics = program(*args, x, t, val, _device_int(count), w)
         after = TrainState(new_params, opt_state, np.int32(done[1] + steps * count), np.int32(done[0] + count), key)
         return before, count, after, metrics
 
@@ -179,7 +191,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         if not np.asarray(metrics["finite"]):
             if previous is None:
                 previous = init_state(params, optimizer, key)
-            error = _diverged(spec, previous, count, x, t, val)
+            error = _diverged(spec, previous, count, x, t, val, w)
             history._append(columns, error.epoch - first_epoch - 1)
             error.history = history
             error.state = error.state._replace(stopping=stopping)
@@ -199,13 +211,13 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     return FitResult(stopping.params if restore else state.params, state, history, best_epoch, stopped)
 
 
-def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val) -> DivergenceError:
+def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val, w) -> DivergenceError:
     """Replay the failed call one epoch at a time (keys make it deterministic) to name the
     first update with a non-finite loss and keep the state before that epoch."""
     replay = epochs_program(dataclasses.replace(spec, step_losses=True), 1)
     state = start
     for _ in range(count):
-        new_params, opt_state, metrics = replay(state, x, t, val, _device_int(1))
+        new_params, opt_state, metrics = replay(state, x, t, val, _device_int(1), w)
         losses = np.asarray(metrics["step_losses"][0])
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size or not bool(metrics["params_finite"]):

@@ -1,7 +1,13 @@
-"""Gradient equivalence: the hand-written backprop against ``jax.grad`` ("autodiff",
-reverse mode), forward mode (``jax.jvp`` along every parameter) and central
-differences, as a per-leaf
-report and a pytest-friendly assertion.
+"""Gradient equivalence: a hand-written gradient against ``jax.grad`` ("autodiff", reverse
+mode), forward mode (``jax.jvp`` along every parameter) and central differences, as a
+per-leaf report and a pytest-friendly assertion. Two entry points share them:
+
+* ``compare`` / ``assert_gradients_close``: an fnnet network and loss; the hand-written
+  gradient is ``fnnet.backprop`` (method "backprop").
+* ``compare_fn`` / ``assert_fn_gradients_close``: any scalar function ``f(params, *args)``
+  of a parameter pytree (dicts, lists, tuples, nested) and the user's own gradient
+  ``grad(params, *args)`` returning a tree like params (method "hand-written"); they
+  live in ``fnnet.gradcheck_fn`` and are reachable here too.
 
 For each method and each parameter leaf the report gives the largest absolute
 difference from the reference (``jax.grad`` by default) and the normwise relative
@@ -19,8 +25,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+from jax.tree_util import keystr
 
-from fnnet import backprop, losses as losses_
+from fnnet import backprop, loss_calls, losses as losses_
 
 METHODS = ("backprop", "autodiff", "forward", "central_difference")
 
@@ -32,10 +39,11 @@ RTOL = {
     "bfloat16": (5e-2, None),
     "float16": (5e-2, None),
 }
+_EXACT = ("backprop", "hand-written", "autodiff", "forward")  # the methods ``rtol`` sets
 
 
 def _loss_fn(net, loss, x, t, key, train, weights):
-    return lambda p: loss(net.apply(p, x, key=key, train=train), t, weights)
+    return lambda p: loss_calls.value(loss, net.apply(p, x, key=key, train=train), t, weights)
 
 
 def forward_mode(f, params, chunk: int = 128):
@@ -69,15 +77,22 @@ def central_differences(f, params, step=None):
     return unravel(jax.lax.map(one, jnp.arange(theta.shape[0]), batch_size=256))
 
 
-def _methods(methods) -> tuple:
+def _automatic(f, params) -> dict:
+    """The gradient methods that need only ``f``, each as a thunk (called inside jit)."""
+    return {"autodiff": lambda: jax.grad(f)(params),
+            "forward": lambda: forward_mode(f, params),
+            "central_difference": lambda: central_differences(f, params)}
+
+
+def _methods(methods, known=METHODS) -> tuple:
     """The methods asked for, checked; "reverse" (the old name of "autodiff") still works."""
     if "reverse" in methods:
         warnings.warn('gradient method "reverse" is now "autodiff"', DeprecationWarning, stacklevel=3)
         methods = ["autodiff" if m == "reverse" else m for m in methods]
     methods = tuple(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in known]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; expected some of {list(METHODS)}")
+        raise ValueError(f"unknown methods {unknown}; expected some of {list(known)}")
     return methods
 
 
@@ -85,13 +100,9 @@ def _methods(methods) -> tuple:
 def _program(net, loss, train, methods):
     def run(params, x, t, key, weights):
         f = _loss_fn(net, loss, x, t, key, train, weights)
-        compute = {
-            "backprop": lambda: backprop.loss_and_grad(net, loss, params, x, t, key=key,
-                                                       train=train, weights=weights)[1],
-            "autodiff": lambda: jax.grad(f)(params),
-            "forward": lambda: forward_mode(f, params),
-            "central_difference": lambda: central_differences(f, params),
-        }
+        compute = {"backprop": lambda: backprop.loss_and_grad(net, loss, params, x, t, key=key,
+                                                              train=train, weights=weights)[1],
+                   **_automatic(f, params)}
         return f(params), {m: compute[m]() for m in methods}
 
     return jax.jit(run)
@@ -116,12 +127,14 @@ class LeafError:
 
 @dataclass(frozen=True)
 class Report:
-    """Per-leaf disagreement of each method with ``reference``."""
+    """Per-leaf disagreement of each method with ``reference``; ``dl_dy``: where fnnet's
+    backprop took ∂L/∂y from ("hand-written" or "jax.grad"; None for ``compare_fn``)."""
 
     reference: str
     dtype: str  # of the arithmetic: the network's compute dtype, else the parameters'
-    loss: float
+    loss: float  # the value of the loss (of f for ``compare_fn``)
     rows: tuple[LeafError, ...]
+    dl_dy: str | None = None
 
     def worst(self, method: str | None = None) -> float:
         """The largest relative error (of ``method``, or of every method)."""
@@ -134,10 +147,29 @@ class Report:
                 and not r.max_abs <= atol.get(r.method, 0.0) + rtol[r.method] * r.scale]
 
     def __str__(self) -> str:
-        lines = [f"gradient check against {self.reference} ({self.dtype}, loss {self.loss:.6g})",
-                 f"{'method':<20}{'leaf':<14}{'max abs err':>14}{'max rel err':>14}"]
-        lines += [f"{r.method:<20}{r.leaf:<14}{r.max_abs:>14.3e}{r.max_rel:>14.3e}" for r in self.rows]
+        lines = [f"gradient check against {self.reference} ({self.dtype}, loss {self.loss:.6g})"]
+        if self.dl_dy is not None:
+            why = " (the loss has no grad method)" if self.dl_dy == "jax.grad" else ""
+            lines.append(f"∂L/∂y: {self.dl_dy}{why}")
+        w = max([14] + [len(r.leaf) + 2 for r in self.rows])
+        lines.append(f"{'method':<20}{'leaf':<{w}}{'max abs err':>14}{'max rel err':>14}")
+        lines += [f"{r.method:<20}{r.leaf:<{w}}{r.max_abs:>14.3e}{r.max_rel:>14.3e}" for r in self.rows]
         return "\n".join(lines)
+
+
+def _rows(grads: dict, reference: str, methods) -> tuple[LeafError, ...]:
+    """A LeafError for every leaf of every method's gradient tree against the reference's."""
+    ref_leaves = jax.tree_util.tree_flatten_with_path(grads[reference])[0]
+    rows = []
+    for method in methods:
+        if method == reference:
+            continue
+        for (path, ref), got in zip(ref_leaves, jax.tree.leaves(grads[method])):
+            ref64, got64 = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+            max_abs = float(np.max(np.abs(got64 - ref64), initial=0.0))
+            scale = float(max(np.max(np.abs(ref64), initial=0.0), np.max(np.abs(got64), initial=0.0)))
+            rows.append(LeafError(method, keystr(path), max_abs, max_abs / scale if scale > 0 else 0.0, scale))
+    return tuple(rows)
 
 
 def compare(net, loss, params, x, t, *, key=None, train=False, weights=None,
@@ -147,34 +179,38 @@ def compare(net, loss, params, x, t, *, key=None, train=False, weights=None,
     (reference,) = _methods((reference,))
     wanted = _methods(dict.fromkeys((reference, *methods)))
     value, grads = _program(net, loss, train, wanted)(params, x, t, key, weights)
-    ref_leaves = jax.tree_util.tree_flatten_with_path(grads[reference])[0]
-    rows = []
-    for method in wanted:
-        if method == reference:
-            continue
-        for (path, ref), got in zip(ref_leaves, jax.tree.leaves(grads[method])):
-            ref64, got64 = np.asarray(ref, np.float64), np.asarray(got, np.float64)
-            max_abs = float(np.max(np.abs(got64 - ref64), initial=0.0))
-            scale = float(max(np.max(np.abs(ref64), initial=0.0), np.max(np.abs(got64), initial=0.0)))
-            rows.append(LeafError(method, jax.tree_util.keystr(path), max_abs,
-                                  max_abs / scale if scale > 0 else 0.0, scale))
     # Tolerances follow the dtype the arithmetic ran in: the compute dtype under mixed precision.
     dtype = net.compute_dtype or jnp.result_type(*jax.tree.leaves(params)).name
-    return Report(reference, dtype, float(value), tuple(rows))
+    return Report(reference, dtype, float(value), _rows(grads, reference, wanted),
+                  dl_dy=backprop.dl_dy_source(loss))
 
 
 def default_tolerances(dtype: str, loss_value: float):
     """``(rtol, atol)`` dicts by method for parameters of ``dtype``."""
     rtol_ad, rtol_fd = RTOL.get(dtype, RTOL["float32"])
+    rtol = dict.fromkeys(_EXACT, rtol_ad)
     if rtol_fd is None:
-        return {"backprop": rtol_ad, "autodiff": rtol_ad, "forward": rtol_ad}, {}
+        return rtol, {}
     eps = float(jnp.finfo(dtype).eps)
     step = eps ** (1 / 3)
     # Central differences cannot resolve less than about eps·|L| / h.
     fd_floor = 100 * eps * max(1.0, abs(loss_value)) / step
-    rtol = {"backprop": rtol_ad, "autodiff": rtol_ad, "forward": rtol_ad, "central_difference": rtol_fd}
-    atol = {"central_difference": fd_floor}
-    return rtol, atol
+    return {**rtol, "central_difference": rtol_fd}, {"central_difference": fd_floor}
+
+
+def _assert_close(report: Report, rtol, fd_rtol) -> Report:
+    rtols, atols = default_tolerances(report.dtype, report.loss)
+    if rtol is not None:
+        rtols.update(dict.fromkeys(_EXACT, rtol))
+    if fd_rtol is not None:
+        rtols["central_difference"] = fd_rtol
+    bad = report.failures(rtols, atols)
+    if bad:
+        worst = max(bad, key=lambda r: r.max_rel)
+        raise AssertionError(f"{len(bad)} leaves disagree (worst: {worst.method} {worst.leaf}, "
+                             f"rel {worst.max_rel:.3e} > rtol {rtols[worst.method]:.1e}): "
+                             + ", ".join(f"{r.method} {r.leaf}" for r in bad) + f"\n{report}")
+    return report
 
 
 def assert_gradients_close(net, loss, params, x, t, *, key=None, train=False, weights=None,
@@ -184,14 +220,12 @@ def assert_gradients_close(net, loss, params, x, t, *, key=None, train=False, we
     (``RTOL``; override with ``rtol`` for the exact methods and ``fd_rtol`` for central
     differences). Raises AssertionError with the report; returns the report."""
     report = compare(net, loss, params, x, t, key=key, train=train, weights=weights, methods=methods)
-    rtols, atols = default_tolerances(report.dtype, report.loss)
-    if rtol is not None:
-        rtols.update(backprop=rtol, autodiff=rtol, forward=rtol)
-    if fd_rtol is not None:
-        rtols["central_difference"] = fd_rtol
-    bad = report.failures(rtols, atols)
-    if bad:
-        worst = max(bad, key=lambda r: r.max_rel)
-        raise AssertionError(f"{len(bad)} leaves disagree (worst: {worst.method} {worst.leaf}, "
-                             f"rel {worst.max_rel:.3e} > rtol {rtols[worst.method]:.1e})\n{report}")
-    return report
+    return _assert_close(report, rtol, fd_rtol)
+
+
+def __getattr__(name):
+    # The checker for any function lives in fnnet.gradcheck_fn (which imports this module).
+    if name in ("FN_METHODS", "compare_fn", "assert_fn_gradients_close"):
+        from fnnet import gradcheck_fn
+        return getattr(gradcheck_fn, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

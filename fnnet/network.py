@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet.layers import LAYER_TYPES, Dense, Dropout
+from fnnet import activations, initializers, layers as layers_
+from fnnet.layers import Dense, Dropout
 
 
 @dataclass(frozen=True)
 class Network:
     """A fully connected feedforward network ``in_features -> layers[0] -> ... -> layers[-1]``.
+
+    ``layers``: Dense, Maxout, Dropout or any hashable object with the Layer protocol's
+    members (``fnnet.layers.Layer``).
 
     Frozen and hashable; it holds no arrays, so it can be closed over or passed as a
     static argument. ``compute_dtype`` (e.g. "bfloat16") runs the forward and backward
@@ -35,9 +40,15 @@ class Network:
         if not layers:
             raise ValueError(f"Network: layers must be a non-empty list of layers, got {self.layers!r}")
         for i, layer in enumerate(layers):
-            if not isinstance(layer, LAYER_TYPES):
-                names = [t.__name__ for t in LAYER_TYPES]
-                raise TypeError(f"Network: layers[{i}] must be one of {names}, got {layer!r}")
+            absent = layers_.missing(layer)
+            if absent:
+                raise TypeError(f"Network: layers[{i}] ({type(layer).__name__}) is not a layer: it lacks "
+                                f"{', '.join(absent)} (see fnnet.layers.Layer); got {layer!r}")
+            try:
+                hash(layer)
+            except TypeError:
+                raise TypeError(f"Network: layers[{i}] ({type(layer).__name__}) must be hashable (a frozen "
+                                "dataclass, say): the network is a jit static argument") from None
         object.__setattr__(self, "layers", layers)
         if self.compute_dtype is not None:
             dtype = jnp.dtype(self.compute_dtype)
@@ -46,15 +57,17 @@ class Network:
             object.__setattr__(self, "compute_dtype", dtype.name)
 
     def to_config(self) -> dict:
-        """A JSON-ready description: ``{"in_features", "layers": [{"type", ...}], "compute_dtype"}``."""
+        """A JSON-ready description: ``{"in_features", "layers": [{"type", ...}], "compute_dtype"}``.
+        A ValueError names a layer that a config cannot describe: an unregistered layer
+        type (see ``fnnet.layers.register``), activation or initializer callable."""
         return {"in_features": self.in_features,
-                "layers": [{"type": type(layer).__name__, **asdict(layer)} for layer in self.layers],
+                "layers": [_layer_config(i, layer) for i, layer in enumerate(self.layers)],
                 "compute_dtype": self.compute_dtype}
 
     @classmethod
     def from_config(cls, config: dict) -> "Network":
         """The Network that ``to_config`` described; a ValueError names what does not fit."""
-        types = {t.__name__: t for t in LAYER_TYPES}
+        types = layers_.REGISTERED
         try:
             layers = []
             for i, spec in enumerate(config["layers"]):
@@ -141,40 +154,50 @@ class Network:
         return dtype if isinstance(dtype, np.dtype) else jnp.result_type(leaves[0])
 
     def _prepare(self, params, x):
-        """Validated inputs as ``(params_c, x2d, batched, out_dtype)`` in the compute dtype."""
-        self.check_params(params)
+        """Validated inputs as ``(params_c, x2d, lead, out_dtype)`` in the compute dtype; x2d is
+        x as ``(prod(lead), in)`` with ``lead = x.shape[:-1]``."""
+        out_dtype = self.checked_dtype(params)
         x = jnp.asarray(x)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.in_features:
-            raise ValueError(f"x: expected shape (batch, {self.in_features}) or ({self.in_features},), "
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x: expected shape (batch, ..., {self.in_features}) or ({self.in_features},), "
                              f"got {tuple(x.shape)}")
-        out_dtype = self.param_dtype(params)
         compute = jnp.dtype(self.compute_dtype) if self.compute_dtype else out_dtype
         if compute != out_dtype:
             params = jax.tree.map(lambda p: p.astype(compute), params)
-        batched = x.ndim == 2
-        x2 = (x if batched else x[None, :]).astype(compute)
-        return params, x2, batched, out_dtype
+        lead = x.shape[:-1]
+        x2 = x if x.ndim == 2 else x.reshape(-1, self.in_features)
+        return params, x2.astype(compute), lead, out_dtype
 
     def forward_with_cache(self, params, x, *, key=None, train=False):
-        """``(y, caches)``: the output (shape like ``apply``) and one cache per layer, each
-        holding what that layer's backward rule needs (``a_prev``, ``z``, ``a``, masks), with
-        a batch axis even for unbatched ``x``."""
-        params, a, batched, out_dtype = self._prepare(params, x)
+        """``(y, caches)``: y as from ``apply``, ``x.shape[:-1] + (out,)``, and one cache per
+        layer holding what its backward rule needs (``a_prev``, ``z``, ``a``, masks). Caches
+        are always 2-D, ``(n, features)`` with ``n = prod(x.shape[:-1])`` (1 for a single
+        example): the backward pass takes ``∂L/∂y`` reshaped to ``(n, out)``."""
+        params, a, lead, out_dtype = self._prepare(params, x)
         if train and key is None:
             needing = [i for i, layer in enumerate(self.layers) if layer.needs_key]
             if needing:
-                raise ValueError(f"layers {needing} (Dropout) need key= in training mode; "
+                kinds = ", ".join(dict.fromkeys(type(self.layers[i]).__name__ for i in needing))
+                raise ValueError(f"layers {needing} ({kinds}) need key= in training mode; "
                                  "pass key=jax.random.key(seed), a fresh one per step")
-        caches = []
+        caches, rows = [], a.shape[0]
         for i, (layer, p) in enumerate(zip(self.layers, params)):
             layer_key = jax.random.fold_in(key, i) if (train and layer.needs_key) else None
-            a, cache = layer.forward(p, a, key=layer_key, train=train)
+            try:
+                a, cache = layer.forward(p, a, key=layer_key, train=train)
+            except ValueError as e:  # shapes are static: this runs once, while tracing
+                raise ValueError(f"layers[{i}] ({type(layer).__name__}): {e}") from e
+            if tuple(jnp.shape(a)) != (rows, self.widths[i + 1]):
+                raise ValueError(f"layers[{i}] ({type(layer).__name__}): forward returned a of shape "
+                                 f"{tuple(jnp.shape(a))}, expected {(rows, self.widths[i + 1])} "
+                                 "(batch, out_features)")
             caches.append(cache)
         y = a.astype(out_dtype)
-        return (y if batched else y[0]), caches
+        return y.reshape(lead + (self.out_features,)), caches
 
     def apply(self, params, x, *, key=None, train=False):
-        """``y = f_L(... f_1(x W_1 + b_1) ...)``: x (batch, in) or (in,) -> y (batch, out) or (out,).
+        """``y = f_L(... f_1(x W_1 + b_1) ...)``: x (batch, ..., in) or (in,) -> y (batch, ..., out)
+        or (out,); any leading axes are flattened into one batch axis and restored.
 
         Pure; works under jit, grad and vmap. ``key`` draws the dropout masks and is
         required when ``train=True`` and the network has dropout. x is cast to the
@@ -184,6 +207,39 @@ class Network:
         return y
 
     __call__ = apply
+
+
+def _layer_config(i: int, layer) -> dict:
+    kind = type(layer).__name__
+    if layers_.REGISTERED.get(kind) is not type(layer):
+        raise ValueError(f"to_config: layers[{i}] ({kind}) is not a registered layer type; "
+                         "decorate its class with @fnnet.layers.register to write it in a config")
+    spec = {"type": kind}
+    for field in dataclasses.fields(layer):
+        if field.init:
+            value = getattr(layer, field.name)
+            if not _json_ready(value):
+                shown = (f"<unregistered activation {value.name!r}>" if isinstance(value, activations.Activation)
+                         else repr(value)[:60])
+                raise ValueError(f"to_config: layers[{i}] ({kind}) {field.name}={shown} cannot be written to "
+                                 f"a config; {_HINTS.get(field.name, 'use a JSON value')}")
+            spec[field.name] = value
+    return spec
+
+
+_HINTS = {
+    "activation": "register it with fnnet.activations.register(name, f, df) and pass the name",
+    "w_init": f"use one of the names {list(initializers.W_NAMES)}",
+    "b_init": f"use one of the names {list(initializers.B_NAMES)}",
+}
+
+
+def _json_ready(value) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_json_ready(v) for v in value)
+    return isinstance(value, dict) and all(isinstance(k, str) and _json_ready(v) for k, v in value.items())
 
 
 _CHECKED: dict = {}  # (network, tree, shapes and dtypes) that passed check_params -> their dtype

@@ -13,7 +13,7 @@ import numpy as np
 from fnnet import loaders
 
 BUNDLED = ("digits", "xor")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "maxout")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus", "maxout")
 LOSSES = ("cross_entropy", "squared_error")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")  # fnnet.optim.OPTIMIZERS, without importing jax
 ADAGRAD_FORMS = ("notes", "optax")

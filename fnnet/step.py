@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import backprop, device_data, losses as losses_
+from fnnet import backprop, device_data, loss_calls, losses as losses_
 from fnnet.network import Network
 
 GRADS = ("autodiff", "backprop")
@@ -49,7 +49,9 @@ def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainSta
 
 def fresh_state(optimizer: optax.GradientTransformation, params, key) -> TrainState:
     """``init_state``'s state, traceable (a compiled program can make its own)."""
-    return TrainState(params, optimizer.init(params), *(jnp.zeros((), jnp.int32),) * 2, key)
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 counts
+        opt_state = optimizer.init(params)
+    return TrainState(params, opt_state, *(jnp.zeros((), jnp.int32),) * 2, key)
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,7 +77,7 @@ def value_and_grad(net: Network, loss, grad: str = "autodiff") -> Callable:
     def autodiff(params, x, t, w, key):
         def objective(p):
             y = net.apply(p, x, key=key, train=True)
-            return loss(y, t, w), y
+            return loss_calls.value(loss, y, t, w), y
         return jax.value_and_grad(objective, has_aux=True)(params)
 
     return autodiff
@@ -85,13 +87,22 @@ def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
               grad: str = "autodiff", accuracy: bool = True) -> Callable:
     """The pure update ``(params, opt_state, batch, key) -> (params, opt_state, metrics)``;
     batch is ``(x, t)`` or ``(x, t, weights)``, metrics ``{"loss", "accuracy"}`` of the
-    batch before the update."""
+    batch before the update. A transformation taking extra arguments
+    (``optax.GradientTransformationExtraArgs``: ``reduce_on_plateau``, line searches) gets
+    ``value=`` (the batch loss), ``grad=`` and ``value_fn=`` (the batch loss as a function
+    of params, with the same key and weights)."""
     vg = value_and_grad(net, loss, grad)
+    extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def step(params, opt_state, batch, key):
         x, t, w = (*batch, None) if len(batch) == 2 else batch
         (value, y), grads = vg(params, x, t, w, key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        # optax's protocol: such an update takes what it needs and ignores the rest. The
+        # gradient value_fn also computes is dead code under jit, which XLA drops.
+        kwargs = {} if not extra else dict(value=value, grad=grads,
+                                           value_fn=lambda p: vg(p, x, t, w, key)[0][0])
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 counts
+            updates, opt_state = optimizer.update(grads, opt_state, params, **kwargs)
         params = optax.apply_updates(params, updates)
         metrics = {"loss": value}
         if accuracy:
@@ -112,8 +123,12 @@ def train_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
 
 def evaluate_arrays(net: Network, loss, params, x, t, chunk: int) -> dict:
     """Traceable ``evaluate``: ``{"loss", "accuracy"}`` in inference mode over x (n, in)
-    and t, ``chunk`` examples at a time (the last chunk padded and masked)."""
+    and t, ``chunk`` examples at a time (the last chunk padded and masked). A loss that is
+    not an fnnet ``Loss`` (no per-example values to add up) sees all of x at once."""
     n = x.shape[0]
+    if not isinstance(loss, losses_.Loss):
+        y = net.apply(params, x)
+        return {"loss": loss_calls.value(loss, y, t), "accuracy": losses_.accuracy(y, t)}
     chunk = min(chunk, n)
     count = -(-n // chunk)
     pad = count * chunk - n

@@ -69,3 +69,9 @@ def test_worked_example_script_prints_the_figures(capsys):
     out = capsys.readouterr().out
     assert "0.2910277737" in out and "0.2910279239" in out
     assert figures["E_total"] == pytest.approx(0.298371109, abs=1e-9)
+
+
+def test_custom_layer_example_passes_the_checker(capsys):
+    report = load("custom_layer").main()
+    assert report.worst("backprop") < 1e-13
+    assert "gradient check against autodiff" in capsys.readouterr().out

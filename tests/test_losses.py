@@ -90,7 +90,9 @@ def test_target_shape_mismatch_is_named(t, message):
 
 
 def test_unknown_names_are_listed():
-    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; expected one of \['cross_entropy', 'cross_entropy_logits', 'squared_error'\]"):
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; expected one of \['binary_cross_entropy', "
+                       r"'binary_cross_entropy_logits', 'cross_entropy', 'cross_entropy_logits', 'huber', "
+                       r"'squared_error'\] or a callable loss\(y, t\) returning a scalar"):
         losses.get("hinge")
     with pytest.raises(ValueError, match="unknown reduction 'max'"):
         losses.squared_error("max")
@@ -105,11 +107,13 @@ def test_concrete_labels_out_of_range_are_an_error_not_a_number(make):
         make()(y, jnp.array([0, 12, 3]))
     with pytest.raises(ValueError, match=r"in \[0, 10\), got values in \[-1, 3\]"):
         make()(y, np.array([-1, 2, 3]))
+    # One output unit: labels 0 and 1 (cross-entropy's single-unit form is binary cross-entropy).
+    single = losses.binary_cross_entropy() if isinstance(make(), losses.CrossEntropy) else make()
     with pytest.raises(ValueError, match=r"in \[0, 2\), got values in \[0, 2\]"):
-        make()(jnp.full((2, 1), 0.5), jnp.array([0, 2]))  # one output unit: labels 0 and 1
+        single(jnp.full((2, 1), 0.5), jnp.array([0, 2]))
     # Traced labels cannot be looked at: in range they work as before, out of range the loss is NaN.
     assert jnp.isfinite(jax.jit(make())(y, jnp.array([0, 9, 3])))
     assert jnp.isnan(jax.jit(make())(y, jnp.array([0, 12, 3])))
     assert jnp.isnan(jax.jit(make())(y, jnp.array([-1, 2, 3])))
-    assert jnp.isnan(jax.jit(make())(jnp.full((2, 1), 0.5), jnp.array([0, 2])))
+    assert jnp.isnan(jax.jit(single)(jnp.full((2, 1), 0.5), jnp.array([0, 2])))
     assert jnp.all(jnp.isnan(jax.jit(jax.grad(make()))(y, jnp.array([0, 12, 3]))[1]))  # its gradient too

@@ -131,7 +131,11 @@ def test_notes_dropout_rule_scales_at_test_time():
     (lambda: Maxout(3, 0), "pieces must be a positive int"),
     (lambda: Network(0, (Dense(2),)), "in_features must be a positive int"),
     (lambda: Network(2, ()), "layers must be a non-empty list"),
-    (lambda: Network(2, ("dense",)), r"layers\[0\] must be one of"),
+    (lambda: Network(2, ("dense",)), r"layers\[0\] \(str\) is not a layer: it lacks param_shapes, init"),
+    (lambda: Dense(3, w_init="xavier"), r"unknown w_init 'xavier'; expected one of \['glorot', 'he', 'lecun'\]"),
+    (lambda: Dense(3, b_init="he"), r"unknown b_init 'he'; expected one of \['zeros'\]"),
+    (lambda: Dense(3, use_bias=1), "use_bias must be True or False, got 1"),
+    (lambda: Dense(3, 42), "unknown activation 42"),
 ])
 def test_bad_descriptions_are_named(make, message):
     with pytest.raises((ValueError, TypeError), match=message):
@@ -140,10 +144,12 @@ def test_bad_descriptions_are_named(make, message):
 
 def test_input_width_mismatch_is_named():
     params = NET.init(jax.random.key(0))
-    with pytest.raises(ValueError, match=r"x: expected shape \(batch, 4\) or \(4,\), got \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"x: expected shape \(batch, ..., 4\) or \(4,\), got \(2, 5\)"):
         NET.apply(params, jnp.ones((2, 5)))
-    with pytest.raises(ValueError, match=r"got \(1, 2, 4\)"):
-        NET.apply(params, jnp.ones((1, 2, 4)))
+    with pytest.raises(ValueError, match=r"got \(3, 2, 5\)"):
+        NET.apply(params, jnp.ones((3, 2, 5)))
+    with pytest.raises(ValueError, match=r"got \(\)"):
+        NET.apply(params, jnp.ones(()))
 
 
 def test_params_that_do_not_match_the_network_are_named():
@@ -177,3 +183,139 @@ def test_mlp_builds_the_usual_stack():
     net = fnnet.mlp([64, 128, 10], activation="relu", dropout=0.5)
     assert net.layers == (Dense(128, "relu"), Dropout(0.5), Dense(10, "identity"))
     assert net.in_features == 64
+
+
+# ------------------------------------------------------------------ leading axes
+
+
+def test_any_leading_axes_are_flattened_into_the_batch_and_restored():
+    params = NET.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (2, 3, 5, 4))
+    y = NET.apply(params, x)
+    assert y.shape == (2, 3, 5, 3)
+    np.testing.assert_allclose(y.reshape(30, 3), NET.apply(params, x.reshape(30, 4)), rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(NET.apply)(params, x), y, rtol=1e-6)
+    np.testing.assert_allclose(jax.vmap(NET.apply, in_axes=(None, 1), out_axes=1)(params, x), y, rtol=1e-6)
+    assert NET.apply(params, jnp.ones((0, 2, 4))).shape == (0, 2, 3)
+
+
+def test_forward_with_cache_keeps_the_caches_two_dimensional():
+    # The contract backprop relies on: y has x's leading shape, every cache is
+    # (prod(leading), features), (1, features) for a single example.
+    params = NET.init(jax.random.key(0))
+    for lead in [(), (6,), (2, 3), (1, 2, 3)]:
+        x = jnp.ones(lead + (4,))
+        y, caches = NET.forward_with_cache(params, x, key=jax.random.key(2), train=True)
+        n = int(np.prod(lead))
+        assert y.shape == lead + (3,)
+        assert caches[0].a_prev.shape == (n, 4) and caches[0].z.shape == (n, 8)
+        assert caches[1].scale.shape == (n, 8) and caches[2].winner.shape == (n, 6)
+        assert caches[3].a.shape == (n, 3)
+        np.testing.assert_array_equal(caches[3].a.reshape(y.shape), y)
+
+
+# ------------------------------------------------------------------ activations as callables
+
+
+def test_a_callable_activation_gets_its_derivative_from_jax():
+    net = Network(3, (Dense(4, jnp.sin), Dense(2, (jnp.cos, lambda z, a: -jnp.sin(z)))))
+    assert net == Network(3, (Dense(4, jnp.sin), net.layers[1]))  # equal, so jit caches hit
+    assert hash(net.layers[0]) == hash(Dense(4, jnp.sin))
+    params = net.init(jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (5, 3))
+    z1 = x @ params[0]["w"] + params[0]["b"][None, :]
+    expected = jnp.cos(jnp.sin(z1) @ params[1]["w"] + params[1]["b"][None, :])
+    np.testing.assert_allclose(net.apply(params, x), expected, rtol=1e-6)
+    with jax.enable_x64(True):
+        p64 = jax.tree.map(lambda p: jnp.asarray(p, jnp.float64), params)
+        fnnet.gradcheck.assert_gradients_close(net, "squared_error", p64, jnp.asarray(x, jnp.float64),
+                                               jnp.ones((5, 2), jnp.float64))
+
+
+def test_registered_activations_by_object_or_function_are_stored_by_name():
+    assert Dense(3, fnnet.activations.get("tanh")) == Dense(3, "tanh")
+    assert Dense(3, jax.nn.relu).activation == "relu" and Dense(3, jax.nn.gelu).activation == "gelu"
+    net = Network(2, (Dense(3, jax.nn.silu),))
+    assert Network.from_config(net.to_config()) == net
+
+
+def test_to_config_names_an_unregistered_activation_in_one_line():
+    net = Network(2, (Dense(3, "tanh"), Dense(1, jnp.sin)))
+    with pytest.raises(ValueError, match=r"layers\[1\] \(Dense\) activation=<unregistered activation 'sin'> "
+                                         r"cannot be written.*activations.register") as e:
+        net.to_config()
+    assert "\n" not in str(e.value)
+
+
+def test_an_activation_that_changes_the_shape_of_z_is_named():
+    net = Network(3, (Dense(4, "tanh"), Dense(2, lambda z: jnp.concatenate([z, z], axis=-1))))
+    params = net.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"layers\[1\] \(Dense\): Dense activation '<lambda>' changed the "
+                                         r"shape: z \(5, 2\) -> a \(5, 4\)"):
+        net.apply(params, jnp.ones((5, 3)))
+
+
+# ------------------------------------------------------------------ initializers and biases
+
+
+def test_initializer_callables_see_the_matrix_view_and_seeds_keep_their_weights():
+    key = jax.random.key(1)
+    dense = Network(400, (Dense(300, "relu"),)).init(key)[0]
+    layer_key = jax.random.split(key, 1)[0]  # Network.init: one key per layer
+    he = jax.nn.initializers.he_normal(in_axis=0, out_axis=1)(layer_key, (400, 300), jnp.float32)
+    np.testing.assert_array_equal(dense["w"], he)  # b_init did not move the weights' draw
+    # Maxout: a (in, out·pieces) view, so a default-axis initializer gets fan_in = in.
+    w = Network(400, (Maxout(100, 3, w_init=jax.nn.initializers.he_normal()),)).init(key)[0]["w"]
+    assert w.shape == (400, 100, 3) and abs(float(jnp.var(w)) / (2 / 400) - 1) < 0.05
+    p = Network(4, (Dense(3, w_init=jax.nn.initializers.ones, b_init=jax.nn.initializers.constant(0.5)),
+                    Maxout(2, 2, b_init=jax.nn.initializers.normal(1.0)))).init(key)
+    np.testing.assert_array_equal(p[0]["w"], np.ones((4, 3)))
+    np.testing.assert_array_equal(p[0]["b"], np.full(3, 0.5))
+    assert p[1]["b"].shape == (2, 2) and np.all(np.asarray(p[1]["b"]) != 0)
+
+
+def test_to_config_rejects_initializer_callables_but_keeps_names():
+    net = Network(2, (Dense(3, "relu", w_init="lecun", b_init="zeros"),))
+    assert Network.from_config(net.to_config()) == net
+    with pytest.raises(ValueError, match=r"layers\[0\] \(Dense\) w_init=.* use one of the names \['glorot'"):
+        Network(2, (Dense(3, w_init=jax.nn.initializers.ones),)).to_config()
+    with pytest.raises(ValueError, match=r"layers\[0\] \(Maxout\) b_init=.* use one of the names \['zeros'\]"):
+        Network(2, (Maxout(3, b_init=jax.nn.initializers.ones),)).to_config()
+
+
+NO_BIAS = Network(5, (Dense(7, "tanh", use_bias=False), Maxout(4, 3, use_bias=False), Dense(3, use_bias=False)))
+
+
+def test_use_bias_false_has_only_w_and_is_a_plain_product():
+    params = NO_BIAS.init(jax.random.key(0))
+    assert [sorted(e) for e in params] == [["w"], ["w"], ["w"]]
+    assert NO_BIAS.layers[0].param_shapes(5) == {"w": (5, 7)}
+    net = Network(3, (Dense(2, "sigmoid", use_bias=False),))
+    p = net.init(jax.random.key(1))
+    x = np.array([[1.0, -1.0, 0.5]], np.float32)
+    np.testing.assert_allclose(net.apply(p, x), 1 / (1 + np.exp(-(x @ np.asarray(p[0]["w"])))), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"params\[0\] \(Dense\): expected a dict with keys \['w'\], got \['b', 'w'\]"):
+        net.apply([{"w": p[0]["w"], "b": jnp.zeros(2)}], x)
+    assert Network.from_config(NO_BIAS.to_config()) == NO_BIAS
+    assert NO_BIAS.to_config()["layers"][0]["use_bias"] is False
+
+
+def test_use_bias_false_backprop_passes_the_checker(x64):
+    params = NO_BIAS.init(jax.random.key(0), jnp.float64)
+    x = jax.random.normal(jax.random.key(1), (2, 3, 5), jnp.float64)  # leading axes too
+    t = jax.random.normal(jax.random.key(2), (2, 3, 3), jnp.float64)
+    report = fnnet.gradcheck.assert_gradients_close(NO_BIAS, "squared_error", params, x, t)
+    grads = fnnet.backprop.loss_and_grad(NO_BIAS, "squared_error", params, x, t)[1]
+    assert jax.tree.structure(grads) == jax.tree.structure(params)
+    assert report.worst("backprop") < 1e-13
+
+
+def test_use_bias_false_params_round_trip_through_a_checkpoint(tmp_path):
+    params = NO_BIAS.init(jax.random.key(0))
+    fnnet.checkpoint.save(tmp_path / "p.npz", params, {"network": NO_BIAS.to_config()})
+    loaded, config = fnnet.checkpoint.load(tmp_path / "p.npz", NO_BIAS.init(jax.random.key(1)))
+    assert Network.from_config(config["network"]) == NO_BIAS
+    assert jax.tree.structure(loaded) == jax.tree.structure(params)
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(params)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fnnet.checkpoint.load_params(tmp_path / "p.npz")[1]["w"], params[1]["w"])

@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 
+import fnnet
 from fnnet import Dense, Network, losses, optim
 
 from . import numpy_ref
@@ -14,6 +15,12 @@ from . import numpy_ref
 STEPS = 25
 NET = Network(4, (Dense(5, "tanh"), Dense(3, "softmax")))
 LOSS = losses.cross_entropy("sum")
+
+
+def STANDARD():
+    """The promotion scope fnnet.step puts around init and update: optax mixes Python floats
+    with int32 counts, which the suite's "strict" promotion rejects."""
+    return jax.numpy_dtype_promotion("standard")
 
 
 def _problem():
@@ -29,10 +36,12 @@ def run_fnnet(opt):
     @jax.jit
     def step(params, state):
         grads = jax.grad(lambda p: LOSS(NET.apply(p, x), t))(params)
-        updates, state = opt.update(grads, state, params)
+        with STANDARD():
+            updates, state = opt.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 
-    state = opt.init(params)
+    with STANDARD():
+        state = opt.init(params)
     for _ in range(STEPS):
         params, state = step(params, state)
     return params
@@ -211,3 +220,148 @@ def test_the_old_spellings_still_work_with_a_deprecation_warning(x64):
     assert jnp.array_equal(old, first_update(optim.adagrad(0.1, form="notes")))
     with pytest.warns(DeprecationWarning):
         optim.optimizer("adagrad", 0.1, adagrad_form="seed")
+
+
+# ------------------------------------------------- optax's rules are optax's objects
+
+def _trajectory(opt, steps=3):
+    """(init state, then (updates, state) of each of ``steps`` updates) on the problem."""
+    params, x, t = _problem()
+    with STANDARD():
+        states = [opt.init(params)]
+        for _ in range(steps):
+            grads = jax.grad(lambda p: LOSS(NET.apply(p, x), t))(params)
+            updates, state = opt.update(grads, states[-1], params)
+            params = optax.apply_updates(params, updates)
+            states += [updates, state]
+    return states
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: optim.sgd(0.3), lambda: optax.sgd(0.3)),
+    (lambda: optim.adam(0.05), lambda: optax.adam(0.05)),
+    (lambda: optim.adagrad(0.1, form="optax"), lambda: optax.adagrad(0.1)),
+    (lambda: optim.l2(0.1), lambda: optax.add_decayed_weights(0.1, optim.weights_only)),
+    (lambda: optim.optimizer("adam", 0.05, clip=0.5),
+     lambda: optax.chain(optax.clip_by_global_norm(0.5), optax.adam(0.05))),
+], ids=["sgd", "adam", "adagrad optax", "l2", "clip"])
+def test_optax_rules_are_the_optax_objects_themselves(ours, theirs, x64):
+    a, b = ours(), theirs()
+    assert type(a) is type(b)
+    # No wrapper: the very functions optax builds (a closure's code is its function's).
+    assert a.init.__code__ is b.init.__code__ and a.update.__code__ is b.update.__code__
+    got, want = _trajectory(a), _trajectory(b)
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_array_equal(g, w)
+
+
+# ------------------------------------------------------------------- masks on any tree
+
+def _bigger_tree():
+    ones = jnp.ones((2, 3))
+    return {"embedding": {"table": ones}, "head": NET.init(jax.random.key(0)),
+            "towers": [[{"w": 2 * ones, "b": jnp.ones(3)}], {"w": 3 * ones}],  # the last: use_bias=False
+            "b_scale": jnp.ones(()), "w": jnp.full((2,), 4.0)}
+
+
+def test_masks_select_w_and_b_by_dict_key_anywhere_in_a_tree():
+    tree = _bigger_tree()
+    assert optim.weights_only(tree) == {
+        "embedding": {"table": False}, "head": [{"w": True, "b": False}, {"w": True, "b": False}],
+        "towers": [[{"w": True, "b": False}], {"w": True}], "b_scale": False, "w": True}
+    assert optim.biases(tree) == {
+        "embedding": {"table": False}, "head": [{"w": False, "b": True}, {"w": False, "b": True}],
+        "towers": [[{"w": False, "b": True}], {"w": False}], "b_scale": False, "w": False}
+    assert optim.weights_only(NET.init(jax.random.key(0))) == [{"w": True, "b": False}] * 2
+
+
+@pytest.mark.parametrize("regularizer, term", [(optim.l2, lambda lam, w: lam * w),
+                                               (optim.l1, lambda lam, w: lam * jnp.sign(w))], ids=["l2", "l1"])
+def test_regularization_on_a_nested_tree_touches_only_the_w_leaves(regularizer, term):
+    tree, lam, eta = _bigger_tree(), 0.25, 0.5
+    opt = optax.chain(regularizer(lam), optim.sgd(eta))
+    zero = jax.tree.map(jnp.zeros_like, tree)
+    with STANDARD():
+        updates, _ = opt.update(zero, opt.init(tree), tree)
+    new = optax.apply_updates(tree, updates)
+    paths = jax.tree_util.tree_flatten_with_path(tree)[0]
+    for (path, w), moved in zip(paths, jax.tree.leaves(new)):
+        decays = path[-1] == jax.tree_util.DictKey("w")
+        np.testing.assert_array_equal(moved, w - eta * term(lam, w) if decays else w)
+    frozen = optax.chain(optim.sgd(eta), optim.freeze("b"))
+    with STANDARD():
+        updates, _ = frozen.update(jax.tree.map(jnp.ones_like, tree), frozen.init(tree), tree)
+    assert [bool(jnp.all(u == 0)) for u in jax.tree.leaves(updates)] == jax.tree.leaves(optim.biases(tree))
+
+
+# ------------------------------------- transformations with extra arguments, via make_step
+
+def _by_hand(opt, steps):
+    """The optax loop written out: value, grad and value_fn passed by the caller."""
+    params, x, t = _problem()
+
+    def value_fn(p):
+        return LOSS(NET.apply(p, x), t)
+
+    @jax.jit
+    def step(params, state):
+        value, grads = jax.value_and_grad(value_fn)(params)
+        with STANDARD():
+            updates, state = opt.update(grads, state, params, value=value, grad=grads, value_fn=value_fn)
+        return optax.apply_updates(params, updates), state, value
+
+    with STANDARD():
+        state = opt.init(params)
+    values = []
+    for _ in range(steps):
+        params, state, value = step(params, state)
+        values.append(float(value))
+    return params, state, values
+
+
+def _by_make_step(opt, steps, states=None, grad="autodiff"):
+    params, x, t = _problem()
+    step = jax.jit(fnnet.step.make_step(NET, LOSS, opt, grad=grad, accuracy=False))
+    state = fnnet.step.fresh_state(opt, params, jax.random.key(0)).opt_state
+    values = []
+    for _ in range(steps):
+        params, state, metrics = step(params, state, (x, t), None)
+        values.append(float(metrics["loss"]))
+        if states is not None:
+            states.append(state)
+    return params, state, values
+
+
+def test_make_step_gives_reduce_on_plateau_the_loss(x64):
+    # η = 3 overshoots, so the loss stops improving and the plateau rule halves the scale.
+    opt = optax.chain(optim.sgd(3.0), optax.contrib.reduce_on_plateau(factor=0.5, patience=2))
+    got, want = _by_make_step(opt, STEPS), _by_hand(opt, STEPS)
+    assert_same(got, want)
+    assert float(got[1][1].scale) < 1
+
+
+def test_make_step_gives_a_line_search_value_grad_and_value_fn(x64):
+    opt = optax.chain(optim.sgd(5.0), optax.scale_by_backtracking_linesearch(max_backtracking_steps=30))
+    states = []
+    (params, state, values), want = _by_make_step(opt, STEPS, states), _by_hand(opt, STEPS)
+    assert_same((params, state, values), want)
+    assert all(b < a for a, b in zip(values, values[1:]))  # Armijo: every step decreases the loss
+    assert min(float(s[1].learning_rate) for s in states) < 1  # it backtracked from the full step
+
+
+@pytest.mark.parametrize("grad", ["autodiff", "backprop"])
+def test_make_step_runs_lbfgs_and_its_zoom_line_search(grad, x64):
+    got, want = _by_make_step(optax.lbfgs(), 10, grad=grad), _by_hand(optax.lbfgs(), 10)
+    assert_same(got, want, rtol=1e-10)
+    assert got[2][-1] < 0.1 * got[2][0]
+
+
+@pytest.mark.parametrize("extra", [
+    optax.contrib.reduce_on_plateau(factor=0.5, patience=1),
+    optax.scale_by_backtracking_linesearch(max_backtracking_steps=15)], ids=["plateau", "linesearch"])
+def test_fit_runs_transformations_with_extra_arguments(extra):
+    from tests.training import small_fit
+
+    r = small_fit(optimizer=optax.chain(optim.sgd(0.5), extra), epochs=3)  # dropout: value_fn keeps the key
+    assert all(np.isfinite(h["loss"]) for h in r.history) and r.history[-1]["loss"] < r.history[0]["loss"]

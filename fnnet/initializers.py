@@ -1,0 +1,67 @@
+"""Initial weights and biases: a name or any ``jax.nn.initializers`` callable.
+
+A layer's ``w_init`` is "glorot" (Glorot/Xavier uniform), "he" (He normal), "lecun"
+(LeCun normal), None (the layer's default) or a callable ``(key, shape, dtype) ->
+array``; ``b_init`` is "zeros" (also None, the default) or such a callable. A callable
+is handed the matrix view of the weight, ``(in, units)`` with ``units = out ×
+pieces`` for maxout, and a bias of ``(units,)``, so its fan-in and fan-out are the
+layer's; the draw is then reshaped to the layer's own shape. Only names can be
+written to a network's config.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+W_NAMES = ("glorot", "he", "lecun")
+B_NAMES = ("zeros",)
+
+# fan_in = axis 0 and fan_out = axis 1 of the (in, units) view.
+_W_SCHEMES = {
+    "glorot": jax.nn.initializers.glorot_uniform(in_axis=0, out_axis=1),
+    "he": jax.nn.initializers.he_normal(in_axis=0, out_axis=1),
+    "lecun": jax.nn.initializers.lecun_normal(in_axis=0, out_axis=1),
+}
+
+
+def check(kind: str, field: str, spec: Any) -> None:
+    """Raise a ValueError unless ``spec`` is None, one of the names for ``field``
+    ("w_init" or "b_init"), or callable."""
+    names = W_NAMES if field == "w_init" else B_NAMES
+    if spec is None or callable(spec) or (isinstance(spec, str) and spec in names):
+        return
+    raise ValueError(f"{kind}: unknown {field} {spec!r}; expected one of {list(names)}, "
+                     "a jax.nn.initializers callable (key, shape, dtype) or None")
+
+
+def _draw(init, key, shape, dtype, field):
+    units = math.prod(shape[1:]) if field == "w_init" else math.prod(shape)
+    view = (shape[0], units) if field == "w_init" else (units,)
+    value = init(key, view, dtype)
+    if tuple(jnp.shape(value)) != view:
+        raise ValueError(f"{field} {init!r} returned shape {tuple(jnp.shape(value))}, expected {view}")
+    return jnp.asarray(value).astype(dtype).reshape(shape)
+
+
+def weights(key, shape: tuple, spec, dtype):
+    """w of ``shape`` = (in, out, *pieces) drawn by ``spec`` (a name or a callable) on the
+    (in, out · pieces) view."""
+    return _draw(_W_SCHEMES[spec] if isinstance(spec, str) else spec, key, shape, dtype, "w_init")
+
+
+def biases(key, shape: tuple, spec, dtype):
+    """b of ``shape`` (out,) or (out, pieces): zeros for None or "zeros", else drawn by the
+    callable ``spec`` on the flat (out · pieces,) view."""
+    if spec is None or isinstance(spec, str):
+        return jnp.zeros(shape, dtype)
+    return _draw(spec, key, shape, dtype, "b_init")
+
+
+def bias_key(key):
+    """The key a bias initializer draws with: folded from the layer's key, so the weights'
+    draw (from the key itself, as before biases could be drawn) stays the same."""
+    return jax.random.fold_in(key, 1)
