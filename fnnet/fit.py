@@ -183,12 +183,12 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         first_epoch, first_step = done
         done = (first_epoch + count, first_step + steps * count)
         inflight = launch(after, done, remaining)
-        # The metrics stay on the device until the history is read: only one flag crosses
-        # (through NumPy's buffer protocol, a quarter of bool()'s cost on a jax.Array).
+        # The other metrics stay on the device until the history is read. NumPy's buffer
+        # protocol reads a jax.Array at a quarter of bool()'s cost.
         columns = {"epoch": range(first_epoch + 1, first_epoch + count + 1),
                    "step": range(first_step + steps, first_step + steps * count + 1, steps),
                    **{k: v for k, v in metrics.items() if k != "finite"}}
-        if not np.asarray(metrics["finite"]):
+        if not (np.asarray(metrics["finite"]) and np.isfinite(np.asarray(metrics["loss"])[:count]).all()):
             if previous is None:
                 previous = init_state(params, optimizer, key)
             error = _diverged(spec, previous, count, x, t, val, w)

@@ -164,6 +164,22 @@ def test_fit_resumes_early_stopping_where_it_was(k):
     assert len(again.history) == 0 and again.stopped_early
 
 
+def test_a_non_finite_loss_with_finite_parameters_is_still_divergence():
+    # The loss turns infinite once it is small, while its gradient (and so every parameter)
+    # stays finite: only the per-update losses can tell.
+    def spiky(y, t):
+        base = jnp.mean(jnp.sum((y - jax.nn.one_hot(t, 3)) ** 2, axis=-1))
+        return base + jax.lax.stop_gradient(jnp.where(base < 0.55, jnp.inf, 0.0))
+
+    net = Network(5, (Dense(8, "tanh"), Dense(3)))
+    x, t = _data()
+    with pytest.raises(train.DivergenceError, match=r"non-finite at update \d+ \(epoch \d+, batch \d+\)") as e:
+        train.fit(net, spiky, optim.sgd(0.1), net.init(jax.random.key(0)), (x, t), key=jax.random.key(1),
+                  epochs=200, batch_size=4)
+    assert all(np.all(np.isfinite(p)) for p in jax.tree.leaves(e.value.params))
+    assert np.all(np.isfinite(e.value.history.column("loss")))
+
+
 def test_every_old_name_of_fnnet_train_still_imports():
     from fnnet import epochs, fit, monitor, step
 
