@@ -157,6 +157,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         state = init_state(params, optimizer, key)
     if state is not None:
         state = state._replace(stopping=None)  # the compiled programs carry only what they update
+    if learning_rate is not None and not callable(learning_rate):
+        learning_rate = float(learning_rate)  # an array's value: the programs' cache key hashes it
     spec, program = _program(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size),
                              learning_rate, chunk, fresh)
     history = History()

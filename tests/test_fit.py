@@ -180,6 +180,15 @@ def test_a_non_finite_loss_with_finite_parameters_is_still_divergence():
     assert np.all(np.isfinite(e.value.history.column("loss")))
 
 
+def test_an_array_learning_rate_trains_and_is_reported():
+    lr = jnp.asarray(0.1)
+    a = _fit(epochs=2, optimizer=optim.sgd(lr), learning_rate=lr)
+    b = _fit(epochs=2, optimizer=optim.sgd(0.1), learning_rate=0.1)
+    assert a.history.column("learning_rate") == pytest.approx([0.1, 0.1])
+    for p, q in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+        np.testing.assert_allclose(p, q, rtol=1e-6)
+
+
 def test_every_old_name_of_fnnet_train_still_imports():
     from fnnet import epochs, fit, monitor, step
 
