@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet import loss_calls, losses as losses_
+from fnnet import loss_calls, losses as losses_, parallel
 from fnnet.network import Network
 from fnnet.step import TrainState, evaluate_arrays, fresh_state, make_step
 
@@ -21,7 +21,8 @@ from fnnet.step import TrainState, evaluate_arrays, fresh_state, make_step
 class EpochSpec:
     """What one compiled epoch does; hashable, so it is the compiled programs' cache key.
     ``learning_rate`` (a number or the optimizer's schedule) is only reported;
-    ``step_losses`` keeps every update's loss (the divergence replay needs them)."""
+    ``step_losses`` keeps every update's loss (the divergence replay needs them);
+    ``sharding`` (``fnnet.parallel.batch_sharding``) splits each minibatch across a mesh."""
 
     net: Network
     loss: Any
@@ -32,6 +33,7 @@ class EpochSpec:
     eval_batch_size: int = 1024
     learning_rate: Any = None
     step_losses: bool = False
+    sharding: Any = None
 
 
 def _minibatches(key, epoch, n: int, batch_size: int, pad: bool = True):
@@ -103,7 +105,12 @@ def _epoch(spec: EpochSpec) -> Callable:
 
         def take(idx, mask=None):
             # A permutation's indices are in range: no clamping or masking in the gather.
-            batch = [a.at[idx].get(mode="promise_in_bounds") for a in (x, t) + (() if w is None else (w,))]
+            arrays = (x, t) + (() if w is None else (w,))
+            if spec.sharding is None:
+                batch = [a.at[idx].get(mode="promise_in_bounds") for a in arrays]
+            else:  # each device gathers its B/N rows
+                batch = [parallel.gather(a, idx, spec.sharding) for a in arrays]
+                mask = None if mask is None else parallel.shard(mask, spec.sharding)
             if mask is not None:
                 batch = batch[:2] + [mask.astype(dtype) * (batch[2] if w is not None else 1)]
             return tuple(batch)
@@ -112,7 +119,10 @@ def _epoch(spec: EpochSpec) -> Callable:
         losses = []
         if n == B:
             # One batch of everything: its order does not change the update, so no shuffle.
-            carry, ys = update(carry, (x, t) if w is None else (x, t, w))
+            everything = (x, t) if w is None else (x, t, w)
+            if spec.sharding is not None:
+                everything = tuple(parallel.shard(a, spec.sharding) for a in everything)
+            carry, ys = update(carry, everything)
             losses.append(None if ys is None else ys[None])
         else:
             full, last = _minibatches(state.key, state.epoch, n, B, pad)
@@ -128,7 +138,8 @@ def _epoch(spec: EpochSpec) -> Callable:
         if spec.step_losses:
             metrics["step_losses"] = jnp.concatenate(losses)
         if val is not None:
-            v = evaluate_arrays(spec.net, spec.loss, params, val[0], val[1], spec.eval_batch_size)
+            v = evaluate_arrays(spec.net, spec.loss, params, val[0], val[1], spec.eval_batch_size,
+                                sharding=spec.sharding)
             metrics["val_loss"] = v["loss"]
             if spec.accuracy:
                 metrics["val_accuracy"] = v["accuracy"]
@@ -180,4 +191,5 @@ def epochs_program(spec: EpochSpec, max_epochs: int, *, fresh: bool = False) -> 
     def fresh_epochs(params, key, x, t, val, n, w=None):
         return epochs(fresh_state(spec.optimizer, params, key), x, t, val, n, w)
 
-    return jax.jit(fresh_epochs if fresh else epochs)
+    program = jax.jit(fresh_epochs if fresh else epochs)
+    return program if spec.sharding is None else parallel.under_mesh(program, spec.sharding)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import data as data_, device_data, loss_calls, losses as losses_
+from fnnet import data as data_, device_data, loss_calls, losses as losses_, parallel
 from fnnet.monitor import EarlyStopping, History  # noqa: F401  (fit's arguments and results)
 from fnnet.network import Network
 from fnnet.epochs import EpochSpec, epochs_program
@@ -65,7 +65,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         epochs: int = 10, batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
         grad: str = "autodiff", early_stopping: EarlyStopping | None = None,
         callback: Callable | None = None, learning_rate=None, accuracy: bool | None = None,
-        eval_batch_size: int = 1024) -> FitResult:
+        eval_batch_size: int = 1024, mesh=None) -> FitResult:
     """Train for ``epochs`` epochs on ``data = (x, t)``; the epochs run as compiled
     programs (one call when nothing needs the host between epochs), compiled once per fit.
 
@@ -92,6 +92,10 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         learning_rate: a number or the optimizer's optax schedule, to report it per epoch.
         accuracy: report accuracy (default: for labels and one-hot targets).
         eval_batch_size: examples per chunk of the validation pass.
+        mesh: a ``jax.sharding.Mesh`` (or ``fnnet.parallel.batch_sharding(mesh, axis)``):
+            every minibatch and validation chunk is split across its "data" axis (or
+            ``axis``), batch_size must divide by that axis' size; data, parameters and
+            optimizer state are replicated, the compiler reduces the gradients.
 
     Returns a FitResult: ``params`` (the best epoch's under early stopping, else the
     last), ``state`` (to resume from), ``history`` (one dict per epoch: "epoch", "step",
@@ -161,6 +165,9 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         learning_rate = float(learning_rate)  # an array's value: the programs' cache key hashes it
     spec, program = _program(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size),
                              learning_rate, chunk, fresh)
+    if mesh is not None:
+        spec, program, (x, t, w, val, params, key, state) = _on_mesh(
+            mesh, spec, chunk, fresh, (x, t, w, val, params, key, state))
     history = History()
     # A resumed run that had already stopped stays stopped: no epoch runs.
     stopped = early_stopping is not None and early_stopping.should_stop(stopping)
@@ -211,6 +218,14 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     best_epoch = int(stopping.best_epoch) if stopping is not None and int(stopping.best_epoch) else None
     restore = early_stopping is not None and early_stopping.restore_best and best_epoch is not None
     return FitResult(stopping.params if restore else state.params, state, history, best_epoch, stopped)
+
+
+def _on_mesh(mesh, spec: EpochSpec, chunk: int, fresh: bool, arrays):
+    """The sharded program (``fnnet.parallel``) and ``arrays`` replicated on the mesh."""
+    sharding = parallel.batch_sharding(mesh)
+    parallel.check_batch(sharding, spec.batch_size)
+    spec = dataclasses.replace(spec, sharding=sharding)
+    return spec, epochs_program(spec, chunk, fresh=fresh), parallel.replicate(sharding, arrays)
 
 
 def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val, w) -> DivergenceError:

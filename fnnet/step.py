@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import backprop, device_data, loss_calls, losses as losses_
+from fnnet import backprop, device_data, loss_calls, losses as losses_, parallel
 from fnnet.network import Network
 
 GRADS = ("autodiff", "backprop")
@@ -84,19 +84,27 @@ def value_and_grad(net: Network, loss, grad: str = "autodiff") -> Callable:
 
 
 def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
-              grad: str = "autodiff", accuracy: bool = True) -> Callable:
+              grad: str = "autodiff", accuracy: bool = True, grad_reduce: Callable | None = None) -> Callable:
     """The pure update ``(params, opt_state, batch, key) -> (params, opt_state, metrics)``;
     batch is ``(x, t)`` or ``(x, t, weights)``, metrics ``{"loss", "accuracy"}`` of the
     batch before the update. A transformation taking extra arguments
     (``optax.GradientTransformationExtraArgs``: ``reduce_on_plateau``, line searches) gets
     ``value=`` (the batch loss), ``grad=`` and ``value_fn=`` (the batch loss as a function
-    of params, with the same key and weights)."""
+    of params, with the same key and weights).
+
+    ``grad_reduce``: applied to the gradient tree, and to the loss and accuracy (so the
+    optimizer's ``value=`` and the metrics), before the update; for a ``jax.shard_map``
+    over a named axis, e.g. ``lambda g: jax.lax.pmean(g, "data")`` with a mean loss: the
+    single-device step when each shard holds the same number (or total weight) of
+    examples (``value_fn`` stays the shard's own loss)."""
     vg = value_and_grad(net, loss, grad)
     extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def step(params, opt_state, batch, key):
         x, t, w = (*batch, None) if len(batch) == 2 else batch
         (value, y), grads = vg(params, x, t, w, key)
+        if grad_reduce is not None:
+            grads, value = grad_reduce(grads), grad_reduce(value)
         # optax's protocol: such an update takes what it needs and ignores the rest. The
         # gradient value_fn also computes is dead code under jit, which XLA drops.
         kwargs = {} if not extra else dict(value=value, grad=grads,
@@ -106,7 +114,8 @@ def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
         params = optax.apply_updates(params, updates)
         metrics = {"loss": value}
         if accuracy:
-            metrics["accuracy"] = losses_.accuracy(y, t, w)
+            hits = losses_.accuracy(y, t, w)
+            metrics["accuracy"] = hits if grad_reduce is None else grad_reduce(hits)
         return params, opt_state, metrics
 
     return step
@@ -121,20 +130,26 @@ def train_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
 
 # ---------------------------------------------------------------- evaluation
 
-def evaluate_arrays(net: Network, loss, params, x, t, chunk: int) -> dict:
+def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, sharding=None) -> dict:
     """Traceable ``evaluate``: ``{"loss", "accuracy"}`` in inference mode over x (n, in)
     and t, ``chunk`` examples at a time (the last chunk padded and masked). A loss that is
-    not an fnnet ``Loss`` (no per-example values to add up) sees all of x at once."""
+    not an fnnet ``Loss`` (no per-example values to add up) sees all of x at once.
+    ``sharding`` (``fnnet.parallel.batch_sharding``): x and t replicated on its mesh, each
+    chunk's examples split across its batch axis (chunk rounded up to the device count)."""
     n = x.shape[0]
     if not isinstance(loss, losses_.Loss):
         y = net.apply(params, x)
         return {"loss": loss_calls.value(loss, y, t), "accuracy": losses_.accuracy(y, t)}
     chunk = min(chunk, n)
+    if sharding is not None:
+        chunk = -(-chunk // parallel.devices_along(sharding)) * parallel.devices_along(sharding)
     count = -(-n // chunk)
     pad = count * chunk - n
     w = jnp.concatenate([jnp.ones((n,), x.dtype), jnp.zeros((pad,), x.dtype)]).reshape(count, chunk)
     xs = jnp.pad(x, ((0, pad), (0, 0))).reshape(count, chunk, -1)
     ts = jnp.pad(t, ((0, pad),) + ((0, 0),) * (t.ndim - 1)).reshape((count, chunk) + t.shape[1:])
+    if sharding is not None:
+        xs, ts, w = (parallel.shard(a, sharding, 1) for a in (xs, ts, w))
 
     def one(batch):
         xb, tb, wb = batch

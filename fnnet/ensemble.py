@@ -1,0 +1,300 @@
+"""Ensembles and sweeps: N networks of one shape trained in one compiled program (``jax.vmap``
+over the members: seeds, initial parameters, optimizer hyperparameters), each the run
+``fnnet.fit.fit`` makes alone (to round-off: a batched matmul may sum in another order), with
+early stopping and divergence per member; and the ensemble's prediction, the mean of the
+members' probabilities."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnnet import device_data, loss_calls, losses as losses_
+from fnnet.epochs import make_epoch, make_epochs
+from fnnet.monitor import EarlyStopping, History
+from fnnet.network import Network
+from fnnet.step import TrainState, check_grad, fresh_state
+
+
+class EnsembleResult(NamedTuple):
+    params: Any  # stacked (N, ...): each member's best epoch's under early stopping, else its last
+    histories: list  # N History objects, one dict per epoch the member ran
+    best_epochs: list  # N ints (None: no early stopping, or no epoch ran)
+    stopped_early: list  # N bools
+    diverged: list  # N bools: the member's loss or parameters became non-finite
+
+
+class _Progress(NamedTuple):
+    """One member's run on the device (carried in ``TrainState.stopping``)."""
+
+    active: jax.Array  # bool: neither stopped nor diverged
+    diverged: jax.Array  # bool
+    best: jax.Array  # the monitored metric's best value (NaN before any)
+    best_epoch: jax.Array  # int32, 0: none yet
+    wait: jax.Array  # int32: epochs since the best
+    params: Any  # the best epoch's parameters (None without early stopping)
+
+
+def members(params) -> int:
+    """N, the members of a stacked parameter tree (every leaf's leading axis); a one-line
+    ValueError names the leaf whose leading axis differs."""
+    flat = [("params" + jax.tree_util.keystr(path), np.shape(leaf))
+            for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]]
+    if not flat:
+        raise ValueError("params: expected a stacked parameter tree (leading axis N), got no arrays")
+    for name, shape in flat:
+        if not shape:
+            raise ValueError(f"{name}: expected a stacked leaf with a leading members axis, got a scalar")
+        if shape[0] != flat[0][1][0]:
+            raise ValueError(f"{name}: leading axis {shape[0]} but {flat[0][0]} has {flat[0][1][0]} (the "
+                             "members, N); every leaf must stack the same members")
+    return flat[0][1][0]
+
+
+def _member_dtype(net: Network, params):
+    """``net.checked_dtype`` of one member, checked on shapes alone (nothing is sliced)."""
+    members(params)
+    one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], jnp.result_type(a)), params)
+    try:
+        return net.checked_dtype(one)
+    except ValueError as e:
+        raise ValueError(f"one member's {e}") from None
+
+
+def _check_keys(keys, n: int):
+    typed = hasattr(keys, "dtype") and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key)
+    shape = np.shape(keys) if hasattr(keys, "shape") else None
+    if shape is None or len(shape) != 2 - typed or shape[0] != n:
+        got = (type(keys).__name__ if shape is None else "a single key" if len(shape) == 1 - typed
+               else f"shape {shape}")
+        raise ValueError(f"keys: expected {n} keys (one per member, e.g. jax.random.split(key, {n})), got {got}")
+
+
+def _check_hyperparams(hyperparams, n: int, dtype) -> tuple[tuple, tuple]:
+    """``(names, values)``: the names sorted, each value an array with leading axis n
+    (floats in the parameters' dtype)."""
+    if hyperparams is None:
+        return None, ()
+    if not isinstance(hyperparams, dict) or not all(isinstance(k, str) for k in hyperparams):
+        raise ValueError(f"hyperparams: expected a dict of name -> ({n},) array, got {type(hyperparams).__name__}")
+    names, values = tuple(sorted(hyperparams)), []
+    for name in names:
+        v = jnp.asarray(hyperparams[name])
+        if not v.shape or v.shape[0] != n:
+            raise ValueError(f"hyperparams[{name!r}]: expected {n} values (one per member), got "
+                             + (f"{v.shape[0]}" if v.shape else "a scalar"))
+        values.append(v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v)
+    return names, tuple(values)
+
+
+def _guarded(epoch: Callable, stopping: EarlyStopping | None) -> Callable:
+    """``epoch`` for one member that runs only while the member is active: an epoch whose
+    loss or parameters are non-finite is undone and ends the member (diverged); early
+    stopping's rules are ``EarlyStopping.update`` and ``should_stop``, on the device. The
+    metrics gain "ran": whether this epoch counted."""
+
+    def run(state: TrainState, x, t, val, w):
+        p = state.stopping
+        before = state._replace(stopping=None)
+        after, m = epoch(before, x, t, val, w)
+        finite = functools.reduce(lambda ok, leaf: ok & jnp.all(jnp.isfinite(leaf)),
+                                  jax.tree.leaves(after.params), jnp.isfinite(m["loss"]))
+        ran = p.active & finite
+        state = TrainState(*(jax.tree.map(lambda new, old: jnp.where(ran, new, old), a, b)
+                             for a, b in zip(after[:4], before[:4])), before.key)
+        diverged = p.diverged | (p.active & ~finite)
+        if stopping is None:
+            progress = p._replace(active=ran, diverged=diverged)
+        else:
+            value = m[stopping.monitor].astype(p.best.dtype)
+            better = (p.best_epoch == 0) | (stopping.sign() * (value - p.best) < -stopping.min_delta)
+            improved = ran & better
+            wait = jnp.where(improved, 0, jnp.where(ran, p.wait + 1, p.wait))
+            stopped = (wait > 0) & (wait >= stopping.patience)
+            progress = _Progress(ran & ~stopped, diverged, jnp.where(improved, value, p.best),
+                                 jnp.where(improved, after.epoch, p.best_epoch), wait,
+                                 jax.tree.map(lambda new, old: jnp.where(improved, new, old), after.params, p.params))
+        return state._replace(stopping=progress), {**m, "ran": ran}
+
+    return run
+
+
+@functools.lru_cache(maxsize=32)
+def _programs(net, loss, make_optimizer, names, batch_size, grad, accuracy, eval_batch_size, stopping,
+              max_epochs):
+    """The start, epochs and final programs, vmapped over the members and compiled."""
+
+    def optimizer(hp):
+        opt = make_optimizer if names is None else make_optimizer(**dict(zip(names, hp)))
+        if not isinstance(opt, optax.GradientTransformation):
+            raise ValueError(f"make_optimizer(**hyperparams) must return an optax GradientTransformation, "
+                             f"got {type(opt).__name__}")
+        return opt
+
+    def ensemble_start(params, key, hp):
+        progress = _Progress(jnp.array(True), jnp.array(False), jnp.array(jnp.nan, net.param_dtype(params)),
+                             *(jnp.zeros((), jnp.int32),) * 2, params if stopping is not None else None)
+        return fresh_state(optimizer(hp), params, key)._replace(stopping=progress)
+
+    def ensemble_epochs(state, hp, x, t, val, w, n):
+        epoch = make_epoch(net, loss, optimizer(hp), batch_size=batch_size, grad=grad, accuracy=accuracy,
+                           eval_batch_size=eval_batch_size)
+        state, metrics = make_epochs(_guarded(epoch, stopping), max_epochs, check_losses=False)(
+            state, x, t, val, n, w)
+        del metrics["finite"], metrics["params_finite"]
+        return state, metrics
+
+    def ensemble_final(state):
+        if stopping is None or not stopping.restore_best:
+            return state.params
+        return jax.tree.map(lambda b, a: jnp.where(state.stopping.best_epoch > 0, b, a),
+                            state.stopping.params, state.params)
+
+    epochs = jax.vmap(ensemble_epochs, in_axes=(0, 0, None, None, None, None, None))  # data: shared
+    return jax.jit(jax.vmap(ensemble_start)), jax.jit(epochs), jax.jit(jax.vmap(ensemble_final))
+
+
+def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: int = 10,
+             batch_size: int = 32, hyperparams: dict | None = None, validation_data=None,
+             early_stopping: EarlyStopping | None = None, accuracy: bool | None = None,
+             grad: str = "autodiff", eval_batch_size: int = 1024) -> EnsembleResult:
+    """Train N networks of one shape at once: ``jax.vmap`` of ``fnnet.epochs.make_epoch``
+    over the members, compiled once; member i is ``fit(net, loss, make_optimizer(**hp_i),
+    params_i, data, key=keys[i], ...)``.
+
+    Args:
+        net: the Network (one for all members; dropout rates are shared).
+        loss: a name, an fnnet loss, or a callable ``loss(y, t[, weights])`` (as for fit).
+        make_optimizer: with ``hyperparams``, a function ``make_optimizer(**hp) ->
+            optax.GradientTransformation`` called inside the vmap with each member's values
+            (traced scalars), e.g. ``lambda learning_rate, l2: optax.chain(optim.l2(l2),
+            optim.sgd(learning_rate))``; without, one optax transformation for all members.
+            Reuse the same function object: it is part of the compiled program's cache key.
+        params: a stacked parameter tree, every leaf with leading axis N, e.g.
+            ``jax.vmap(net.init)(jax.random.split(key, N))``.
+        data: ``(x, t)`` or ``(x, t, w)``, shared by all members (checked as fit checks it).
+        keys: (N,) per-member run keys (shuffling and dropout, as fit's ``key``).
+        epochs: epochs per member (>= 0).
+        batch_size: minibatch size in [1, n].
+        hyperparams: a dict name -> (N, ...) array, passed as ``make_optimizer(**hp)``;
+            floats are cast to the parameters' dtype.
+        validation_data: ``(x_val, t_val)`` evaluated after each epoch.
+        early_stopping: an EarlyStopping applied to each member on its own: a member that
+            stops keeps its state (and, with ``restore_best``, gets its best epoch's
+            parameters) while the others go on. The ``min_delta`` comparison is made in
+            the parameters' dtype (fit makes it in float64 on the host).
+        accuracy: report accuracy (default: for labels and one-hot targets).
+        grad: "autodiff" or "backprop".
+        eval_batch_size: examples per chunk of the validation pass.
+
+    Returns an EnsembleResult: ``params`` stacked (N, ...); ``histories`` a list of N
+    ``History`` (fit's records); ``best_epochs``, ``stopped_early``, ``diverged`` lists
+    of N. A member whose loss or parameters become non-finite stops with the parameters
+    of its last finite epoch (where fit would raise DivergenceError) and ``diverged``.
+    """
+    loss = losses_.get(loss)
+    check_grad(grad)
+    n_members, dtype = members(params), _member_dtype(net, params)
+    _check_keys(keys, n_members)
+    names, hp = _check_hyperparams(hyperparams, n_members, dtype)
+    if (names is None) != isinstance(make_optimizer, optax.GradientTransformation):
+        want = ("an optax GradientTransformation shared by all members" if names is None else
+                "a function make_optimizer(**hp) returning an optax GradientTransformation")
+        raise ValueError(f"make_optimizer: with{'out' * (names is None)} hyperparams, expected {want}, "
+                         f"got {type(make_optimizer).__name__}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError("data: expected (x, t) or (x, t, weights)")
+    x, t, w = (*data, None) if len(data) == 2 else data
+    if w is not None and not loss_calls.accepts_weights(loss):
+        raise ValueError(f"data has per-example weights but loss {loss_calls.describe(loss)!r} takes none")
+    accuracy = device_data.is_classification(t) if accuracy is None else accuracy
+    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    n = x.shape[0]
+    w = None if w is None else device_data.weights(w, n, dtype, "data")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
+    val = None if validation_data is None else device_data.to_device(
+        *validation_data, net.in_features, net.out_features, dtype, "validation_data")
+    metrics = ["loss"] + ["accuracy"] * bool(accuracy)
+    metrics += ["val_" + m for m in metrics] * (val is not None)
+    if early_stopping is not None and early_stopping.monitor not in metrics:
+        raise ValueError(f"early stopping monitors {early_stopping.monitor!r}, which is not among the metrics "
+                         f"{metrics}" + "; pass validation_data" * early_stopping.monitor.startswith("val_"))
+    # A power of two at least `epochs`, so that nearby epoch counts share one program; with
+    # early stopping, 16 at most, so the run ends soon after every member has stopped.
+    chunk = min(1 << max(epochs - 1, 0).bit_length(), 16 if early_stopping is not None else 1 << 30)
+    start, run, final = _programs(net, loss, make_optimizer, names, batch_size, grad, bool(accuracy),
+                                  int(eval_batch_size), early_stopping, chunk)
+    state = start(params, keys, hp)
+    steps = -(-n // batch_size)
+    histories = [History() for _ in range(n_members)]
+    done = 0
+    while done < epochs:
+        count = min(chunk, epochs - done)
+        state, metrics = run(state, hp, x, t, val, w, jnp.asarray(count, jnp.int32))
+        metrics = jax.device_get(metrics)
+        ran = metrics.pop("ran")[:, :count].sum(axis=1)
+        for i, history in enumerate(histories):
+            columns = {"epoch": range(done + 1, done + count + 1),
+                       "step": range(steps * (done + 1), steps * (done + count) + 1, steps),
+                       **{k: v[i] for k, v in metrics.items()}}
+            history._append(columns, int(ran[i]))
+        done += count
+        if not np.asarray(state.stopping.active).any():
+            break
+    p = jax.device_get(state.stopping._replace(params=None))
+    best = [int(b) or None for b in p.best_epoch]  # without early stopping: 0, and wait 0
+    stopped = [bool(s) for s in (p.wait > 0) & (p.wait >= getattr(early_stopping, "patience", 0))]
+    return EnsembleResult(final(state), histories, best, stopped, [bool(d) for d in p.diverged])
+
+
+# ---------------------------------------------------------------- the ensemble's prediction
+
+def _outputs_are_probabilities(net: Network) -> bool:
+    """Whether the last layer with an activation ends in softmax or sigmoid."""
+    last = next((a for a in (getattr(layer, "activation", None) for layer in reversed(net.layers))
+                 if a is not None), None)
+    return getattr(last, "name", last) in ("softmax", "sigmoid")
+
+
+@functools.lru_cache(maxsize=32)
+def _predict_program(net: Network, probabilities: bool):
+    def predict(params, x):
+        y = jax.vmap(lambda p: net.apply(p, x))(params)  # (N, ..., out)
+        if not probabilities:
+            y = jax.nn.sigmoid(y) if net.out_features == 1 else jax.nn.softmax(y, axis=-1)
+        return jnp.mean(y, axis=0)
+
+    return jax.jit(predict)
+
+
+def predict(net: Network, params, x, *, probabilities: bool | None = None):
+    """The ensemble's probabilities ``(1/N) Σ_i p_i(x)``: x (batch, in) -> (batch, out).
+    ``p_i`` is member i's output when ``probabilities`` (the outputs already are: a
+    softmax or sigmoid last activation, inferred when None), else the softmax of its
+    logits (the sigmoid for a single output). ``params``: stacked, leading axis N."""
+    _member_dtype(net, params)
+    if probabilities is None:
+        probabilities = _outputs_are_probabilities(net)
+    return _predict_program(net, bool(probabilities))(params, x)
+
+
+def accuracy(net: Network, params, x, t, *, probabilities: bool | None = None) -> float:
+    """The ensemble's accuracy: the fraction of examples whose argmax of ``predict``
+    matches the label t (n,) or one-hot target (n, out); for one output, p > 0.5."""
+    dtype = _member_dtype(net, params)
+    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    return float(losses_.accuracy(predict(net, params, x, probabilities=probabilities), t))
+
+
+def unstack(params) -> list:
+    """A stacked tree as a list of its N members' trees; the other way is
+    ``jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)``."""
+    return [jax.tree.map(lambda a, i=i: a[i], params) for i in range(members(params))]

@@ -1,0 +1,134 @@
+"""Data parallelism with ``jax.sharding``: the batch axis of every minibatch is sharded
+across one axis of a ``Mesh`` (``NamedSharding``), parameters and optimizer state are
+replicated, and the compiler reduces the gradients (``jit`` with shardings, no ``pmap``).
+
+``fit(..., mesh=mesh)`` trains that way on a mesh's "data" axis, or on another axis with
+``mesh=batch_sharding(mesh, "batch")``; ``evaluate`` here is ``fnnet.step.evaluate`` on a
+mesh. The data set is replicated on the mesh's devices: each device gathers its B/N rows
+of every shuffled minibatch locally (a shuffled gather from a batch-sharded data set would
+move rows between devices at every update), so its update works on (B/N, in). Both
+explicit meshes (``jax.make_mesh``'s default) and auto meshes work.
+
+For a ``jax.shard_map`` of your own, ``fnnet.step.make_step(..., grad_reduce=...)`` takes
+e.g. ``lambda g: jax.lax.pmean(g, "data")``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+
+#: the mesh axis the batch is sharded along when fit is given a bare Mesh
+AXIS = "data"
+
+
+def data_mesh(devices=None, *, axis: str = AXIS, explicit: bool = True) -> Mesh:
+    """A one-axis mesh over ``devices`` (default: all of them) named ``axis``, with
+    explicit sharding (``jax.make_mesh``'s default) or, with ``explicit=False``, auto."""
+    devices = jax.devices() if devices is None else list(devices)
+    kind = AxisType.Explicit if explicit else AxisType.Auto
+    return jax.make_mesh((len(devices),), (axis,), (kind,), devices=devices)
+
+
+def batch_sharding(mesh, axis: str = AXIS) -> NamedSharding:
+    """The sharding of a batch's leading axis along ``mesh``'s axis ``axis``; a Mesh, or a
+    NamedSharding whose spec names the batch axis first (returned as it is, checked)."""
+    if isinstance(mesh, NamedSharding):
+        spec = tuple(mesh.spec)
+        if len(spec) != 1 or not isinstance(spec[0], str):
+            raise ValueError(f"mesh: a NamedSharding for data parallelism shards the batch axis along "
+                             f"one mesh axis, e.g. P({AXIS!r}); got {mesh.spec}")
+        mesh, axis = mesh.mesh, spec[0]
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"mesh: expected a jax.sharding.Mesh or NamedSharding, got {type(mesh).__name__}")
+    if axis not in mesh.axis_names:
+        raise ValueError(f"mesh has no axis {axis!r} to shard the batch along (its axes: "
+                         f"{tuple(mesh.axis_names)}); name it, e.g. mesh=batch_sharding(mesh, "
+                         f"{mesh.axis_names[0]!r})")
+    return NamedSharding(mesh, P(axis))
+
+
+def devices_along(sharding: NamedSharding) -> int:
+    """How many devices the batch is split across."""
+    return sharding.mesh.shape[sharding.spec[0]]
+
+
+def check_batch(sharding: NamedSharding, batch_size: int) -> None:
+    """A ValueError unless ``batch_size`` splits evenly across the batch axis."""
+    count = devices_along(sharding)
+    if batch_size % count:
+        raise ValueError(f"batch_size {batch_size} is not divisible by the {count} devices "
+                         f"of mesh axis {sharding.spec[0]!r}")
+
+
+def replicated(sharding: NamedSharding) -> NamedSharding:
+    return NamedSharding(sharding.mesh, P())
+
+
+def replicate(sharding: NamedSharding, tree):
+    """Every array leaf of ``tree`` copied to all of the mesh's devices (None stays)."""
+    return jax.device_put(tree, replicated(sharding))
+
+
+def _explicit(sharding: NamedSharding) -> bool:
+    mesh = sharding.mesh
+    return dict(zip(mesh.axis_names, mesh.axis_types))[sharding.spec[0]] == AxisType.Explicit
+
+
+def _along(sharding: NamedSharding, dim: int) -> NamedSharding:
+    """The batch axis sharding of an array's dimension ``dim`` (the others replicated)."""
+    return NamedSharding(sharding.mesh, P(*(None,) * dim, sharding.spec[0]))
+
+
+def shard(a, sharding: NamedSharding, dim: int = 0):
+    """Traced: ``a`` split along its dimension ``dim`` across the batch axis (reshard on an
+    explicit mesh, a sharding constraint on an auto one)."""
+    target = _along(sharding, dim)
+    if _explicit(sharding):
+        return jax.sharding.reshard(a, target)
+    return jax.lax.with_sharding_constraint(a, target)
+
+
+def gather(a, idx, sharding: NamedSharding):
+    """Traced: rows ``a[idx]`` of a replicated ``a``, split along the batch axis: each
+    device gathers only its share of ``idx`` (in range: a permutation's indices)."""
+    idx = shard(idx, sharding)
+    if _explicit(sharding):
+        return a.at[idx].get(mode="promise_in_bounds", out_sharding=_along(sharding, 0))
+    return shard(a.at[idx].get(mode="promise_in_bounds"), sharding)
+
+
+def under_mesh(program, sharding: NamedSharding):
+    """``program`` called with ``sharding``'s mesh as the context mesh (``jax.set_mesh``),
+    so that arrays it makes inside (zeros, iotas) live on that mesh, not on none."""
+    mesh = sharding.mesh
+
+    @functools.wraps(program)
+    def run(*args):
+        with jax.set_mesh(mesh):
+            return program(*args)
+
+    return run
+
+
+def evaluate(net, loss, params, x, t, *, mesh, batch_size: int = 1024) -> dict:
+    """``fnnet.step.evaluate`` with each chunk's examples split across ``mesh``'s batch
+    axis (a Mesh: its "data" axis; or a ``batch_sharding``); the chunk is rounded up to
+    a multiple of the device count."""
+    from fnnet import device_data, losses as losses_, step  # step imports this module
+
+    sharding = batch_sharding(mesh)
+    loss = losses_.get(loss)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
+    x, t = device_data.to_device(x, t, net.in_features, net.out_features, net.param_dtype(params), "data")
+    params, x, t = replicate(sharding, (params, x, t))
+    return {k: float(v) for k, v in _evaluate_program(step, net, loss, batch_size, sharding)(params, x, t).items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluate_program(step, net, loss, chunk, sharding):
+    return under_mesh(jax.jit(lambda p, x, t: step.evaluate_arrays(net, loss, p, x, t, chunk, sharding=sharding)),
+                      sharding)

@@ -1,0 +1,144 @@
+"""Data-parallel checks on 8 virtual CPU devices, run by tests/test_parallel.py in a
+process of its own (the device count is fixed when jax is imported). Prints one
+"name value" line per check and "OK" last; a failed check raises (non-zero exit)."""
+
+import os
+import re
+import sys
+
+os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+import dataclasses  # noqa: E402
+
+import fnnet  # noqa: E402
+from fnnet import parallel  # noqa: E402
+from fnnet.epochs import epochs_program  # noqa: E402
+from fnnet.fit import DivergenceError, _program, fit  # noqa: E402
+from fnnet.step import evaluate, make_step  # noqa: E402
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def max_diff(a, b):
+    return max(float(np.max(np.abs(np.asarray(u, np.float64) - np.asarray(v, np.float64))))
+               for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def close(name, a, b):
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=RTOL, atol=ATOL, err_msg=name)
+    print(name, f"{max_diff(a, b):.3e}", flush=True)
+
+
+def error(name, fn, pattern):
+    try:
+        fn()
+    except ValueError as e:
+        assert re.search(pattern, str(e)), (name, str(e))
+        print(name, "raised:", str(e).splitlines()[0], flush=True)
+        return
+    raise AssertionError(f"{name}: no ValueError")
+
+
+def main():
+    assert len(jax.devices()) == 8, jax.devices()
+    rng = np.random.default_rng(0)
+    n, B = 27, 8  # 3 full batches and a padded partial one
+    x = rng.normal(size=(n, 5)).astype(np.float32)
+    t = rng.integers(0, 3, size=n).astype(np.int32)
+    xv = rng.normal(size=(13, 5)).astype(np.float32)
+    tv = rng.integers(0, 3, size=13).astype(np.int32)
+    wts = rng.uniform(0.5, 2.0, size=n).astype(np.float32)
+    net = fnnet.mlp([5, 16, 3], "tanh")
+    params = net.init(jax.random.key(1))
+    opt = optax.adam(1e-2)
+    kw = dict(key=jax.random.key(2), epochs=3, batch_size=B, validation_data=(xv, tv), eval_batch_size=6)
+    single = fit(net, "cross_entropy_logits", opt, params, (x, t), **kw)
+    single_w = fit(net, "cross_entropy_logits", opt, params, (x, t, wts), **kw)
+    ref_eval = evaluate(net, "cross_entropy_logits", single.params, xv, tv, batch_size=6)
+
+    for explicit in (True, False):
+        kind = "explicit" if explicit else "auto"
+        mesh = parallel.data_mesh(explicit=explicit)
+        got = fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=mesh, **kw)
+        close(f"fit_{kind}", got.params, single.params)
+        for col in ("loss", "val_loss", "accuracy", "val_accuracy"):
+            close(f"history_{col}_{kind}", got.history.column(col), single.history.column(col))
+        if explicit:  # the same code on an auto mesh
+            got_w = fit(net, "cross_entropy_logits", opt, params, (x, t, wts), mesh=mesh, **kw)
+            close(f"fit_weighted_{kind}", got_w.params, single_w.params)
+            # A run that resumes on the mesh is the run done at once.
+            half = fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=mesh, **{**kw, "epochs": 1})
+            rest = fit(net, "cross_entropy_logits", opt, half.state, (x, t), mesh=mesh, **{**kw, "epochs": 2})
+            close(f"fit_resumed_{kind}", rest.params, single.params)
+        # One batch of everything (n == batch_size: no shuffle).
+        one = fit(net, "cross_entropy_logits", opt, params, (x[:24], t[:24]), **{**kw, "batch_size": 24})
+        got = fit(net, "cross_entropy_logits", opt, params, (x[:24], t[:24]), mesh=mesh,
+                        **{**kw, "batch_size": 24})
+        close(f"fit_full_batch_{kind}", got.params, one.params)
+        on_mesh = parallel.evaluate(net, "cross_entropy_logits", single.params, xv, tv, mesh=mesh, batch_size=6)
+        close(f"evaluate_{kind}", [on_mesh["loss"], on_mesh["accuracy"]], [ref_eval["loss"], ref_eval["accuracy"]])
+
+        # The compiled epoch's dots work on B/8 = 1 example per device.
+        spec, _ = _program(
+            net, fnnet.losses.get("cross_entropy_logits"), opt, B, "autodiff", True, 6, None, 1, True)
+        sharded = epochs_program(dataclasses.replace(spec, sharding=parallel.batch_sharding(mesh)), 1, fresh=True)
+        rep = parallel.replicate(parallel.batch_sharding(mesh), (params, kw["key"], jnp.asarray(x), jnp.asarray(t),
+                                                                  (jnp.asarray(xv), jnp.asarray(tv))))
+        with jax.set_mesh(mesh):
+            hlo = sharded.__wrapped__.lower(*rep, jnp.asarray(1, jnp.int32)).compile().as_text()
+        dots = re.findall(r"= (f32\[[0-9,]*\])[^ ]* (?:dot|convolution)\(", hlo)
+        assert dots and all(d in ("f32[1,16]", "f32[1,3]", "f32[16,3]", "f32[5,16]") for d in dots), dots
+        assert "f32[1,5]" in hlo and "f32[8,5]" not in hlo, "per-device minibatch is not (1, 5)"
+        print(f"hlo_dots_{kind}", sorted(set(dots)), flush=True)
+
+    # shard_map + make_step(grad_reduce=pmean) is the single-device step.
+    mesh = parallel.data_mesh()
+    step = make_step(net, "cross_entropy_logits", opt)
+    pstep = make_step(net, "cross_entropy_logits", opt, grad_reduce=lambda g: jax.lax.pmean(g, "data"))
+    sharded = jax.jit(jax.shard_map(pstep, mesh=mesh, in_specs=(P(), P(), P("data"), P()),
+                                    out_specs=(P(), P(), P())))
+    opt_state = opt.init(params)
+    batch = (jnp.asarray(x[:B]), jnp.asarray(t[:B]))
+    ref = jax.jit(step)(params, opt_state, batch, jax.random.key(3))
+    rp, ro, rb, rk = parallel.replicate(parallel.batch_sharding(mesh), (params, opt_state, batch, jax.random.key(3)))
+    rb = jax.device_put(rb, NamedSharding(mesh, P("data")))
+    got = sharded(rp, ro, rb, rk)
+    close("shard_map_step_params", got[0], ref[0])
+    close("shard_map_step_metrics", [got[2]["loss"], got[2]["accuracy"]], [ref[2]["loss"], ref[2]["accuracy"]])
+
+    error("error_batch", lambda: fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=mesh,
+                                           **{**kw, "batch_size": 6}),
+          r"^batch_size 6 is not divisible by the 8 devices of mesh axis 'data'$")
+    other = parallel.data_mesh(axis="batch")
+    error("error_axis", lambda: fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=other, **kw),
+          r"mesh has no axis 'data'")
+    named = fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=parallel.batch_sharding(other, "batch"),
+                      **kw)
+    close("fit_named_axis", named.params, single.params)
+    # Divergence on the mesh: the replay names the update, as on one device.
+    sgd = optax.sgd(optax.piecewise_constant_schedule(0.01, {7: 1e6}))
+    messages = []
+    for m in (None, mesh):
+        try:
+            fit(net, fnnet.losses.squared_error("sum"), sgd, params, (x, jax.nn.one_hot(t, 3)), mesh=m,
+                key=jax.random.key(2), epochs=5, batch_size=B)
+        except DivergenceError as e:
+            messages.append((str(e), e.epoch, e.step, max_diff(e.params, params) > 0))
+    assert len(messages) == 2 and messages[0] == messages[1], messages
+    print("divergence", messages[1][0].split(";")[0])
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Ensembles and sweeps: every member of a vmapped fit_many equals the same network trained
+alone by fit (params, history, early stopping, divergence); the ensemble's prediction is the
+mean of the members' probabilities; bad input gets one-line errors."""
+
+import logging
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from fnnet import Dense, Dropout, Network, ensemble, losses, optim
+from fnnet.fit import DivergenceError, fit
+from fnnet.monitor import EarlyStopping
+
+NET = Network(5, (Dense(8, "relu"), Dropout(0.2), Dense(3)))  # dropout: the keys matter
+LOSS = "cross_entropy_logits"
+N = 4
+LR = np.array([0.05, 0.1, 0.2, 0.3])
+L2 = np.array([0.0, 1e-3, 1e-2, 0.1])
+
+
+def make(learning_rate, l2):
+    return optax.chain(optim.l2(l2), optim.sgd(learning_rate))
+
+
+def _data(dtype, n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 5)).astype(dtype), rng.integers(0, 3, n)
+
+
+def _setup(dtype):
+    params = jax.vmap(lambda k: NET.init(k, dtype))(jax.random.split(jax.random.key(0), N))
+    keys = jax.random.split(jax.random.key(1), N)
+    return params, keys, _data(dtype), _data(dtype, n=20, seed=1)
+
+
+def _member(tree, i):
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+def _close(got, want, rtol, atol):
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def _histories_close(got, want, rtol):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.keys() == w.keys() and (g["epoch"], g["step"]) == (w["epoch"], w["step"])
+        np.testing.assert_allclose([g[k] for k in sorted(g)], [w[k] for k in sorted(w)], rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-5)])
+def test_every_member_equals_its_run_alone(dtype, rtol, request):
+    if dtype == "float64":
+        request.getfixturevalue("x64")
+    params, keys, data, val = _setup(dtype)
+    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=3, batch_size=16,
+                          hyperparams={"learning_rate": LR, "l2": L2}, validation_data=val)
+    assert jax.tree.leaves(r.params)[0].dtype == np.dtype(dtype)
+    # every member in float64; in float32 the sweep's two ends (each run alone is a compile)
+    for i in range(N) if dtype == "float64" else (0, N - 1):
+        alone = fit(NET, LOSS, make(float(LR[i]), float(L2[i])), _member(params, i), data, key=keys[i],
+                    epochs=3, batch_size=16, validation_data=val)
+        _close(_member(r.params, i), alone.params, rtol, rtol * 1e-2)
+        _histories_close(r.histories[i], alone.history, rtol)
+        assert [h["epoch"] for h in r.histories[i]] == [1, 2, 3]
+    assert (r.best_epochs, r.stopped_early, r.diverged) == ([None] * N, [False] * N, [False] * N)
+    # the members differ: seeds and hyperparameters are theirs
+    assert len({round(h[-1]["loss"], 6) for h in r.histories}) == N
+
+
+def test_a_shared_optimizer_and_weighted_data():
+    params, keys, (x, t), _ = _setup("float32")
+    w = np.linspace(0.5, 2.0, x.shape[0])
+    opt = optim.momentum(0.1, 0.9)
+    r = ensemble.fit_many(NET, LOSS, opt, params, (x, t, w), keys=keys, epochs=2, batch_size=12)
+    for i in (0, N - 1):
+        alone = fit(NET, LOSS, opt, _member(params, i), (x, t, w), key=keys[i], epochs=2, batch_size=12)
+        _close(_member(r.params, i), alone.params, 1e-5, 1e-7)
+        _histories_close(r.histories[i], alone.history, 1e-5)
+
+
+@pytest.mark.parametrize("stop", [
+    EarlyStopping(monitor="val_loss", patience=2),
+    EarlyStopping(monitor="loss", patience=2, min_delta=0.01, restore_best=False),
+], ids=["val_loss", "loss min_delta no restore"])
+def test_early_stopping_is_per_member_and_equals_fit(stop, x64):
+    params, keys, data, val = _setup("float64")
+    lr = np.array([0.01, 1.0, 3.0, 0.3])
+    hp = {"learning_rate": lr, "l2": np.zeros(N)}
+    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=20, batch_size=8,
+                          hyperparams=hp, validation_data=val, early_stopping=stop)
+    for i in range(N):
+        alone = fit(NET, LOSS, make(float(lr[i]), 0.0), _member(params, i), data, key=keys[i], epochs=20,
+                    batch_size=8, validation_data=val, early_stopping=stop)
+        assert (r.best_epochs[i], r.stopped_early[i]) == (alone.best_epoch, alone.stopped_early)
+        _close(_member(r.params, i), alone.params, 1e-12, 1e-14)
+        _histories_close(r.histories[i], alone.history, 1e-12)
+    # members stop at their own epochs while the others go on (with val_loss, one to the end)
+    assert len({len(h) for h in r.histories}) > 1
+    if stop.monitor == "val_loss":
+        assert True in r.stopped_early and False in r.stopped_early and max(map(len, r.histories)) == 20
+
+
+def test_a_diverging_member_keeps_its_last_finite_params_and_the_others_go_on(x64):
+    params, keys, data, val = _setup("float64")
+    lr = np.array([0.1, 1e300, 0.2, 0.05])
+    hp = {"learning_rate": lr, "l2": np.zeros(N)}
+    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=3, batch_size=16, hyperparams=hp)
+    assert r.diverged == [False, True, False, False]
+    with pytest.raises(DivergenceError) as e:
+        fit(NET, LOSS, make(1e300, 0.0), _member(params, 1), data, key=keys[1], epochs=3, batch_size=16)
+    _close(_member(r.params, 1), e.value.params, 0, 0)
+    assert list(r.histories[1]) == list(e.value.history)
+    assert [len(h) for h in r.histories] == [3, len(e.value.history), 3, 3]
+    alone = fit(NET, LOSS, make(0.2, 0.0), _member(params, 2), data, key=keys[2], epochs=3, batch_size=16)
+    _close(_member(r.params, 2), alone.params, 1e-12, 1e-14)
+
+
+def test_the_ensemble_prediction_is_the_mean_of_the_members_softmaxes():
+    params, _, _, (x, t) = _setup("float32")
+    p = ensemble.predict(NET, params, x)
+    want = np.mean([jax.nn.softmax(NET.apply(_member(params, i), x), axis=-1) for i in range(N)], axis=0)
+    np.testing.assert_allclose(p, want, rtol=1e-6, atol=1e-7)
+    assert ensemble.accuracy(NET, params, x, t) == pytest.approx(float(np.mean(np.argmax(want, 1) == t)))
+    # outputs that already are probabilities are averaged as they are
+    soft = Network(5, (Dense(8, "tanh"), Dense(3, "softmax")))
+    sp = jax.vmap(soft.init)(jax.random.split(jax.random.key(3), N))
+    want = np.mean([soft.apply(_member(sp, i), x) for i in range(N)], axis=0)
+    np.testing.assert_allclose(ensemble.predict(soft, sp, x), want, rtol=1e-6, atol=1e-7)
+    assert float(losses.accuracy(ensemble.predict(soft, sp, x), jnp.asarray(t))) == ensemble.accuracy(soft, sp, x, t)
+    members = ensemble.unstack(sp)
+    assert len(members) == N and np.array_equal(members[2][1]["w"], sp[1]["w"][2])
+
+
+def _bad(**change):
+    params, keys, data, _ = _setup("float32")
+    kwargs = dict(params=params, keys=keys, hyperparams={"learning_rate": LR, "l2": L2})
+    kwargs.update(change)
+    params = kwargs.pop("params")
+    ensemble.fit_many(NET, LOSS, make, params, data, epochs=1, batch_size=16, **kwargs)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p, k: {"hyperparams": {"learning_rate": LR[:3], "l2": L2}},
+     r"hyperparams['learning_rate']: expected 4 values (one per member), got 3"),
+    (lambda p, k: {"hyperparams": {"learning_rate": 0.1, "l2": L2}},
+     r"hyperparams['learning_rate']: expected 4 values (one per member), got a scalar"),
+    (lambda p, k: {"keys": k[:3]}, "keys: expected 4 keys (one per member, e.g. jax.random.split(key, 4)), "
+                                   "got shape (3,)"),
+    (lambda p, k: {"keys": k[0]}, "keys: expected 4 keys (one per member, e.g. jax.random.split(key, 4)), "
+                                  "got a single key"),
+    (lambda p, k: {"params": [p[0], p[1], {**p[2], "b": p[2]["b"][:3]}]},
+     "params[2]['b']: leading axis 3 but params[0]['b'] has 4 (the members, N); every leaf must stack "
+     "the same members"),
+    (lambda p, k: {"params": [{**p[0], "w": p[0]["w"][:, :4]}, p[1], p[2]]},
+     "one member's params[0]['w'] (Dense): expected shape (5, 8), got (4, 8)"),
+], ids=["hyperparam length", "hyperparam scalar", "keys length", "one key", "leading axes", "member shape"])
+def test_bad_input_gets_one_line_errors(change, message):
+    params, keys, _, _ = _setup("float32")
+    with pytest.raises(ValueError) as e:
+        _bad(**change(params, keys))
+    assert str(e.value) == message, str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_sweep_compiles_once_and_zero_epochs_return_the_start(caplog):
+    caplog.set_level(logging.WARNING)
+    _, keys, data, _ = _setup("float32")
+    net = Network(5, (Dense(7, "tanh"), Dense(3)))  # a fresh shape: nothing cached
+    params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), N))
+    with jax.log_compiles(True):
+        for lr in (LR, LR[::-1]):  # other values, other data: the same program
+            ensemble.fit_many(net, LOSS, make, params, _data("float32", seed=int(lr[0] * 100)), keys=keys,
+                              epochs=3, batch_size=16, hyperparams={"learning_rate": lr, "l2": L2})
+    assert len([r for r in caplog.records if "Compiling jit(ensemble_epochs)" in r.getMessage()]) == 1
+    r = ensemble.fit_many(net, LOSS, make, params, data, keys=keys, epochs=0, batch_size=16,
+                          hyperparams={"learning_rate": LR, "l2": L2})
+    _close(r.params, params, 0, 0)
+    assert [len(h) for h in r.histories] == [0] * N
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"early_stopping": EarlyStopping(monitor="val_loss")},
+     "early stopping monitors 'val_loss', which is not among the metrics ['loss', 'accuracy']; "
+     "pass validation_data"),
+    ({"make_optimizer": optim.sgd(0.1)}, "make_optimizer: with hyperparams, expected a function "
+     "make_optimizer(**hp) returning an optax GradientTransformation, got GradientTransformationExtraArgs"),
+    ({"make_optimizer": make, "hyperparams": None}, "make_optimizer: without hyperparams, expected an optax "
+     "GradientTransformation shared by all members, got function"),
+], ids=["monitor", "optimizer with hyperparams", "function without"])
+def test_bad_arguments_get_one_line_errors(kwargs, message):
+    params, keys, data, _ = _setup("float32")
+    kwargs = {"make_optimizer": make, "hyperparams": {"learning_rate": LR, "l2": L2}, **kwargs}
+    with pytest.raises(ValueError) as e:
+        ensemble.fit_many(NET, LOSS, kwargs.pop("make_optimizer"), params, data, keys=keys, epochs=1,
+                          batch_size=16, **kwargs)
+    assert str(e.value) == message
