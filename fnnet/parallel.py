@@ -3,8 +3,8 @@ across one axis of a ``Mesh`` (``NamedSharding``), parameters and optimizer stat
 replicated, and the compiler reduces the gradients (``jit`` with shardings, no ``pmap``).
 
 ``fit(..., mesh=mesh)`` trains that way on a mesh's "data" axis, or on another axis with
-``mesh=batch_sharding(mesh, "batch")``; ``evaluate`` here is ``fnnet.step.evaluate`` on a
-mesh. The data set is replicated on the mesh's devices: each device gathers its B/N rows
+``mesh=batch_sharding(mesh, "batch")``; ``fnnet.step.evaluate(..., mesh=)`` evaluates on
+one. The data set is replicated on the mesh's devices: each device gathers its B/N rows
 of every shuffled minibatch locally (a shuffled gather from a batch-sharded data set would
 move rows between devices at every update), so its update works on (B/N, in). Both
 explicit meshes (``jax.make_mesh``'s default) and auto meshes work.
@@ -114,21 +114,7 @@ def under_mesh(program, sharding: NamedSharding):
 
 
 def evaluate(net, loss, params, x, t, *, mesh, batch_size: int = 1024) -> dict:
-    """``fnnet.step.evaluate`` with each chunk's examples split across ``mesh``'s batch
-    axis (a Mesh: its "data" axis; or a ``batch_sharding``); the chunk is rounded up to
-    a multiple of the device count."""
-    from fnnet import device_data, losses as losses_, step  # step imports this module
+    """``fnnet.step.evaluate(..., mesh=mesh)``: each chunk split across the batch axis."""
+    from fnnet import step  # step imports this module
 
-    sharding = batch_sharding(mesh)
-    loss = losses_.get(loss)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
-    x, t = device_data.to_device(x, t, net.in_features, net.out_features, net.param_dtype(params), "data")
-    params, x, t = replicate(sharding, (params, x, t))
-    return {k: float(v) for k, v in _evaluate_program(step, net, loss, batch_size, sharding)(params, x, t).items()}
-
-
-@functools.lru_cache(maxsize=64)
-def _evaluate_program(step, net, loss, chunk, sharding):
-    return under_mesh(jax.jit(lambda p, x, t: step.evaluate_arrays(net, loss, p, x, t, chunk, sharding=sharding)),
-                      sharding)
+    return step.evaluate(net, loss, params, x, t, batch_size=batch_size, mesh=mesh)

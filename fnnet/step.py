@@ -163,15 +163,21 @@ def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, sharding=No
 
 
 @functools.lru_cache(maxsize=64)
-def _evaluate_program(net, loss, chunk):
-    return jax.jit(lambda params, x, t: evaluate_arrays(net, loss, params, x, t, chunk))
+def _evaluate_program(net, loss, chunk, sharding=None):
+    program = jax.jit(lambda params, x, t: evaluate_arrays(net, loss, params, x, t, chunk, sharding=sharding))
+    return program if sharding is None else parallel.under_mesh(program, sharding)
 
 
-def evaluate(net: Network, loss, params, x, t, *, batch_size: int = 1024) -> dict:
-    """Loss (in the loss's reduction) and accuracy over a data set, inference mode."""
+def evaluate(net: Network, loss, params, x, t, *, batch_size: int = 1024, mesh=None) -> dict:
+    """Loss (in the loss's reduction) and accuracy over a data set, inference mode; with
+    ``mesh`` (a Mesh or ``parallel.batch_sharding``) each chunk is split across its batch
+    axis, the chunk rounded up to a multiple of the device count."""
     loss = losses_.get(loss)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
     x, t = device_data.to_device(x, t, net.in_features, net.out_features, net.param_dtype(params), "data")
-    metrics = _evaluate_program(net, loss, batch_size)(params, x, t)
+    sharding = None if mesh is None else parallel.batch_sharding(mesh)
+    if sharding is not None:
+        params, x, t = parallel.replicate(sharding, (params, x, t))
+    metrics = _evaluate_program(net, loss, batch_size, sharding)(params, x, t)
     return {k: float(v) for k, v in metrics.items()}
