@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from fnnet import experiment, loaders, settings
+from fnnet import experiment, experiment_members, loaders, settings
 from fnnet.cli_parser import build_parser as _build_parser
 
 
@@ -64,25 +64,59 @@ def _print_outcome(outcome) -> None:
     print(f"\nrun saved in {outcome.run_dir}" + (f" (learning curve: {outcome.curve})" if outcome.curve else ""))
 
 
+def _print_members(ensemble_run) -> None:
+    """An ensemble run's leaderboard (best first) and the ensemble's accuracy."""
+    rows = ensemble_run.leaderboard
+    has_val = "val_loss" in rows[0]
+    print(f"\n{len(rows)} members, best first by {'validation' if has_val else 'training'} loss:")
+    head = ["member", "seed", "best epoch", "train loss", "train acc"]
+    head += ["val loss", "val acc"] * has_val + ["test acc"] * ("test_accuracy" in rows[0])
+    print("".join(f"{h:>12}" for h in head))
+    for r in rows:
+        cells = [r["member"], r["seed"], "-" if r["best_epoch"] is None else r["best_epoch"]]
+        cells += [f"{r['train_loss']:.4f}", f"{r['train_accuracy']:.2%}"]
+        cells += [f"{r['val_loss']:.4f}", f"{r['val_accuracy']:.2%}"] * has_val
+        cells += [f"{r['test_accuracy']:.2%}"] * ("test_accuracy" in r)
+        print("".join(f"{c:>12}" for c in cells) + ("  diverged" if r["diverged"] else ""))
+    names = {"train": "train", "val": "validation", "test": "test"}
+    kept = sum(not r["diverged"] for r in rows)
+    print(f"\nensemble of {kept} (mean of their probabilities): accuracy "
+          + ", ".join(f"{names[k]} {v:.2%}" for k, v in ensemble_run.ensemble.items() if k != "train"))
+    print(f"saved member {rows[0]['member']} (seed {rows[0]['seed']}) as the run's model; leaderboard in "
+          f"{ensemble_run.outcome.run_dir / experiment_members.LEADERBOARD}")
+
+
 def _train(args) -> int:
     given = {name: getattr(args, name) for name in settings.SETTINGS}
     plan = experiment.plan(given)
     config, splits = plan.config, plan.splits
+    members = args.members
+    if members > 1:
+        experiment_members.seeds(config, members)  # checked before anything is printed
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
         widths = [plan.net.in_features] + [layer.features for layer in plan.net.layers if hasattr(layer, "features")]
-        print(f"training {' -> '.join(map(str, widths))} ({config['activation']}) on {config['data']}: "
+        print(f"training {f'{members} members of ' * (members > 1)}{' -> '.join(map(str, widths))} "
+              f"({config['activation']}) on {config['data']}: "
               f"{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test examples")
-    on_epoch, close = _progress(config["epochs"], args.quiet)
-    try:
-        outcome = experiment.train(plan, out=args.out, overwrite=args.overwrite, on_epoch=on_epoch,
-                                   plot=not args.no_plot)
-    finally:
-        close()
+    ensemble_run = None
+    if members > 1:  # one compiled program for all the epochs: no progress to show
+        ensemble_run = experiment_members.train(plan, members, out=args.out, overwrite=args.overwrite,
+                                         plot=not args.no_plot)
+        outcome = ensemble_run.outcome
+    else:
+        on_epoch, close = _progress(config["epochs"], args.quiet)
+        try:
+            outcome = experiment.train(plan, out=args.out, overwrite=args.overwrite, on_epoch=on_epoch,
+                                       plot=not args.no_plot)
+        finally:
+            close()
     shown = [name for name in outcome.replaced if not name.startswith(".")]
     if shown:
         print(f"replaced the previous run in {outcome.run_dir} (removed its {', '.join(shown)})", file=sys.stderr)
     if not args.quiet:
+        if ensemble_run is not None:
+            _print_members(ensemble_run)
         _print_outcome(outcome)
     return 0
 

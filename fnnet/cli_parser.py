@@ -125,6 +125,10 @@ def _train_options(p) -> None:
             ("seed", _int, "random seed, >= 0", None),
             ("grad", str, "gradient from jax.grad or the hand-written backprop", settings.GRADS)):
         _setting(p, name, parse, help, **({"choices": choices} if choices else {}))
+    p.add_argument("--members", type=_typed(_int, settings.members), default=1,
+                   help="train this many networks at once (seeds seed, seed+1, ...), print their leaderboard "
+                        "and the ensemble's accuracy, save the best by validation loss as the run's model "
+                        "(default: 1, a plain run)")
     p.add_argument("--out", help="run directory (default: runs/<data>-N, the first free N)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run directory --out (only one fnnet created), once the new run "

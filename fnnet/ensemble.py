@@ -1,8 +1,9 @@
 """Ensembles and sweeps: N networks of one shape trained in one compiled program (``jax.vmap``
 over the members: seeds, initial parameters, optimizer hyperparameters), each the run
 ``fnnet.fit.fit`` makes alone (to round-off: a batched matmul may sum in another order), with
-early stopping and divergence per member; and the ensemble's prediction, the mean of the
-members' probabilities."""
+early stopping and divergence per member. The ensemble's prediction (the mean of the
+members' probabilities) is in ``fnnet.ensemble_predict``, the argument checks in
+``fnnet.ensemble_args``; their public names are here too."""
 
 from __future__ import annotations
 
@@ -15,10 +16,16 @@ import numpy as np
 import optax
 
 from fnnet import device_data, loss_calls, losses as losses_
+from fnnet import parallel
+from fnnet.ensemble_args import (DROPOUT_NAMES, MEMBERS, check_hyperparams, check_keys, dropout_layers,
+                                 member_dtype, members, members_mesh, unstack)
+from fnnet.ensemble_predict import accuracy, predict
 from fnnet.epochs import make_epoch, make_epochs
 from fnnet.monitor import EarlyStopping, History
 from fnnet.network import Network
 from fnnet.step import TrainState, check_grad, fresh_state
+
+__all__ = ["EnsembleResult", "fit_many", "members", "unstack", "predict", "accuracy", "members_mesh"]
 
 
 class EnsembleResult(NamedTuple):
@@ -38,58 +45,6 @@ class _Progress(NamedTuple):
     best_epoch: jax.Array  # int32, 0: none yet
     wait: jax.Array  # int32: epochs since the best
     params: Any  # the best epoch's parameters (None without early stopping)
-
-
-def members(params) -> int:
-    """N, the members of a stacked parameter tree (every leaf's leading axis); a one-line
-    ValueError names the leaf whose leading axis differs."""
-    flat = [("params" + jax.tree_util.keystr(path), np.shape(leaf))
-            for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]]
-    if not flat:
-        raise ValueError("params: expected a stacked parameter tree (leading axis N), got no arrays")
-    for name, shape in flat:
-        if not shape:
-            raise ValueError(f"{name}: expected a stacked leaf with a leading members axis, got a scalar")
-        if shape[0] != flat[0][1][0]:
-            raise ValueError(f"{name}: leading axis {shape[0]} but {flat[0][0]} has {flat[0][1][0]} (the "
-                             "members, N); every leaf must stack the same members")
-    return flat[0][1][0]
-
-
-def _member_dtype(net: Network, params):
-    """``net.checked_dtype`` of one member, checked on shapes alone (nothing is sliced)."""
-    members(params)
-    one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], jnp.result_type(a)), params)
-    try:
-        return net.checked_dtype(one)
-    except ValueError as e:
-        raise ValueError(f"one member's {e}") from None
-
-
-def _check_keys(keys, n: int):
-    typed = hasattr(keys, "dtype") and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key)
-    shape = np.shape(keys) if hasattr(keys, "shape") else None
-    if shape is None or len(shape) != 2 - typed or shape[0] != n:
-        got = (type(keys).__name__ if shape is None else "a single key" if len(shape) == 1 - typed
-               else f"shape {shape}")
-        raise ValueError(f"keys: expected {n} keys (one per member, e.g. jax.random.split(key, {n})), got {got}")
-
-
-def _check_hyperparams(hyperparams, n: int, dtype) -> tuple[tuple, tuple]:
-    """``(names, values)``: the names sorted, each value an array with leading axis n
-    (floats in the parameters' dtype)."""
-    if hyperparams is None:
-        return None, ()
-    if not isinstance(hyperparams, dict) or not all(isinstance(k, str) for k in hyperparams):
-        raise ValueError(f"hyperparams: expected a dict of name -> ({n},) array, got {type(hyperparams).__name__}")
-    names, values = tuple(sorted(hyperparams)), []
-    for name in names:
-        v = jnp.asarray(hyperparams[name])
-        if not v.shape or v.shape[0] != n:
-            raise ValueError(f"hyperparams[{name!r}]: expected {n} values (one per member), got "
-                             + (f"{v.shape[0]}" if v.shape else "a scalar"))
-        values.append(v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v)
-    return names, tuple(values)
 
 
 def _guarded(epoch: Callable, stopping: EarlyStopping | None) -> Callable:
@@ -125,12 +80,21 @@ def _guarded(epoch: Callable, stopping: EarlyStopping | None) -> Callable:
 
 
 @functools.lru_cache(maxsize=32)
-def _programs(net, loss, make_optimizer, names, batch_size, grad, accuracy, eval_batch_size, stopping,
-              max_epochs):
-    """The start, epochs and final programs, vmapped over the members and compiled."""
+def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy, eval_batch_size, stopping,
+              max_epochs, shardings=(None, None)):
+    """The start, epochs and final programs, vmapped over the members and compiled; with
+    ``shardings`` (``members_mesh``), the members and each minibatch split on a mesh."""
+
+    # Dropout rates go to the network, the other hyperparameters to make_optimizer.
+    rated = {name: dropout_layers(net, name) for name in names or () if name in DROPOUT_NAMES}
+
+    def member_net(hp):
+        hp = dict(zip(names or (), hp))
+        return net.with_dropout({i: hp[name] for name, idx in rated.items() for i in idx}) if rated else net
 
     def optimizer(hp):
-        opt = make_optimizer if names is None else make_optimizer(**dict(zip(names, hp)))
+        hp = {k: v for k, v in zip(names or (), hp) if k not in rated}
+        opt = make_optimizer(**hp) if hp else make_optimizer
         if not isinstance(opt, optax.GradientTransformation):
             raise ValueError(f"make_optimizer(**hyperparams) must return an optax GradientTransformation, "
                              f"got {type(opt).__name__}")
@@ -142,8 +106,8 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, accuracy, eval
         return fresh_state(optimizer(hp), params, key)._replace(stopping=progress)
 
     def ensemble_epochs(state, hp, x, t, val, w, n):
-        epoch = make_epoch(net, loss, optimizer(hp), batch_size=batch_size, grad=grad, accuracy=accuracy,
-                           eval_batch_size=eval_batch_size)
+        epoch = make_epoch(member_net(hp), loss, optimizer(hp), batch_size=batch_size, grad=grad,
+                           accuracy=with_accuracy, eval_batch_size=eval_batch_size, sharding=shardings[1])
         state, metrics = make_epochs(_guarded(epoch, stopping), max_epochs, check_losses=False)(
             state, x, t, val, n, w)
         del metrics["finite"], metrics["params_finite"]
@@ -155,20 +119,23 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, accuracy, eval
         return jax.tree.map(lambda b, a: jnp.where(state.stopping.best_epoch > 0, b, a),
                             state.stopping.params, state.params)
 
-    epochs = jax.vmap(ensemble_epochs, in_axes=(0, 0, None, None, None, None, None))  # data: shared
-    return jax.jit(jax.vmap(ensemble_start)), jax.jit(epochs), jax.jit(jax.vmap(ensemble_final))
+    axis = None if shardings[0] is None else MEMBERS  # the vmapped axis is the mesh's members axis
+    epochs = jax.vmap(ensemble_epochs, in_axes=(0, 0, None, None, None, None, None), spmd_axis_name=axis)
+    programs = [jax.jit(jax.vmap(f, spmd_axis_name=axis)) for f in (ensemble_start, ensemble_final)]
+    programs.insert(1, jax.jit(epochs))  # data: shared by the members
+    return tuple(p if shardings[0] is None else parallel.under_mesh(p, shardings[0]) for p in programs)
 
 
 def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: int = 10,
              batch_size: int = 32, hyperparams: dict | None = None, validation_data=None,
              early_stopping: EarlyStopping | None = None, accuracy: bool | None = None,
-             grad: str = "autodiff", eval_batch_size: int = 1024) -> EnsembleResult:
+             grad: str = "autodiff", eval_batch_size: int = 1024, mesh=None) -> EnsembleResult:
     """Train N networks of one shape at once: ``jax.vmap`` of ``fnnet.epochs.make_epoch``
     over the members, compiled once; member i is ``fit(net, loss, make_optimizer(**hp_i),
     params_i, data, key=keys[i], ...)``.
 
     Args:
-        net: the Network (one for all members; dropout rates are shared).
+        net: the Network (one shape for all members).
         loss: a name, an fnnet loss, or a callable ``loss(y, t[, weights])`` (as for fit).
         make_optimizer: with ``hyperparams``, a function ``make_optimizer(**hp) ->
             optax.GradientTransformation`` called inside the vmap with each member's values
@@ -181,8 +148,11 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
         keys: (N,) per-member run keys (shuffling and dropout, as fit's ``key``).
         epochs: epochs per member (>= 0).
         batch_size: minibatch size in [1, n].
-        hyperparams: a dict name -> (N, ...) array, passed as ``make_optimizer(**hp)``;
-            floats are cast to the parameters' dtype.
+        hyperparams: a dict name -> (N, ...) array (or a tree of them, e.g. an update
+            mask), passed as ``make_optimizer(**hp)``; floats are cast to the parameters'
+            dtype. Two names go to the network instead: "dropout" sets the rate of its
+            Dropout layers after hidden layers, "input_dropout" of its input Dropout layer
+            (the network must have them; their own rate is replaced).
         validation_data: ``(x_val, t_val)`` evaluated after each epoch.
         early_stopping: an EarlyStopping applied to each member on its own: a member that
             stops keeps its state (and, with ``restore_best``, gets its best epoch's
@@ -191,6 +161,10 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
         accuracy: report accuracy (default: for labels and one-hot targets).
         grad: "autodiff" or "backprop".
         eval_batch_size: examples per chunk of the validation pass.
+        mesh: a ``jax.sharding.Mesh`` with a "members" axis (and optionally a "data"
+            axis): the members are split along the one (N divisible by its size), each
+            member's minibatches along the other (batch_size divisible by its size), the
+            data replicated. Explicit or auto axes; it runs on an auto-axes copy.
 
     Returns an EnsembleResult: ``params`` stacked (N, ...); ``histories`` a list of N
     ``History`` (fit's records); ``best_epochs``, ``stopped_early``, ``diverged`` lists
@@ -199,13 +173,16 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     """
     loss = losses_.get(loss)
     check_grad(grad)
-    n_members, dtype = members(params), _member_dtype(net, params)
-    _check_keys(keys, n_members)
-    names, hp = _check_hyperparams(hyperparams, n_members, dtype)
-    if (names is None) != isinstance(make_optimizer, optax.GradientTransformation):
-        want = ("an optax GradientTransformation shared by all members" if names is None else
+    n_members, dtype = members(params), member_dtype(net, params)
+    check_keys(keys, n_members)
+    names, hp = check_hyperparams(hyperparams, n_members, dtype)
+    for name in set(names or ()) & set(DROPOUT_NAMES):
+        dropout_layers(net, name)
+    shared = not set(names or ()) - set(DROPOUT_NAMES)  # no hyperparameter for the optimizer
+    if shared != isinstance(make_optimizer, optax.GradientTransformation):
+        want = ("an optax GradientTransformation shared by all members" if shared else
                 "a function make_optimizer(**hp) returning an optax GradientTransformation")
-        raise ValueError(f"make_optimizer: with{'out' * (names is None)} hyperparams, expected {want}, "
+        raise ValueError(f"make_optimizer: with{'out' * shared} optimizer hyperparams, expected {want}, "
                          f"got {type(make_optimizer).__name__}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
@@ -230,15 +207,19 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     # A power of two at least `epochs`, so that nearby epoch counts share one program; with
     # early stopping, 16 at most, so the run ends soon after every member has stopped.
     chunk = min(1 << max(epochs - 1, 0).bit_length(), 16 if early_stopping is not None else 1 << 30)
+    shardings = (None, None) if mesh is None else members_mesh(mesh, n_members, batch_size)
+    if mesh is not None:
+        params, keys, hp = jax.device_put((params, keys, hp), shardings[0])
+        x, t, w, val = parallel.replicate(shardings[0], (x, t, w, val))
     start, run, final = _programs(net, loss, make_optimizer, names, batch_size, grad, bool(accuracy),
-                                  int(eval_batch_size), early_stopping, chunk)
+                                  int(eval_batch_size), early_stopping, chunk, shardings)
     state = start(params, keys, hp)
     steps = -(-n // batch_size)
     histories = [History() for _ in range(n_members)]
     done = 0
     while done < epochs:
         count = min(chunk, epochs - done)
-        state, metrics = run(state, hp, x, t, val, w, jnp.asarray(count, jnp.int32))
+        state, metrics = run(state, hp, x, t, val, w, np.int32(count))
         metrics = jax.device_get(metrics)
         ran = metrics.pop("ran")[:, :count].sum(axis=1)
         for i, history in enumerate(histories):
@@ -253,48 +234,3 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     best = [int(b) or None for b in p.best_epoch]  # without early stopping: 0, and wait 0
     stopped = [bool(s) for s in (p.wait > 0) & (p.wait >= getattr(early_stopping, "patience", 0))]
     return EnsembleResult(final(state), histories, best, stopped, [bool(d) for d in p.diverged])
-
-
-# ---------------------------------------------------------------- the ensemble's prediction
-
-def _outputs_are_probabilities(net: Network) -> bool:
-    """Whether the last layer with an activation ends in softmax or sigmoid."""
-    last = next((a for a in (getattr(layer, "activation", None) for layer in reversed(net.layers))
-                 if a is not None), None)
-    return getattr(last, "name", last) in ("softmax", "sigmoid")
-
-
-@functools.lru_cache(maxsize=32)
-def _predict_program(net: Network, probabilities: bool):
-    def predict(params, x):
-        y = jax.vmap(lambda p: net.apply(p, x))(params)  # (N, ..., out)
-        if not probabilities:
-            y = jax.nn.sigmoid(y) if net.out_features == 1 else jax.nn.softmax(y, axis=-1)
-        return jnp.mean(y, axis=0)
-
-    return jax.jit(predict)
-
-
-def predict(net: Network, params, x, *, probabilities: bool | None = None):
-    """The ensemble's probabilities ``(1/N) Σ_i p_i(x)``: x (batch, in) -> (batch, out).
-    ``p_i`` is member i's output when ``probabilities`` (the outputs already are: a
-    softmax or sigmoid last activation, inferred when None), else the softmax of its
-    logits (the sigmoid for a single output). ``params``: stacked, leading axis N."""
-    _member_dtype(net, params)
-    if probabilities is None:
-        probabilities = _outputs_are_probabilities(net)
-    return _predict_program(net, bool(probabilities))(params, x)
-
-
-def accuracy(net: Network, params, x, t, *, probabilities: bool | None = None) -> float:
-    """The ensemble's accuracy: the fraction of examples whose argmax of ``predict``
-    matches the label t (n,) or one-hot target (n, out); for one output, p > 0.5."""
-    dtype = _member_dtype(net, params)
-    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
-    return float(losses_.accuracy(predict(net, params, x, probabilities=probabilities), t))
-
-
-def unstack(params) -> list:
-    """A stacked tree as a list of its N members' trees; the other way is
-    ``jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)``."""
-    return [jax.tree.map(lambda a, i=i: a[i], params) for i in range(members(params))]

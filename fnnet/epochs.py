@@ -67,7 +67,7 @@ def _reported(spec: EpochSpec, total_weight, loss_sum, hits, steps_done, dtype) 
 
 def make_epoch(net: Network, loss, optimizer: optax.GradientTransformation, *, batch_size: int,
                grad: str = "autodiff", accuracy: bool = True, eval_batch_size: int = 1024,
-               learning_rate=None, step_losses: bool = False) -> Callable:
+               learning_rate=None, step_losses: bool = False, sharding=None) -> Callable:
     """The pure epoch ``(state, x, t, val=None, w=None) -> (state, metrics)``: shuffle, one
     update per minibatch under ``lax.scan`` (the last partial batch padded and masked, so
     each example counts once; unpadded for a loss that takes no weights), then the
@@ -76,10 +76,11 @@ def make_epoch(net: Network, loss, optimizer: optax.GradientTransformation, *, b
 
     Metrics: "loss" (and "accuracy") running over the epoch's minibatches in training mode
     (weighted by w), "val_loss"/"val_accuracy", "learning_rate" when given, and with
-    ``step_losses`` the loss of every update.
+    ``step_losses`` the loss of every update. ``sharding``
+    (``fnnet.parallel.batch_sharding``): each minibatch split across a mesh's batch axis.
     """
     return _epoch(EpochSpec(net, losses_.get(loss), optimizer, batch_size, grad, accuracy, eval_batch_size,
-                            learning_rate, step_losses))
+                            learning_rate, step_losses, sharding))
 
 
 def _epoch(spec: EpochSpec) -> Callable:

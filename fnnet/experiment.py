@@ -10,6 +10,7 @@ that must agree with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,27 +76,35 @@ def train(the_plan: Plan, *, out=None, overwrite: bool = False, base="runs",
     checkpoint after every epoch, then report. ``on_epoch(record)`` sees each epoch."""
     config = the_plan.config
     with runs.create(out, name=_run_name(config), base=base, overwrite=overwrite) as run:
-        try:
+        with until_saved(run):
             run_files.write_json(run.path / runs.CONFIG, config)
             early_stopping = stopper(config, the_plan.splits["val"] is not None)
             state = template(the_plan.net, the_plan.optimizer, config, early_stopping)
             result = _fit(run, the_plan, state, config["epochs"], early_stopping, on_epoch)
-        except OSError as e:
-            if run.committed or e.errno is None:
-                raise
-            # Name the run the user asked for, not the directory it was staged in.
-            kept = "; the old run is unchanged" if run.path != run.target else ""
-            where = run.target / Path(e.filename).name if e.filename else run.target
-            raise type(e)(e.errno, f"{e.strerror} (nothing was saved{kept})", os.fspath(where)) from None
-        except Interrupted as e:
-            if run.path != run.target and not run.committed:
-                raise Interrupted(f"{str(e)[:-1]}; the old run in {run.target} is unchanged)") from None
-            raise
         replaced = tuple(run.replaced)
         outcome = _report_saved(run, the_plan, result, plot)
     outcome.run_dir = run.target
     outcome.replaced = replaced
     return outcome
+
+
+@contextlib.contextmanager
+def until_saved(run: runs.Run):
+    """Around a new run's work before its first checkpoint: an OSError or an Interrupted
+    says that nothing was saved (and that a replaced old run is unchanged), naming the
+    run the user asked for, not the directory it was staged in."""
+    try:
+        yield
+    except OSError as e:
+        if run.committed or e.errno is None:
+            raise
+        kept = "; the old run is unchanged" if run.path != run.target else ""
+        where = run.target / Path(e.filename).name if e.filename else run.target
+        raise type(e)(e.errno, f"{e.strerror} (nothing was saved{kept})", os.fspath(where)) from None
+    except Interrupted as e:
+        if run.path != run.target and not run.committed:
+            raise Interrupted(f"{str(e)[:-1]}; the old run in {run.target} is unchanged)") from None
+        raise
 
 
 def resume(run_dir, epochs: int, *, on_epoch: Callable | None = None, plot: bool = True) -> Outcome | None:

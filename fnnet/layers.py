@@ -4,9 +4,8 @@ A layer is a frozen, hashable description. It never holds arrays; its parameters
 live in the pytree entry that ``init`` returns. Each layer has a forward rule that
 also returns what its backward rule needs (the cache) and a backward rule:
 
-    delta = layer.delta(cache, g)             # ∂C/∂z from g = ∂C/∂a
-    g_prev, grads = layer.backward(params, cache, delta)
-                                              # ∂C/∂a_prev = δ Wᵀ, ∂C/∂W = a_prevᵀ δ, ∂C/∂b = Σ δ
+    delta = layer.delta(cache, g)                         # ∂C/∂z from g = ∂C/∂a
+    g_prev, grads = layer.backward(params, cache, delta)  # δ Wᵀ, (a_prevᵀ δ, Σ δ)
 
 All arrays are ``(batch, features)``; the network flattens any leading axes into the
 batch axis and adds it for a single example.
@@ -241,13 +240,15 @@ class Dropout:
 
     def __post_init__(self):
         rate = self.rate
+        if isinstance(rate, jax.Array) and rate.shape == ():  # traced: Network.with_dropout
+            return
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 <= rate < 1):
             raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
         object.__setattr__(self, "rate", float(rate))
 
     @property
     def needs_key(self) -> bool:
-        return self.rate > 0
+        return not isinstance(self.rate, float) or self.rate > 0
 
     def out_features(self, in_features: int) -> int:
         return in_features
@@ -259,13 +260,13 @@ class Dropout:
         return {}
 
     def forward(self, params, a_prev, *, key=None, train=False):
-        if self.rate == 0 or (not train and self.inverted):
+        if not self.needs_key or (not train and self.inverted):
             return a_prev, DropoutCache(None)
-        if not train:
-            scale = 1 - self.rate
-        else:
-            keep = jax.random.bernoulli(key, 1 - self.rate, a_prev.shape).astype(a_prev.dtype)
-            scale = keep / (1 - self.rate) if self.inverted else keep
+        rate = self.rate if isinstance(self.rate, float) else self.rate.astype(a_prev.dtype)
+        if not train:  # the notes' rule: scaled at test time
+            return a_prev * (1 - rate), DropoutCache(1 - rate)
+        keep = jax.random.bernoulli(key, 1 - rate, a_prev.shape).astype(a_prev.dtype)
+        scale = keep / (1 - rate) if self.inverted else keep
         return a_prev * scale, DropoutCache(scale)
 
     def delta(self, cache: DropoutCache, g):

@@ -92,6 +92,21 @@ class Network:
     def out_features(self) -> int:
         return self.widths[-1]
 
+    def with_dropout(self, rates: dict) -> "Network":
+        """This network with ``layers[i]`` (a Dropout) dropping at ``rates[i]``, a scalar that
+        may be traced (one rate per member of a vmapped ensemble). The copy holds arrays, so
+        it is not hashable: build it inside the traced function that uses it."""
+        layers = list(self.layers)
+        for i, rate in rates.items():
+            if not isinstance(layers[i], Dropout):
+                raise ValueError(f"with_dropout: layers[{i}] is {type(layers[i]).__name__}, not Dropout")
+            layers[i] = Dropout(jnp.asarray(rate), layers[i].inverted)
+        copy = object.__new__(Network)  # __post_init__ would insist on hashable layers
+        for field in dataclasses.fields(self):
+            object.__setattr__(copy, field.name, getattr(self, field.name))
+        object.__setattr__(copy, "layers", tuple(layers))
+        return copy
+
     def init(self, key, dtype=jnp.float32) -> list[dict]:
         """Parameters: a list with one dict per layer (``{"w": (in, out), "b": (out,)}`` for
         Dense, with a trailing ``pieces`` axis for Maxout, ``{}`` for Dropout)."""
@@ -113,9 +128,9 @@ class Network:
         leaves, treedef = jax.tree.flatten(params)
         try:
             signature = (self, treedef, tuple([(v.shape, v.dtype) for v in leaves]))
-        except AttributeError:  # Python numbers: no signature, checked every time
-            signature = None
-        dtype = _CHECKED.get(signature) if signature is not None else None
+            dtype = _CHECKED.get(signature)
+        except (AttributeError, TypeError):  # Python numbers, traced rates: checked every time
+            signature = dtype = None
         if dtype is None:
             self._check_params(params)
             dtype = self.param_dtype(params)

@@ -9,6 +9,9 @@ of every shuffled minibatch locally (a shuffled gather from a batch-sharded data
 move rows between devices at every update), so its update works on (B/N, in). Both
 explicit meshes (``jax.make_mesh``'s default) and auto meshes work.
 
+Several hosts (``jax.distributed``): ``host_local_batch`` makes global arrays of each
+process's rows; fit and evaluate all-gather them onto every device as above.
+
 For a ``jax.shard_map`` of your own, ``fnnet.step.make_step(..., grad_reduce=...)`` takes
 e.g. ``lambda g: jax.lax.pmean(g, "data")``.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import functools
 
 import jax
+import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 #: the mesh axis the batch is sharded along when fit is given a bare Mesh
@@ -68,8 +72,40 @@ def replicated(sharding: NamedSharding) -> NamedSharding:
 
 
 def replicate(sharding: NamedSharding, tree):
-    """Every array leaf of ``tree`` copied to all of the mesh's devices (None stays)."""
-    return jax.device_put(tree, replicated(sharding))
+    """Every array leaf of ``tree`` copied to all of the mesh's devices (None stays). On
+    a mesh spanning several processes, a global array is all-gathered and a local one
+    must hold the same value in every process."""
+    target = replicated(sharding)
+    if target.is_fully_addressable:
+        return jax.device_put(tree, target)
+    return jax.tree.map(lambda a: _to_all(a, target), tree)
+
+
+def _to_all(a, target: NamedSharding):
+    # device_put moves neither rows between processes nor a committed local array onto
+    # other processes' devices: a compiled identity does the one, the host the other.
+    if not isinstance(a, jax.Array):
+        return jax.device_put(a, target)
+    if not a.is_fully_addressable:
+        return _copy_to(target)(a)
+    if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        data = _to_all(jax.random.key_data(a), target)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+    return jax.device_put(np.asarray(a), target)
+
+
+@functools.lru_cache(maxsize=16)
+def _copy_to(target: NamedSharding):
+    return jax.jit(lambda a: a, out_shardings=target)
+
+
+def host_local_batch(local, mesh, axis: str = AXIS):
+    """Multi-host: each process's rows, ``local`` (an array or a tree of them, leading
+    axis n_local, the same on every process), made into global arrays (P * n_local, ...)
+    split along ``mesh``'s batch axis, process p's rows at [p * n_local, (p+1) * n_local)
+    when the mesh lists the devices by process (``jax.devices()``' order)."""
+    sharding = batch_sharding(mesh, axis)
+    return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, a), local)
 
 
 def _explicit(sharding: NamedSharding) -> bool:

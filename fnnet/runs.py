@@ -5,10 +5,10 @@ fnnet did not write.
 A run directory holds ``config.json`` (everything needed to rebuild the network, the
 data pipeline and the optimizer), ``history.jsonl`` (one JSON line per epoch),
 ``checkpoint.npz`` (the training state, see ``fnnet.checkpoint``), ``summary.json``,
-``learning_curve.png``, and two files of fnnet's own: ``.fnnet-run``, the marker that
-says fnnet created the directory (only such a directory is ever replaced), and
-``.fnnet-lock``, which a writer holds with an OS lock (released when the process ends,
-however it ends).
+``learning_curve.png``, ``members.json`` (an ensemble run's leaderboard), and two files
+of fnnet's own: ``.fnnet-run``, the marker that says fnnet created the directory (only
+such a directory is ever replaced), and ``.fnnet-lock``, which a writer holds with an OS
+lock (released when the process ends, however it ends).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from fnnet import atomic, locks
 RUN_FORMAT_VERSION = 2
 CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE = (
     "config.json", "history.jsonl", "checkpoint.npz", "summary.json", "learning_curve.png")
+MEMBERS = "members.json"  # an ensemble run's leaderboard (fnnet train --members)
 MARKER, LOCK = ".fnnet-run", locks.LOCK
-RUN_FILES = (CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE, MARKER, LOCK)
+RUN_FILES = (CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE, MEMBERS, MARKER, LOCK)
 
 
 class RunError(ValueError):

@@ -68,6 +68,18 @@ def non_negative_int(value):
     return value
 
 
+#: Members of one ``fnnet train --members`` run: every member's parameters, optimizer
+#: state and activations are on the device at once.
+MAX_MEMBERS = 256
+
+
+def members(value):
+    """The number of networks an ensemble run trains (1: a plain run)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MEMBERS:
+        raise ValueError(f"expected an integer in [1, {MAX_MEMBERS}], got {value!r}")
+    return value
+
+
 def _seed(value):
     if non_negative_int(value) >= 2**63:
         raise ValueError(f"expected an integer in [0, 2**63), got {value!r}")

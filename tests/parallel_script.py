@@ -137,7 +137,55 @@ def main():
             messages.append((str(e), e.epoch, e.step, max_diff(e.params, params) > 0))
     assert len(messages) == 2 and messages[0] == messages[1], messages
     print("divergence", messages[1][0].split(";")[0])
+    ensembles()
     print("OK")
+
+
+def ensembles():
+    """fit_many on a 2 x 4 mesh (members x data shards) equals the unsharded ensemble."""
+    from fnnet import ensemble
+
+    net = fnnet.Network(5, (fnnet.Dense(16, "relu"), fnnet.Dropout(0.2), fnnet.Dense(3)))
+    rng = np.random.default_rng(1)
+    x, xv = rng.normal(size=(36, 5)).astype(np.float32), rng.normal(size=(13, 5)).astype(np.float32)
+    t, tv = rng.integers(0, 3, 36).astype(np.int32), rng.integers(0, 3, 13).astype(np.int32)
+    params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), 4))
+
+    def make(learning_rate, l2):
+        return optax.chain(fnnet.optim.l2(l2), fnnet.optim.sgd(learning_rate))
+
+    hp = {"learning_rate": np.array([0.05, 0.1, 0.2, 0.3], np.float32),
+          "l2": np.array([0, 1e-3, 1e-2, 0.1], np.float32), "dropout": np.array([0, .2, .4, .6], np.float32)}
+    kw = dict(keys=jax.random.split(jax.random.key(1), 4), epochs=3, batch_size=8, hyperparams=hp,
+              validation_data=(xv, tv))
+    alone = ensemble.fit_many(net, "cross_entropy_logits", make, params, (x, t), **kw)
+    for kind in ("explicit", "auto"):
+        mesh = jax.make_mesh((2, 4), ("members", "data"), (getattr(jax.sharding.AxisType, kind.title()),) * 2)
+        r = ensemble.fit_many(net, "cross_entropy_logits", make, params, (x, t), mesh=mesh, **kw)
+        close(f"ensemble_2d_{kind}", r.params, alone.params)
+        close(f"ensemble_2d_history_{kind}", [[h[k] for k in sorted(h)] for hs in r.histories for h in hs],
+              [[h[k] for k in sorted(h)] for hs in alone.histories for h in hs])
+        assert r.params[0]["w"].sharding.spec == P("members"), r.params[0]["w"].sharding
+    # What each device computes: 2 of the 4 members, 2 of each minibatch's 8 rows.
+    shardings = ensemble.members_mesh(mesh, 4, 8)
+    names, values = ensemble.check_hyperparams(hp, 4, np.dtype(np.float32))
+    start, run, _ = ensemble._programs(net, fnnet.losses.get("cross_entropy_logits"), make, names, 8,
+                                       "autodiff", True, 1024, None, 4, shardings)
+    state = start(*jax.device_put((params, kw["keys"], values), shardings[0]))
+    data = parallel.replicate(shardings[0], (x, t, (xv, tv), None))
+    with jax.set_mesh(shardings[0].mesh):
+        hlo = run.__wrapped__.lower(state, values, *data, np.int32(3)).compile().as_text()
+    dots = sorted(set(re.findall(r"= (f32\[[0-9,]*\])[^ ]* dot\(", hlo)))
+    # (f32[4,32]: XLA fuses the 2 members' validation matmuls over 4 rows into one.)
+    assert "f32[2,2,16]" in dots and all(d.startswith("f32[2,") for d in dots if d.count(",") == 2), dots
+    assert not any(re.search(r"[\[,](8|36)[,\]]", d) for d in dots), dots  # no whole minibatch or data set
+    print("ensemble_2d_dots", dots, flush=True)
+    error("ensemble_error_members", lambda: ensemble.fit_many(
+        net, "cross_entropy_logits", make, params, (x, t), mesh=jax.make_mesh((8,), ("members",)), **kw),
+        r"^4 members are not divisible by the 8 devices of mesh axis 'members'$")
+    error("ensemble_error_axis", lambda: ensemble.fit_many(
+        net, "cross_entropy_logits", make, params, (x, t), mesh=parallel.data_mesh(), **kw),
+        r"^mesh has no axis 'members' to split the members along")
 
 
 if __name__ == "__main__":

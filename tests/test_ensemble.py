@@ -187,9 +187,9 @@ def test_a_sweep_compiles_once_and_zero_epochs_return_the_start(caplog):
     ({"early_stopping": EarlyStopping(monitor="val_loss")},
      "early stopping monitors 'val_loss', which is not among the metrics ['loss', 'accuracy']; "
      "pass validation_data"),
-    ({"make_optimizer": optim.sgd(0.1)}, "make_optimizer: with hyperparams, expected a function "
+    ({"make_optimizer": optim.sgd(0.1)}, "make_optimizer: with optimizer hyperparams, expected a function "
      "make_optimizer(**hp) returning an optax GradientTransformation, got GradientTransformationExtraArgs"),
-    ({"make_optimizer": make, "hyperparams": None}, "make_optimizer: without hyperparams, expected an optax "
+    ({"make_optimizer": make, "hyperparams": None}, "make_optimizer: without optimizer hyperparams, expected an optax "
      "GradientTransformation shared by all members, got function"),
 ], ids=["monitor", "optimizer with hyperparams", "function without"])
 def test_bad_arguments_get_one_line_errors(kwargs, message):
@@ -198,4 +198,53 @@ def test_bad_arguments_get_one_line_errors(kwargs, message):
     with pytest.raises(ValueError) as e:
         ensemble.fit_many(NET, LOSS, kwargs.pop("make_optimizer"), params, data, keys=keys, epochs=1,
                           batch_size=16, **kwargs)
+    assert str(e.value) == message
+
+
+def test_per_member_dropout_rates_equal_each_rate_alone(x64):
+    params, keys, data, _ = _setup("float64")
+    rates = np.array([0.0, 0.2, 0.5, 0.7])
+    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=2, batch_size=16,
+                          hyperparams={"learning_rate": LR, "l2": L2, "dropout": rates})
+    finals = []
+    for i in range(N):
+        net = Network(5, (Dense(8, "relu"), Dropout(float(rates[i])), Dense(3)))
+        alone = fit(net, LOSS, make(float(LR[i]), float(L2[i])), _member(params, i), data, key=keys[i],
+                    epochs=2, batch_size=16)
+        _close(_member(r.params, i), alone.params, 1e-12, 1e-14)
+        finals.append(alone.params)
+    # the rate matters: member 1 with NET's own rate 0.2 but another member's draws differs
+    assert not np.allclose(finals[1][0]["w"], finals[2][0]["w"])
+
+
+def test_a_tree_hyperparameter_masks_updates_per_member():
+    params, keys, data, _ = _setup("float32")
+    mask = [{"w": np.stack([np.ones((5, 8), np.float32), np.zeros((5, 8), np.float32)] * 2),
+             "b": np.ones((N, 8), np.float32)}, {}, jax.tree.map(np.ones_like, params[2])]
+
+    def masked(learning_rate, mask):
+        times_mask = optax.GradientTransformation(
+            lambda p: optax.EmptyState(), lambda u, s, p=None: (jax.tree.map(jnp.multiply, u, mask), s))
+        return optax.chain(optim.sgd(learning_rate), times_mask)
+
+    r = ensemble.fit_many(NET, LOSS, masked, params, data, keys=keys, epochs=1, batch_size=16,
+                          hyperparams={"learning_rate": LR, "mask": mask})
+    w0, w = params[0]["w"], r.params[0]["w"]
+    np.testing.assert_array_equal(w[1::2], w0[1::2])  # masked members: the first layer's w unchanged
+    assert not np.allclose(w[::2], w0[::2])
+
+
+@pytest.mark.parametrize("net, rates, message", [
+    (NET, [0.1, 0.2, 1.0, 0.0], "hyperparams['dropout']: expected 4 dropout rates in [0, 1), got "
+                                "[0.1, 0.2, 1.0, 0.0]"),
+    (Network(5, (Dense(8, "relu"), Dense(3))), [0.1] * 4,
+     "hyperparams['dropout']: the network has no Dropout layers after its hidden layers to set; build it "
+     "with one (e.g. mlp(..., dropout=0.5): the value there is replaced per member)"),
+], ids=["rate range", "no dropout layer"])
+def test_bad_dropout_rates_get_one_line_errors(net, rates, message):
+    params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), N))
+    _, keys, data, _ = _setup("float32")
+    with pytest.raises(ValueError) as e:
+        ensemble.fit_many(net, LOSS, optim.sgd(0.1), params, data, keys=keys, epochs=1, batch_size=16,
+                          hyperparams={"dropout": np.array(rates, np.float32)})
     assert str(e.value) == message

@@ -75,3 +75,16 @@ def test_custom_layer_example_passes_the_checker(capsys):
     report = load("custom_layer").main()
     assert report.worst("backprop") < 1e-13
     assert "gradient check against autodiff" in capsys.readouterr().out
+
+
+def test_ensemble_vs_dropout_example(tmp_path, monkeypatch):
+    module = load("ensemble_vs_dropout")
+    monkeypatch.setattr(module, "OUTPUT", tmp_path)
+    table = module.main(epochs=3, members=4)
+    members = [table[f"member {i}"] for i in range(4)]
+    assert table["mean of members"] == sum(members) / 4
+    # Averaging probabilities beats the average member; the plain network is member 0 alone.
+    assert table["ensemble of 4"] >= table["mean of members"] + 0.005
+    assert abs(table["plain"] - table["member 0"]) <= 1 / 359
+    assert 0.8 < table["dropout 0.5"] <= 1
+    assert (tmp_path / "ensemble_vs_dropout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

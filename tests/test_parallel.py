@@ -40,3 +40,11 @@ def test_data_parallel(kinds=("explicit", "auto")):
     assert report["error_axis"].startswith("raised: mesh has no axis 'data'")
     # A run that diverges on the mesh names the update that one device names.
     assert report["divergence"].startswith("training diverged: the loss or parameters became non-finite at update")
+    # Members x data shards on a 2 x 4 mesh: the unsharded ensemble, each device 2 members
+    # of 2 rows (float32 reassociation; the script asserts rtol 1e-5).
+    for kind in ("explicit", "auto"):
+        for name in (f"ensemble_2d_{kind}", f"ensemble_2d_history_{kind}"):
+            assert float(report[name]) < 1e-5, (name, report[name])
+    assert "f32[2,2,16]" in report["ensemble_2d_dots"]
+    assert report["ensemble_error_members"] == "raised: 4 members are not divisible by the 8 devices of mesh axis 'members'"
+    assert report["ensemble_error_axis"].startswith("raised: mesh has no axis 'members'")

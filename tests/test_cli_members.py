@@ -1,0 +1,91 @@
+"""``fnnet train --members N``: N networks in one fit_many program, a leaderboard, the
+ensemble's accuracy, and the best member saved as an ordinary run."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from fnnet import checkpoint, cli, ensemble, experiment, experiment_members, runs
+from fnnet.restore import restore, run_data
+
+FAST = ["--epochs", "3", "--hidden", "16", "--quiet", "--no-plot"]
+
+
+def fnnet(*argv):
+    return cli.main([str(a) for a in argv])
+
+
+def _close(got, want, **tolerance):
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, **tolerance)
+
+
+def test_member_0_is_the_plain_run_and_the_best_member_is_saved(tmp_path):
+    assert fnnet("train", *FAST, "--seed", 3, "--out", tmp_path / "plain") == 0
+    plan = experiment.plan({"epochs": 3, "hidden": [16], "seed": 3})
+    outcome = experiment_members.train(plan, 3, out=tmp_path / "m", plot=False)
+    board = outcome.leaderboard
+    assert sorted(r["member"] for r in board) == [0, 1, 2]
+    assert all(r["seed"] == 3 + r["member"] for r in board)
+    assert [r["val_loss"] for r in board] == sorted(r["val_loss"] for r in board)
+    assert len({r["val_loss"] for r in board}) == 3  # distinct seeds, distinct networks
+
+    members = ensemble.unstack(outcome.result.params)
+    _close(members[0], checkpoint.load_params(tmp_path / "plain" / runs.CHECKPOINT), rtol=1e-4, atol=1e-5)
+    metrics = json.loads((tmp_path / "plain" / runs.SUMMARY).read_text())["metrics"]
+    row = next(r for r in board if r["member"] == 0)
+    for split in ("train", "val", "test"):
+        assert row[f"{split}_loss"] == pytest.approx(metrics[split]["loss"], rel=1e-4)
+        assert row[f"{split}_accuracy"] == pytest.approx(metrics[split]["accuracy"], abs=2 / 359)
+
+    _close(checkpoint.load_params(tmp_path / "m" / runs.CHECKPOINT), members[board[0]["member"]], rtol=0, atol=0)
+    saved = json.loads((tmp_path / "m" / runs.MEMBERS).read_text())
+    assert saved["leaderboard"] == board and saved["saved_member"] == board[0]["member"]
+    assert saved["seeds"] == [3, 4, 5] and saved["ranked_by"] == "val_loss"
+    run = restore(tmp_path / "m")
+    assert run.config["members"] == 3
+    assert saved["ensemble"]["test"] == ensemble.accuracy(run.net, outcome.result.params, *run_data(run)["test"])
+
+
+def test_the_command_prints_the_leaderboard_and_the_run_works_as_any_run(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert fnnet("train", *FAST[:-2], "--no-plot", "--members", 3, "--out", out) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads((out / runs.MEMBERS).read_text())
+    best = saved["leaderboard"][0]
+    assert "training 3 members of 64 -> 16 -> 10 (relu)" in printed
+    assert "3 members, best first by validation loss" in printed
+    assert f"saved member {best['member']} (seed {best['seed']}) as the run's model" in printed
+    assert f"ensemble of 3 (mean of their probabilities): accuracy validation {saved['ensemble']['val']:.2%}" \
+        in printed
+    assert fnnet("evaluate", out, "--json") == 0
+    results = json.loads(capsys.readouterr().out)
+    for split in ("train", "val", "test"):
+        assert results[split]["accuracy"] == best[f"{split}_accuracy"]
+        assert results[split]["loss"] == pytest.approx(best[f"{split}_loss"], rel=1e-6)
+    history = [json.loads(line) for line in (out / runs.HISTORY).read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert fnnet("resume", out, "--epochs", 1, "--quiet", "--no-plot") == 0
+    assert json.loads((out / runs.SUMMARY).read_text())["epochs_done"] == 4
+    assert (out / runs.MEMBERS).exists()  # the ensemble's record outlives a resume
+    # A plain run replaces it, and the old leaderboard (fnnet's own file) goes with it.
+    assert fnnet("train", *FAST, "--out", out, "--overwrite") == 0
+    assert "members.json" in capsys.readouterr().err and not (out / runs.MEMBERS).exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--members", "0"], "argument --members: expected an integer in [1, 256], got 0"),
+    (["train", "--members", "-2"], "argument --members: expected an integer in [1, 256], got -2"),
+    (["train", "--members", "300"], "argument --members: expected an integer in [1, 256], got 300"),
+    (["train", "--members", "two"], "argument --members: expected an integer, got 'two'"),
+    (["resume", "somewhere", "--epochs", "1", "--members", "2"], "unrecognized arguments: --members 2"),
+    (["train", "--members", "2", "--seed", str(2**63 - 1)], "expected seeds below 2**63"),
+])
+def test_bad_members_values_are_one_line_errors_and_write_nothing(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert fnnet(*argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
