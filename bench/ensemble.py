@@ -1,5 +1,6 @@
 """Ensemble throughput: ``fnnet.ensemble.fit_many`` trains N networks of one shape in one
-vmapped compiled program; against it, N separate ``fnnet.train.fit`` calls one after
+vmapped compiled program (and, as "1 at a time", with ``members_at_once=1``: one program
+that loops over the members); against it, N separate ``fnnet.train.fit`` calls one after
 another and N Equinox per-step loops (``bench.contenders.peer_equinox``, the peer's
 documented pattern). The figure is aggregate model-updates per second: members × updates
 per member / seconds.
@@ -21,6 +22,7 @@ import sys
 from dataclasses import replace
 
 from bench import report, timing
+from bench.ensemble_report import COLUMNS, summarize, table
 from bench.configs import ADAM_LR, Config, make_data
 from bench.contenders import fnnet_fit, peer_equinox
 from bench.contenders.common import Skip, Task
@@ -30,17 +32,15 @@ from bench.contenders.common import Skip, Task
 #: training examples) less its dropout 0.2 and validation pass, so that all three contenders
 #: train the same network; the data are synthetic, of digits' shape. ``mnist`` is
 #: bench.configs' mnist with fewer examples, so N = 512 (340M parameters) fits a CPU run.
+#: ``xor`` is the notes' 2-5-2 sigmoid network on 4 examples, full batch.
 NETS = {
+    # The notes' XOR network: a member is a few flops, so N of them fill the cores.
+    "xor": Config("xor", (2, 5, 2), batch=4, examples=4, epochs=500, accel_epochs=500, activation="sigmoid"),
     "digits": Config("digits", (64, 256, 10), batch=32, examples=32 * 36, epochs=2, accel_epochs=20),
     "mnist": Config("mnist", (784, 512, 512, 10), batch=128, examples=128 * 4, epochs=1, accel_epochs=20),
 }
 MEMBERS = (1, 8, 64, 512)
 QUICK_MEMBERS = (1, 2)
-#: Aggregate throughput counts as growing linearly while it is at least this fraction of
-#: N × the one-member throughput.
-LINEAR = 0.8
-COLUMNS = ("net", "N", "fit_many upd/s", "fit ×N upd/s", "Equinox ×N upd/s", "vs fit", "vs Equinox",
-           "scaling")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,12 +112,13 @@ class NetBench:
         init = jax.jit(jax.vmap(lambda k: self.net.init(k, jnp.float32)))
         return init(jax.random.split(k_init, n)), jax.random.split(k_run, n)
 
-    def fit_many(self, params, keys):
+    def fit_many(self, params, keys, at_once=None):
         import jax
         from fnnet import ensemble
 
         result = ensemble.fit_many(self.net, self.loss, self.optimizer, params, self.data, keys=keys,
-                                   epochs=self.task.epochs, batch_size=self.config.batch)
+                                   epochs=self.task.epochs, batch_size=self.config.batch,
+                                   members_at_once=at_once)
         jax.block_until_ready(result.params)
         return result
 
@@ -156,6 +157,9 @@ def measure(bench: NetBench, n: int, repeats: int, min_round_s: float) -> dict:
     def run_many():
         last["many"] = bench.fit_many(params, keys)
 
+    def run_loop():
+        last["loop"] = bench.fit_many(params, keys, at_once=1)
+
     def run_fits():
         last["fit"] = [bench.fit(members[i], keys[i]) for i in range(k)][0]
 
@@ -166,7 +170,7 @@ def measure(bench: NetBench, n: int, repeats: int, min_round_s: float) -> dict:
             for runner in bench.equinox[:k]:
                 runner.run()
 
-    runners = {"fit_many": run_many, "fit": run_fits}
+    runners = {"fit_many": run_many, "fit_many_loop": run_loop, "fit": run_fits}
     if bench.equinox:
         runners["equinox"] = run_equinox
     stats = timing.interleaved(runners, repeats, min_round_s)
@@ -176,6 +180,7 @@ def measure(bench: NetBench, n: int, repeats: int, min_round_s: float) -> dict:
            "extrapolated": k < n, "fit_many_s": stats["fit_many"]["best_s"],
            "fit_many_first_s": stats["fit_many"]["first_s"],
            "fit_many_ups": n * updates / stats["fit_many"]["best_s"],
+           "fit_many_loop_ups": n * updates / stats["fit_many_loop"]["best_s"],
            "fit_s": stats["fit"]["best_s"] * n / k, "fit_ups": k * updates / stats["fit"]["best_s"],
            "fit_many_last_loss_mean": sum(losses) / n, "fit_many_last_loss_max": max(losses),
            "member0_rel_diff": _rel_diff(jax.tree.map(lambda a: a[0], last["many"].params),
@@ -186,56 +191,9 @@ def measure(bench: NetBench, n: int, repeats: int, min_round_s: float) -> dict:
     # The process's peak so far: with N growing, the largest N's fit_many sets it.
     row["max_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     row["vs_fit"] = row["fit_many_ups"] / row["fit_ups"]
+    row["loop_vs_fit"] = row["fit_many_loop_ups"] / row["fit_ups"]
     row["vs_equinox"] = row["fit_many_ups"] / row["equinox_ups"] if "equinox_ups" in row else None
     return row
-
-
-def summarize(rows: list[dict]) -> dict:
-    """Per network: each N's scaling efficiency (aggregate throughput / (N × one member's)),
-    the knee (the largest N up to which it stays at least LINEAR), and the speedups at the
-    largest N that ran."""
-    out = {}
-    for name in dict.fromkeys(r["net"] for r in rows):
-        mine = sorted((r for r in rows if r["net"] == name), key=lambda r: r["members"])
-        base = mine[0]["fit_many_ups"] / mine[0]["members"]
-        knee = mine[0]["members"]
-        for r in mine:
-            r["scaling"] = r["fit_many_ups"] / (r["members"] * base)
-        for r in mine:
-            if r["scaling"] < LINEAR:
-                break
-            knee = r["members"]
-        top, peak = mine[-1], max(mine, key=lambda r: r["fit_many_ups"])
-        out[name] = {"knee": knee, "from_members": mine[0]["members"], "largest_members": top["members"],
-                     "peak_members": peak["members"], "peak_ups": peak["fit_many_ups"],
-                     "vs_fit": top["vs_fit"], "vs_equinox": top["vs_equinox"],
-                     "fit_many_ups": top["fit_many_ups"]}
-    return out
-
-
-def _num(x) -> str:
-    return "–" if x is None else f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
-
-
-def table(rows: list[dict], summary: dict) -> str:
-    """The markdown table and one line per network: its knee and speedups."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for r in rows:
-        approx = "~" if r["extrapolated"] else ""
-        eqx = None if r.get("equinox_ups") is None else approx + _num(r["equinox_ups"])
-        ratio = None if r["vs_equinox"] is None else f"{approx}{r['vs_equinox']:.2f}×"
-        lines.append(f"| {r['net']} | {r['members']} | {_num(r['fit_many_ups'])} | {approx}{_num(r['fit_ups'])} | "
-                     f"{eqx or '–'} | {approx}{r['vs_fit']:.2f}× | {ratio or '–'} | {r['scaling']:.2f} |")
-    lines.append("")
-    for name, s in summary.items():
-        eqx = "" if s["vs_equinox"] is None else f" and {s['vs_equinox']:.2f}× N Equinox loops"
-        grows = (f"grows at least {LINEAR}× linearly up to N = {s['knee']}" if s["knee"] > s["from_members"]
-                 else f"never grows {LINEAR}× linearly past N = {s['knee']}")
-        lines.append(f"- {name}: knee at N = {s['knee']}: fit_many's aggregate throughput {grows} (scaling = "
-                     f"throughput / (N × N = {s['from_members']}'s)); its peak is {_num(s['peak_ups'])} updates/s "
-                     f"at N = {s['peak_members']}. At N = {s['largest_members']} it is {s['vs_fit']:.2f}× N "
-                     f"separate fits{eqx}.")
-    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

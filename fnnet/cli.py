@@ -88,6 +88,8 @@ def _print_members(ensemble_run) -> None:
 
 def _train(args) -> int:
     given = {name: getattr(args, name) for name in settings.SETTINGS}
+    if args.config is not None:
+        given = {**experiment.settings_file(args.config), **{k: v for k, v in given.items() if v is not None}}
     plan = experiment.plan(given)
     config, splits = plan.config, plan.splits
     members = args.members
@@ -225,6 +227,8 @@ def main(argv=None) -> int:
         else None
     try:
         code = args.run(args)
+        if args.command in ("train", "resume") and not getattr(args, "quiet", False):
+            print(f"({time.perf_counter() - start:.1f} s)")
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`fnnet ... | head`): stop quietly, as other Unix tools do.
@@ -243,8 +247,6 @@ def main(argv=None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    if args.command in ("train", "resume") and not getattr(args, "quiet", False):
-        print(f"({time.perf_counter() - start:.1f} s)")
     return code
 
 

@@ -98,6 +98,9 @@ def _file_options(formats, *, label_column: bool):
 
 
 def _train_options(p) -> None:
+    p.add_argument("--config", metavar="FILE",
+                   help="a JSON object of settings (option names with _, e.g. {\"hidden\": [64], \"lr\": 0.01}; "
+                        "fnnet search writes one); options given here override it")
     p.add_argument("--data", help="'digits', 'xor', or a file: .npz (x, y), .csv, svmlight, MNIST IDX "
                                   "(or its directory) (default: digits)")
     for flags, kw in _file_options(loaders.FORMATS, label_column=True):

@@ -81,9 +81,10 @@ def _guarded(epoch: Callable, stopping: EarlyStopping | None) -> Callable:
 
 @functools.lru_cache(maxsize=32)
 def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy, eval_batch_size, stopping,
-              max_epochs, shardings=(None, None)):
+              max_epochs, shardings=(None, None), at_once=None):
     """The start, epochs and final programs, vmapped over the members and compiled; with
-    ``shardings`` (``members_mesh``), the members and each minibatch split on a mesh."""
+    ``shardings`` (``members_mesh``), the members and each minibatch split on a mesh; with
+    ``at_once``, the epochs vmapped over that many members at a time, looping over groups."""
 
     # Dropout rates go to the network, the other hyperparameters to make_optimizer.
     rated = {name: dropout_layers(net, name) for name in names or () if name in DROPOUT_NAMES}
@@ -121,6 +122,11 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy,
 
     axis = None if shardings[0] is None else MEMBERS  # the vmapped axis is the mesh's members axis
     epochs = jax.vmap(ensemble_epochs, in_axes=(0, 0, None, None, None, None, None), spmd_axis_name=axis)
+    if at_once is not None:
+        def epochs(state, hp, x, t, val, w, n):
+            def one(member):
+                return ensemble_epochs(*member, x, t, val, w, n)
+            return jax.lax.map(one, (state, hp), batch_size=at_once if at_once > 1 else None)
     programs = [jax.jit(jax.vmap(f, spmd_axis_name=axis)) for f in (ensemble_start, ensemble_final)]
     programs.insert(1, jax.jit(epochs))  # data: shared by the members
     return tuple(p if shardings[0] is None else parallel.under_mesh(p, shardings[0]) for p in programs)
@@ -129,7 +135,8 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy,
 def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: int = 10,
              batch_size: int = 32, hyperparams: dict | None = None, validation_data=None,
              early_stopping: EarlyStopping | None = None, accuracy: bool | None = None,
-             grad: str = "autodiff", eval_batch_size: int = 1024, mesh=None) -> EnsembleResult:
+             grad: str = "autodiff", eval_batch_size: int = 1024, mesh=None,
+             members_at_once: int | None = None) -> EnsembleResult:
     """Train N networks of one shape at once: ``jax.vmap`` of ``fnnet.epochs.make_epoch``
     over the members, compiled once; member i is ``fit(net, loss, make_optimizer(**hp_i),
     params_i, data, key=keys[i], ...)``.
@@ -165,6 +172,9 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
             axis): the members are split along the one (N divisible by its size), each
             member's minibatches along the other (batch_size divisible by its size), the
             data replicated. Explicit or auto axes; it runs on an auto-axes copy.
+        members_at_once: vmap this many members at a time and loop over the groups in
+            the same program (default: all at once). On a CPU, where one member of a
+            digits-size network already keeps the cores busy, 1 is faster (bench/ensemble.py).
 
     Returns an EnsembleResult: ``params`` stacked (N, ...); ``histories`` a list of N
     ``History`` (fit's records); ``best_epochs``, ``stopped_early``, ``diverged`` lists
@@ -207,12 +217,18 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     # A power of two at least `epochs`, so that nearby epoch counts share one program; with
     # early stopping, 16 at most, so the run ends soon after every member has stopped.
     chunk = min(1 << max(epochs - 1, 0).bit_length(), 16 if early_stopping is not None else 1 << 30)
+    if members_at_once is not None and (isinstance(members_at_once, bool) or not isinstance(members_at_once, int)
+                                        or members_at_once < 1 or mesh is not None):
+        raise ValueError("members_at_once: expected None or an int >= 1 (without mesh=), got "
+                         f"{members_at_once!r}" + " with a mesh" * (mesh is not None))
     shardings = (None, None) if mesh is None else members_mesh(mesh, n_members, batch_size)
     if mesh is not None:
         params, keys, hp = jax.device_put((params, keys, hp), shardings[0])
         x, t, w, val = parallel.replicate(shardings[0], (x, t, w, val))
     start, run, final = _programs(net, loss, make_optimizer, names, batch_size, grad, bool(accuracy),
-                                  int(eval_batch_size), early_stopping, chunk, shardings)
+                                  int(eval_batch_size), early_stopping, chunk, shardings,
+                                  # one member: XLA:CPU's batched matmuls are slower than plain ones
+                                  1 if n_members == 1 and mesh is None else members_at_once)
     state = start(params, keys, hp)
     steps = -(-n // batch_size)
     histories = [History() for _ in range(n_members)]

@@ -46,6 +46,26 @@ class Plan:
     splits: dict
 
 
+def settings_file(path) -> dict:
+    """The settings in a JSON object file (``fnnet train --config``; ``fnnet search``
+    writes its best so), each checked: a ValueError names the file and the setting."""
+    from fnnet.settings import SETTINGS, option
+
+    try:
+        given = run_files.read_json(path)
+    except runs.RunError as e:
+        raise ValueError(str(e)) from None
+    unknown = sorted(set(given) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {unknown}; expected some of {sorted(SETTINGS)}")
+    for name, value in given.items():
+        try:
+            SETTINGS[name](value)
+        except ValueError as e:
+            raise ValueError(f"{path}: {name} ({option(name)}): {e}") from None
+    return given
+
+
 def plan(given: dict) -> Plan:
     """Check the settings and the data and build everything a new run needs; a ValueError
     (or an OSError for a file) names what is wrong. Touches no file."""

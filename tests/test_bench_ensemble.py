@@ -20,7 +20,7 @@ def test_quick_ensemble_benchmark_table_and_json(tmp_path, capsys):
     assert [(r["net"], r["members"]) for r in rows] == [("digits", n) for n in ensemble.QUICK_MEMBERS]
     for r in rows:
         assert sum(line.startswith(f"| digits | {r['members']} |") for line in printed.splitlines()) == 1
-        for k in ("fit_many_s", "fit_many_ups", "fit_s", "fit_ups", "equinox_s", "equinox_ups", "vs_fit",
+        for k in ("fit_many_s", "fit_many_ups", "fit_many_loop_ups", "loop_vs_fit", "fit_s", "fit_ups", "equinox_s", "equinox_ups", "vs_fit",
                   "vs_equinox", "scaling", "max_rss_gb"):
             assert math.isfinite(r[k]) and r[k] > 0, (k, r[k])
         assert r["updates_per_member"] == 2 and r["extrapolated"] == (r["members"] > 1)

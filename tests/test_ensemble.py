@@ -248,3 +248,17 @@ def test_bad_dropout_rates_get_one_line_errors(net, rates, message):
         ensemble.fit_many(net, LOSS, optim.sgd(0.1), params, data, keys=keys, epochs=1, batch_size=16,
                           hyperparams={"dropout": np.array(rates, np.float32)})
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_members_in_groups_equal_all_at_once(at_once):
+    params, keys, data, val = _setup("float32")
+    kw = dict(keys=keys, epochs=2, batch_size=16, hyperparams={"learning_rate": LR, "l2": L2, "dropout": LR},
+              validation_data=val)
+    together = ensemble.fit_many(NET, LOSS, make, params, data, **kw)
+    grouped = ensemble.fit_many(NET, LOSS, make, params, data, members_at_once=at_once, **kw)
+    _close(grouped.params, together.params, 1e-5, 1e-6)
+    for g, t in zip(grouped.histories, together.histories):
+        _histories_close(g, t, 1e-5)
+    with pytest.raises(ValueError, match=r"^members_at_once: expected None or an int >= 1 \(without mesh=\), got 0$"):
+        ensemble.fit_many(NET, LOSS, make, params, data, members_at_once=0, **kw)
