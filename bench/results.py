@@ -1,7 +1,9 @@
 """Render ``bench/RESULTS.md`` from the JSON files of full runs (never edited by hand):
 
     python -m bench --json bench/results-cpu.json
-    python -m bench.results bench/results-cpu.json [bench/results-gpu.json ...] > bench/RESULTS.md
+    python -m bench.ensemble --json bench/results-ensemble-cpu.json
+    python -m bench.results bench/results-cpu.json [bench/results-gpu.json ...] \
+        bench/results-ensemble-cpu.json > bench/RESULTS.md
 """
 
 from __future__ import annotations
@@ -46,6 +48,24 @@ def _run(doc: dict) -> list[str]:
     return lines + [""]
 
 
+def _ensemble(doc: dict) -> list[str]:
+    from bench.ensemble_report import table
+
+    d = doc["device"]
+    nets = "; ".join(f"{c['name']} {'-'.join(map(str, c['sizes']))}, batch {c['batch']}, "
+                     f"{c['updates_per_member']} updates per member" for c in doc["nets"])
+    return [f"## Ensembles on {d['platform'].upper()}: {d['kind']} ({d['host']}, {d['host_cpus']} CPUs)", "",
+            f"`python -m bench.ensemble`, jax {doc['jax']}; best of {doc['repeats']} interleaved rounds after "
+            f"a warm-up. Aggregate model-updates per second = members × updates per member / seconds. "
+            f"`fit_many` trains N members in one vmapped program; \"1 at a time\" is `fit_many(..., "
+            f"members_at_once=1)`, one program that loops over them; \"fit ×N\" is N `fit` calls, "
+            f"\"Equinox ×N\" N per-step `eqx.filter_jit` loops; `~`: timed on {doc['timed_members']} members "
+            f"and scaled to N. \"scaling\": throughput / (N × N = 1's); 1 is linear. Nets: {nets}.", "",
+            table(doc["rows"], doc["summary"]), *(f"- {n}" for n in doc["notes"]), "",
+            "Data parallelism (`fit(mesh=)`, `fit_many(mesh=)`) is tested on 8 virtual CPU devices for "
+            "correctness only: they share this machine's 2 cores, so their throughput means nothing.", ""]
+
+
 def render(docs: list[dict]) -> str:
     """RESULTS.md for the given runs."""
     lines = ["# Benchmark results", "",
@@ -54,7 +74,7 @@ def render(docs: list[dict]) -> str:
              "process on the same device. \"× pure-JAX scan\" above 1 is faster than the hand-written "
              "ceiling; target speedups are the other contender's µs/update over fnnet's.", ""]
     for doc in docs:
-        lines += _run(doc)
+        lines += _ensemble(doc) if doc.get("kind") == "ensemble" else _run(doc)
     if not any(doc["device"]["platform"] == "gpu" for doc in docs):
         lines += ["", "## GPU", "",
                   "Not measured yet: no session that ran this suite had an accelerator lent to it.",

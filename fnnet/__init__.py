@@ -13,7 +13,8 @@ _NAMES = {"Dense": "fnnet.layers", "Dropout": "fnnet.layers", "Maxout": "fnnet.l
 
 __all__ = ["Dense", "Dropout", "Maxout", "Network", "mlp", "activations", "backprop", "checkpoint", "data",
            "diagnostics", "epochs", "experiment", "fit", "gradcheck", "gradcheck_fn", "initializers", "loaders",
-           "loss_calls", "losses", "monitor", "optim", "ensemble", "parallel", "step", "train"]
+           "loss_calls", "losses", "monitor", "optim", "ensemble", "parallel", "search", "search_space", "step",
+           "train"]
 
 
 def __getattr__(name):

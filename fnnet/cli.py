@@ -207,10 +207,16 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
+def _search(args) -> int:
+    from fnnet import search_command
+
+    return search_command.run(args)
+
+
 def build_parser():
     """The command's argument parser."""
     return _build_parser({"train": _train, "resume": _resume, "evaluate": _evaluate, "predict": _predict,
-                          "worked-example": _worked_example},
+                          "worked-example": _worked_example, "search": _search},
                          "Train a digit recogniser (or a classifier of your own data), resume, evaluate and "
                          "predict with it; and the notes' worked backpropagation example.")
 

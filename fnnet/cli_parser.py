@@ -157,11 +157,17 @@ def build_parser(commands, description: str) -> argparse.ArgumentParser:
         "worked-example": ("the notes' 2-2-2 backprop example, step by step", [
             _JSON, (("--steps",), {"type": _typed(_int, _steps), "default": 10_000,
                                    "help": f"number of updates, at most {MAX_STEPS:,} (default: 10000)"})]),
+        "search": ("evolve a network's structure: depth, widths, activation, dropout, L2, optimizer, "
+                   "learning rate", []),
     }
     for name, (help, arguments) in table.items():
         p = sub.add_parser(name, help=help)
         if name == "train":
             _train_options(p)
+        if name == "search":
+            from fnnet import search_command  # NumPy only: --help stays fast
+
+            search_command.add_arguments(p)
         for flags, kw in arguments:
             p.add_argument(*flags, **kw)
         p.set_defaults(run=commands[name])

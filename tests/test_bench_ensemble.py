@@ -31,3 +31,10 @@ def test_quick_ensemble_benchmark_table_and_json(tmp_path, capsys):
     summary = doc["summary"]["digits"]
     assert summary["knee"] in ensemble.QUICK_MEMBERS and summary["largest_members"] == max(ensemble.QUICK_MEMBERS)
     assert summary["vs_fit"] > 0 and summary["vs_equinox"] > 0
+
+    # RESULTS.md renders the ensemble run beside the others.
+    from bench import results
+
+    rendered = results.render([doc])
+    assert "## Ensembles on CPU" in rendered and "| digits | 2 |" in rendered
+    assert "correctness only" in rendered

@@ -1,0 +1,204 @@
+"""Evolutionary structure search, the notes' answer to "can the structure be determined
+automatically?" (evolutionary artificial neural networks): depth, widths, hidden
+activation, dropout, L2 λ, optimizer and learning rate, scored by validation accuracy.
+
+Each generation trains its new candidates as one compiled program per depth (maxout
+apart: ``fnnet.search_pad``: widths padded and masked, activations and optimizers chosen per
+member); the best ``elite`` are carried unchanged (not retrained), the rest of the next
+population are children of tournament-selected parents, recombined
+(``SearchSpace.crossover``) and mutated within the space's bounds. Every evolutionary
+choice comes from one ``numpy.random.Generator(seed)``, every member's jax key from a
+seed it draws, so a search is reproducible from its seed (a ``time_budget`` can only stop
+it earlier). The space and candidates are in ``fnnet.search_space``; the settings file,
+leaderboard and picture in ``fnnet.search_report``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from fnnet.search_space import ACTIVATIONS, Candidate, SearchSpace
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A trained candidate: its parameter count (the unpadded network's), accuracies, its
+    share of its group's training wall time, the generation it was trained in."""
+
+    candidate: Candidate
+    params: int
+    val_accuracy: float
+    test_accuracy: float | None
+    seconds: float
+    generation: int
+    diverged: bool
+
+
+class Generation(NamedTuple):
+    """One generation's report: the population's best and mean validation accuracy, the
+    compiled programs (groups) its new candidates needed, how many it trained, and the
+    seconds since the search began."""
+
+    generation: int
+    best: float
+    mean: float
+    programs: int
+    evaluated: int
+    seconds: float
+
+
+class SearchResult(NamedTuple):
+    leaderboard: list  # every Entry trained, best first (validation accuracy, then fewer parameters)
+    generations: list  # Generation per generation run
+    stopped_by_budget: bool
+
+    @property
+    def best(self) -> Entry:
+        return self.leaderboard[0]
+
+
+def _rank(entry: Entry):
+    return -entry.val_accuracy, entry.params
+
+
+def check_run(population, generations, elite, time_budget, epochs, batch_size, n_train):
+    """A one-line ValueError for a search's run settings out of range (before any work)."""
+    for name, value, low, why in (("population", population, 2, " (selection needs two candidates)"),
+                                  ("generations", generations, 1, ""), ("epochs", epochs, 1, ""),
+                                  ("batch_size", batch_size, 1, "")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}: expected an integer >= {low}{why}, got {value!r}")
+    if batch_size > n_train:
+        raise ValueError(f"batch_size: expected at most the {n_train} training examples, got {batch_size}")
+    if isinstance(elite, bool) or not isinstance(elite, int) or not 1 <= elite < population:
+        raise ValueError(f"elite: expected an integer in [1, {population - 1}] (fewer than the population), "
+                         f"got {elite!r}")
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not time_budget > 0 or math.isnan(time_budget)):
+        raise ValueError(f"time_budget: expected a number of seconds > 0 (or None: no limit), got {time_budget!r}")
+
+
+def _labels(splits: dict):
+    if not isinstance(splits, dict) or splits.get("train") is None:
+        raise ValueError("splits: expected {'train': (x, labels), 'val': (x, labels), 'test': ... or None}")
+    if splits.get("val") is None:
+        raise ValueError("splits: the search scores candidates on a validation split; got none (use val > 0)")
+    return [np.asarray(s[1]) for s in splits.values() if s is not None]
+
+
+def search(splits: dict, space: SearchSpace | None = None, *, population: int = 16, generations: int = 5,
+           elite: int | None = None, time_budget: float | None = None, seed: int = 0, epochs: int = 10,
+           batch_size: int = 32, initial=None, on_generation: Callable | None = None, grad: str = "autodiff",
+           mutation_rate: float = 0.3, crossover_rate: float = 0.5, tournament: int = 3,
+           classes: int | None = None) -> SearchResult:
+    """Evolve ``population`` candidates for up to ``generations`` generations.
+
+    Args:
+        splits: ``{"train": (x, t), "val": (x, t), "test": (x, t) or None}``, x (n, in)
+            standardized features, t (n,) class codes 0..K-1 (``fnnet.prepare.prepare``;
+            ``load_splits`` loads any data set ``fnnet train`` can).
+        space: a SearchSpace (default: its defaults).
+        elite: the best this many are carried unchanged (default population // 8, at least 1).
+        time_budget: seconds; no new generation starts after it is spent.
+        seed: the Generator's seed (every choice and every key follow from it).
+        epochs, batch_size, grad: each candidate's training (no early stopping).
+        initial: candidates to start from (in the space); the rest are drawn.
+        on_generation: called with each ``Generation`` as it ends.
+        classes: K (default: the largest label + 1).
+
+    Returns a SearchResult: the leaderboard of every trained candidate, best first.
+    """
+    from fnnet import search_pad  # jax: only once a search runs
+
+    space = SearchSpace() if space is None else space
+    if not isinstance(space, SearchSpace):
+        raise ValueError(f"space: expected a SearchSpace, got {type(space).__name__}")
+    labels = _labels(splits)
+    elite = max(1, population // 8) if elite is None and isinstance(population, int) else elite
+    check_run(population, generations, elite, time_budget, epochs, batch_size, len(splits["train"][0]))
+    initial = [space.check(c) for c in (initial or [])]
+    if len(initial) > population:
+        raise ValueError(f"initial: expected at most population={population} candidates, got {len(initial)}")
+    x_train = np.asarray(splits["train"][0])
+    in_features, k = x_train.shape[1], classes or int(max(t.max() for t in labels)) + 1
+    scored = {name: splits[name] for name in ("val", "test") if splits.get(name) is not None}
+    kinds = tuple(a for a in ACTIVATIONS if a in space.activations)  # one order: reused programs
+    rng, start = np.random.default_rng(seed), time.perf_counter()
+
+    def evaluate(candidates: list, generation: int):
+        import jax
+        import jax.numpy as jnp
+
+        seeds = rng.integers(0, 2**31 - 1, len(candidates))
+        entries = [None] * len(candidates)
+        grouped = search_pad.groups(candidates, in_features, k, pieces=space.pieces, kinds=kinds,
+                                    optimizers=space.optimizers, max_width=space.width[1])
+        for idx, group in grouped:
+            member_seeds = [int(seeds[i]) for i in idx] + [int(seeds[idx[-1]])] * (len(group.members) - len(idx))
+            keys = jax.vmap(jax.random.key)(jnp.asarray(member_seeds, jnp.int32))
+            trained = search_pad.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
+                                       evaluate=scored, grad=grad)
+            share = trained.seconds / len(group.members)
+            for j, i in enumerate(idx):
+                c = candidates[i]
+                test = trained.accuracy.get("test")
+                entries[i] = Entry(c, c.param_count(in_features, k, space.pieces),
+                                   float(trained.accuracy["val"][j]), None if test is None else float(test[j]),
+                                   share, generation, bool(trained.diverged[j]))
+        return entries, len(grouped)
+
+    def report(generation: int, current: list, programs: int, evaluated: int) -> Generation:
+        scores = [e.val_accuracy for e in current]
+        g = Generation(generation, max(scores), float(np.mean(scores)), programs, evaluated,
+                       time.perf_counter() - start)
+        history.append(g)
+        if on_generation is not None:
+            on_generation(g)
+        return g
+
+    first = initial + [space.sample(rng) for _ in range(population - len(initial))]
+    current, programs = evaluate(first, 1)
+    board, history, stopped = list(current), [], False
+    report(1, current, programs, len(first))
+    for generation in range(2, generations + 1):
+        if time_budget is not None and time.perf_counter() - start >= time_budget:
+            stopped = True
+            break
+        ranked = sorted(current, key=_rank)
+        children = []
+        while len(children) < population - elite:
+            parent = ranked[_tournament(rng, len(ranked), tournament)].candidate
+            if rng.random() < crossover_rate:
+                parent = space.crossover(parent, ranked[_tournament(rng, len(ranked), tournament)].candidate, rng)
+            children.append(space.mutate(parent, rng, mutation_rate))
+        new, programs = evaluate(children, generation)
+        current = ranked[:elite] + new
+        board += new
+        report(generation, current, programs, len(children))
+    return SearchResult(sorted(board, key=_rank), history, stopped)
+
+
+def _tournament(rng: np.random.Generator, n: int, size: int) -> int:
+    """The best (lowest rank) of ``size`` ranks drawn with replacement from 0..n-1."""
+    return int(rng.integers(0, n, size).min())
+
+
+def load_splits(**given) -> tuple[dict, dict, list]:
+    """``(splits, settings, classes)`` of a data set as ``fnnet train`` loads it: the data
+    settings ``given`` (data, format, label_column, header, val, test, seed) checked by
+    ``fnnet.settings.settings``, loaded, labels encoded, split and standardized by
+    ``fnnet.prepare``. The search needs a validation split (val > 0)."""
+    from fnnet import prepare, settings
+
+    config = settings.settings(**given)
+    if not config["val"] > 0:
+        raise ValueError(f"--val {config['val']}: the search scores candidates on a validation split; "
+                         "expected a fraction > 0")
+    x, y = prepare.load_dataset(config)
+    splits, classes, _ = prepare.prepare(config, x, y)
+    return splits, config, classes.tolist()

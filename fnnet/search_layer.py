@@ -1,0 +1,93 @@
+"""A structure search's hidden layer: one layer shape for members with different hidden
+activations (maxout included), so that they train in one vmapped program. Each member's
+own activation is its parameter ``kind`` (an index, never trained: the search's mask
+holds it still)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from fnnet import activations, initializers
+
+
+class SwitchCache(NamedTuple):
+    a_prev: jax.Array  # (batch, in)
+    z: jax.Array  # (batch, out, pieces)
+    a: jax.Array  # (batch, out)
+    winner: jax.Array  # (batch, out) int: maxout's winning piece
+
+
+@dataclass(frozen=True)
+class Switch:
+    """``z = a_prev W + b`` with W (in, features, pieces), b (features, pieces); then
+    ``a = f_k(z[..., 0])`` for ``k = kinds[params["kind"]]``, or ``a = max_p z[..., p]``
+    (ties to the lowest piece, as ``fnnet.layers.Maxout``) when that kind is "maxout".
+
+    A Dense member uses piece 0 alone (its other pieces are padding, held at zero), so the
+    layer computes exactly what Dense(features, f) and Maxout(features, pieces) compute, to
+    the round-off of a matmul over more (zero) terms. The choice is ``jnp.where``: the
+    other kinds' values are computed and dropped, never mixed in.
+    """
+
+    features: int
+    kinds: tuple  # activation names, "maxout" among them or not
+    pieces: int = 1
+
+    needs_key = False
+
+    def out_features(self, in_features: int) -> int:
+        return self.features
+
+    def param_shapes(self, in_features: int) -> dict:
+        return {"w": (in_features, self.features, self.pieces), "b": (self.features, self.pieces), "kind": ()}
+
+    def init(self, key, in_features: int, dtype) -> dict:
+        """He-initialised weights, zero biases, kind 0 (the search draws its own, per member)."""
+        w = initializers.weights(key, (in_features, self.features, self.pieces), "he", dtype)
+        return {"w": w, "b": jnp.zeros((self.features, self.pieces), dtype), "kind": jnp.zeros((), dtype)}
+
+    def _is(self, params, k: int):
+        return params["kind"] == jnp.asarray(k, params["kind"].dtype)
+
+    def forward(self, params, a_prev, *, key=None, train=False):
+        n_in, out, pieces = params["w"].shape
+        z = (a_prev @ params["w"].reshape(n_in, out * pieces) + params["b"].reshape(1, out * pieces))
+        z = z.reshape(-1, out, pieces)
+        winner = jnp.argmax(z, axis=-1)
+        a = None
+        for k, name in enumerate(self.kinds):
+            if name == "maxout":
+                value = jnp.take_along_axis(z, winner[..., None], axis=-1)[..., 0]
+            else:
+                value = activations.get(name).f(z[..., 0])
+            a = value if a is None else jnp.where(self._is(params, k), value, a)
+        return a, SwitchCache(a_prev, z, a, winner)
+
+    def delta(self, cache: SwitchCache, g):
+        """g passed through: ``backward`` applies the member's f'(z), since choosing it needs
+        the parameter ``kind``, which only ``backward`` is given."""
+        return g
+
+    def backward(self, params, cache: SwitchCache, delta):
+        """``delta`` here is ∂C/∂a (``delta`` below passes g through): the kind's f'(z) is
+        applied here, where the parameter ``kind`` is at hand, then
+        ``∂C/∂W = a_prevᵀ δ``, ``∂C/∂b = Σ_batch δ`` piece by piece, ``∂C/∂kind = 0``."""
+        n_in, out, pieces = params["w"].shape
+        g = delta
+        first = jax.nn.one_hot(jnp.zeros_like(cache.winner), pieces, dtype=g.dtype)  # piece 0
+        d = None
+        for k, name in enumerate(self.kinds):
+            if name == "maxout":
+                value = jax.nn.one_hot(cache.winner, pieces, dtype=g.dtype) * g[..., None]
+            else:
+                value = first * activations.get(name).vjp(cache.z[..., 0], cache.a, g)[..., None]
+            d = value if d is None else jnp.where(self._is(params, k), value, d)
+        flat = d.reshape(-1, out * pieces)
+        grads = {"w": (cache.a_prev.T @ flat).reshape(n_in, out, pieces), "b": jnp.sum(d, axis=0),
+                 "kind": jnp.zeros_like(params["kind"])}
+        return flat @ params["w"].reshape(n_in, out * pieces).T, grads
+

@@ -1,0 +1,265 @@
+"""Padding and masking: the candidates of one depth (maxout apart) train as ONE
+``fit_many`` program.
+
+Each hidden layer is padded to the group's widest (and, with maxout in a group, to its
+pieces); the members' activations differ through ``fnnet.search_layer.Switch``, their
+optimizers through a per-member choice among the group's (``jnp.where`` of the updates,
+so each member gets exactly its own). A per-member 0/1 mask tree (a ``fit_many``
+hyperparameter) multiplies the gradients at the start of the optimizer chain and the
+updates at its end:
+
+    chain(g ⊙ m, + λ w (L2), <the member's optimizer>(η), u ⊙ m)
+
+Padded weights start at exactly 0, so their optimizer state and updates are exactly 0
+and they stay 0; a padded unit's a (0.5 for sigmoid) meets an outgoing weight of exactly
+0 and adds exactly 0 to the next layer. Learning rate, L2 λ, dropout rate, optimizer and
+the mask are per-member hyperparameters (traced values).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fnnet import activations, ensemble, initializers, losses
+from fnnet.layers import Dense, Dropout
+from fnnet.network import Network
+from fnnet.search_layer import Switch
+from fnnet.search_optim import optimizer_maker
+from fnnet.search_space import ACTIVATIONS, OPTIMIZERS, Candidate
+
+#: The loss of every candidate: ``fnnet train``'s default (cross-entropy on logits).
+LOSS = losses.cross_entropy(from_logits=True)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Candidates of one depth, padded to one network ``in -> widths... -> classes``.
+    ``widths`` (default: the group's widest at each depth), ``kinds`` and ``optimizers``
+    (default: the members') may be wider, so that later groups reuse its compiled programs."""
+
+    members: tuple  # Candidate, all of one depth
+    in_features: int
+    classes: int
+    pieces: int = 2  # per maxout unit
+    widths: tuple | None = None
+    kinds: tuple | None = None
+    optimizers: tuple | None = None
+
+    def __post_init__(self):
+        members = tuple(self.members)
+        depth = {len(c.hidden) for c in members}
+        if len(depth) != 1:
+            raise ValueError(f"Group: expected members of one depth, got depths {sorted(depth)}")
+        own = {"widths": tuple(max(ws) for ws in zip(*(c.hidden for c in members))),
+               "kinds": tuple(a for a in ACTIVATIONS if any(c.activation == a for c in members)),
+               "optimizers": tuple(o for o in OPTIMIZERS if any(c.optimizer == o for c in members))}
+        for name, value in own.items():
+            given = getattr(self, name)
+            if given is None:
+                given = value
+            elif name == "widths" and (len(given) != len(value) or any(g < v for g, v in zip(given, value))):
+                raise ValueError(f"Group: widths {given} cannot hold members as wide as {value}")
+            elif name != "widths" and set(value) - set(given):
+                raise ValueError(f"Group: {name} {given} lack the members' {sorted(set(value) - set(given))}")
+            object.__setattr__(self, name, tuple(given))
+        object.__setattr__(self, "members", members)
+
+    @functools.cached_property
+    def layer_pieces(self) -> int:
+        return self.pieces if "maxout" in self.kinds else 1
+
+    @functools.cached_property
+    def net(self) -> Network:
+        """Switch layers with Dropout(0) placeholders (each member's rate is set by fit_many),
+        then Dense(classes) logits."""
+        layers = []
+        for width in self.widths:
+            layers += [Switch(width, self.kinds, self.layer_pieces), Dropout(0.0)]
+        return Network(self.in_features, tuple(layers) + (Dense(self.classes),))
+
+    def _real(self, c: Candidate) -> tuple:
+        """Per parameterised layer: (in, out, pieces) of the member's own network."""
+        widths = (self.in_features,) + tuple(c.hidden)
+        p = self.pieces if c.activation == "maxout" else 1
+        return tuple((a, b, p) for a, b in zip(widths, widths[1:])) + ((widths[-1], self.classes, 1),)
+
+    def _padded(self) -> tuple:
+        widths = (self.in_features,) + self.widths
+        return (tuple((a, b, self.layer_pieces) for a, b in zip(widths, widths[1:]))
+                + ((widths[-1], self.classes, 1),))
+
+
+def groups(candidates, in_features: int, classes: int, *, pieces: int = 2, kinds=None, optimizers=None,
+           max_width: int | None = None) -> list[tuple[list[int], Group]]:
+    """The candidates grouped by depth and by maxout or not (maxout's pieces would double a
+    dense member's work), one compiled program each: ``[(indices, Group)]``. With
+    ``max_width`` (the space's widest), each width is rounded up to a power of two (at most
+    ``max_width``) and the member count to a power of two up to 8, a multiple of 8 above
+    (extra members copy the last; their results are dropped), so that later generations
+    can reuse the compiled programs."""
+    by_key: dict[tuple, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_key.setdefault((len(c.hidden), c.activation == "maxout"), []).append(i)
+    out = []
+    for (_, maxout), idx in sorted(by_key.items()):
+        members = [candidates[i] for i in idx]
+        widths = None
+        if max_width is not None:
+            widths = tuple(min(max(max_width, w), _power_of_two(w))
+                           for w in (max(ws) for ws in zip(*(c.hidden for c in members))))
+            n = len(members)
+            members += [members[-1]] * ((_power_of_two(n) if n <= 8 else -(-n // 8) * 8) - n)
+        own = None if kinds is None else tuple(k for k in kinds if (k == "maxout") == maxout)
+        out.append((idx, Group(tuple(members), in_features, classes, pieces, widths, own, optimizers)))
+    return out
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def masks(group: Group) -> list:
+    """The stacked 0/1 mask tree (leading axis N): 1 on each member's own weights and
+    biases, 0 on padding and on ``kind``."""
+    n, tree = len(group.members), []
+    for (in_p, out_p, p_p), layer in zip(group._padded(), range(len(group.widths) + 1)):
+        w, b = np.zeros((n, in_p, out_p, p_p), np.float32), np.zeros((n, out_p, p_p), np.float32)
+        for i, c in enumerate(group.members):
+            a, o, p = group._real(c)[layer]
+            w[i, :a, :o, :p], b[i, :o, :p] = 1, 1
+        if layer < len(group.widths):
+            tree += [{"w": w, "b": b, "kind": np.zeros((n,), np.float32)}, {}]
+        else:
+            tree.append({"w": w[..., 0], "b": b[..., 0]})
+    return tree
+
+
+def pad(group: Group, plain_params: list) -> list:
+    """Stacked padded parameters from each member's own (unpadded) parameters, a list of
+    N trees of ``fnnet.prepare.build``'s network (Dense or Maxout hidden layers, Dropout
+    entries ``{}``), padded with exact zeros."""
+    dtype = np.asarray(jax.tree.leaves(plain_params[0])[0]).dtype
+    out = [jax.tree.map(lambda m: np.zeros(m.shape, dtype), e) for e in masks(group)]
+    for i, (c, params) in enumerate(zip(group.members, plain_params)):
+        # Dropout entries ({}) have no parameters: pair the others in order.
+        for src, dst in zip([e for e in params if e], [e for e in out if e]):
+            w, b = np.asarray(src["w"]), np.asarray(src["b"])
+            if "kind" in dst:
+                if w.ndim == 2:  # Dense: piece 0 of a Switch layer
+                    w, b = w[..., None], b[..., None]
+                dst["kind"][i] = group.kinds.index(c.activation)
+            dst["w"][i][tuple(slice(0, s) for s in w.shape)] = w
+            dst["b"][i][tuple(slice(0, s) for s in b.shape)] = b
+    return jax.tree.map(jnp.asarray, out)
+
+
+def unpad(group: Group, params, i: int) -> list:
+    """Member i's own parameters (``fnnet.prepare.build``'s network) from the stacked
+    padded tree: the inverse of ``pad``."""
+    c, real, entries = group.members[i], group._real(group.members[i]), [e for e in params if e]
+    plain = []
+    for layer, (e, (a, o, p)) in enumerate(zip(entries, real)):
+        w, b = np.asarray(e["w"][i]), np.asarray(e["b"][i])
+        if layer < len(real) - 1:
+            w, b = w[:a, :o, :p], b[:o, :p]
+            if c.activation != "maxout":
+                w, b = w[..., 0], b[..., 0]
+            plain.append({"w": w, "b": b})
+            if c.dropout > 0:
+                plain.append({})
+        else:
+            plain.append({"w": w[:a], "b": b})
+    return plain
+
+
+def init(group: Group, keys, dtype="float32") -> list:
+    """Stacked padded initial parameters, one compiled program for the group: each layer
+    drawn at its padded shape with the scheme the member's own layer would use (He for
+    ReLU-like and maxout, Glorot for the rest, as Dense and Maxout choose), rescaled to
+    the member's real fan-in/fan-out (each entry then has the law of the unpadded
+    draw), masked to exact zeros outside the member's block; biases 0."""
+    n = len(group.members)
+    scale = np.ones((n, len(group.widths) + 1, 2))
+    he = np.zeros((n, len(group.widths) + 1), bool)
+    for i, c in enumerate(group.members):
+        he[i, :-1] = c.activation == "maxout" or c.activation in activations.RELU_LIKE
+        for j, ((a, o, p), (ap, op, pp)) in enumerate(zip(group._real(c), group._padded())):
+            scale[i, j] = np.sqrt(ap / a), np.sqrt((ap + op * pp) / (a + o * p))
+    kind = np.array([[group.kinds.index(c.activation)] * len(group.widths) for c in group.members])
+    return _init_program(group.net, jnp.dtype(dtype).name)(keys, jnp.asarray(he), jnp.asarray(scale, dtype),
+                                                            masks(group), jnp.asarray(kind, dtype))
+
+
+@functools.lru_cache(maxsize=16)
+def _init_program(net: Network, dtype: str):
+    def one(key, he, scale, mask, kind):
+        keys = jax.random.split(key, len(net.layers))
+        params, j = [], 0
+        for i, layer in enumerate(net.layers):
+            if isinstance(layer, Dropout):
+                params.append({})
+                continue
+            shapes = layer.param_shapes(net.widths[i])
+            w = jnp.where(he[j], initializers.weights(keys[i], shapes["w"], "he", dtype) * scale[j, 0],
+                          initializers.weights(keys[i], shapes["w"], "glorot", dtype) * scale[j, 1])
+            entry = {"w": w * mask[i]["w"].astype(dtype), "b": jnp.zeros(shapes["b"], dtype)}
+            if isinstance(layer, Switch):
+                entry["kind"] = kind[j]
+            params.append(entry)
+            j += 1
+        return params
+
+    return jax.jit(jax.vmap(one))
+
+
+# ---------------------------------------------------------------- training
+
+
+class Trained(NamedTuple):
+    params: Any  # stacked, padded (N, ...)
+    accuracy: dict  # split name -> (N,) accuracies
+    diverged: list  # N bools
+    seconds: float  # the group's wall time
+
+
+def train(group: Group, train_data, *, keys, epochs: int, batch_size: int, evaluate: dict | None = None,
+          grad: str = "autodiff", params=None, dtype="float32") -> Trained:
+    """Train the group in one ``fit_many`` program: member i from ``fold_in(keys[i], 0)``
+    (its initial parameters, unless ``params`` are given) and ``fold_in(keys[i], 1)`` (its
+    run: shuffling, dropout); then each member's accuracy on each ``evaluate`` split
+    ``{name: (x, labels)}`` (one more compiled program)."""
+    start = time.perf_counter()
+    if params is None:
+        params = init(group, jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys), dtype)
+    names = group.optimizers
+    hp = {"learning_rate": np.array([c.lr for c in group.members]), "l2": np.array([c.l2 for c in group.members]),
+          "dropout": np.array([c.dropout for c in group.members]), "mask": masks(group),
+          "which": np.array([names.index(c.optimizer) for c in group.members], np.int32)}
+    result = ensemble.fit_many(group.net, LOSS, optimizer_maker(names), params, train_data,
+                               keys=jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), epochs=epochs,
+                               batch_size=batch_size, hyperparams=hp, grad=grad)
+    accuracy = {}
+    if evaluate:
+        # One program for every split: their examples side by side, hits split on the host.
+        x = np.concatenate([np.asarray(v[0]) for v in evaluate.values()])
+        t = np.concatenate([np.asarray(v[1]) for v in evaluate.values()])
+        hits = np.asarray(_hits_program(group.net)(result.params, jnp.asarray(x, dtype), jnp.asarray(t, jnp.int32)))
+        edges = np.cumsum([0] + [len(v[0]) for v in evaluate.values()])
+        accuracy = {k: hits[:, a:b].mean(axis=1) for k, a, b in zip(evaluate, edges, edges[1:])}
+    jax.block_until_ready(result.params)
+    return Trained(result.params, accuracy, result.diverged, time.perf_counter() - start)
+
+
+@functools.lru_cache(maxsize=16)
+def _hits_program(net: Network):
+    def hits(params, x, t):
+        return jnp.argmax(net.apply(params, x), axis=-1).astype(t.dtype) == t
+
+    return jax.jit(jax.vmap(hits, in_axes=(0, None, None)))

@@ -1,0 +1,67 @@
+"""A search's outputs: the best configuration as ``fnnet train`` settings (a JSON file,
+written atomically), the leaderboard as text, the best and mean fitness per generation
+as a PNG (matplotlib, optional)."""
+
+from __future__ import annotations
+
+import os
+
+from fnnet.search import Entry, SearchResult
+
+#: Data settings a search was run with that the best configuration keeps.
+DATA_SETTINGS = ("data", "format", "label_column", "header", "val", "test", "seed")
+
+
+def best_settings(entry: Entry, data_settings: dict, *, epochs: int, batch_size: int, pieces: int = 2,
+                  grad: str = "autodiff") -> dict:
+    """The settings of ``fnnet train`` that train ``entry``'s network as the search did:
+    its genes, the search's data settings (``data_settings``: ``fnnet.settings.settings``
+    of the data, e.g. from ``load_splits``), epochs and batch size, no early stopping
+    (patience 0), maxout's pieces. Checked by ``fnnet.settings.settings``."""
+    from fnnet import settings
+
+    given = {k: data_settings[k] for k in DATA_SETTINGS if k in data_settings}
+    if given.get("data") in settings.BUNDLED:  # file-only settings must stay unset there
+        given = {k: v for k, v in given.items() if k not in ("format", "label_column", "header")}
+    config = {**given, **entry.candidate.settings(), "epochs": epochs, "batch_size": batch_size, "patience": 0,
+              "grad": grad}
+    if entry.candidate.activation == "maxout":
+        config["pieces"] = pieces
+    settings.settings(**config)  # a ValueError names a setting fnnet train would refuse
+    return config
+
+
+def write_best(path, config: dict) -> str:
+    """``config`` as JSON at ``path``, atomically (the old file or the new, never half)."""
+    from fnnet import run_files
+
+    run_files.write_json(path, config)
+    return os.fspath(path)
+
+
+def plot_fitness(result: SearchResult, path) -> str | None:
+    """Best and mean validation accuracy per generation as a PNG at ``path``, written
+    atomically; None (nothing written) without matplotlib."""
+    from fnnet import atomic, plots
+
+    series = {"best": [g.best for g in result.generations], "mean": [g.mean for g in result.generations]}
+    try:  # an error inside the block discards the temporary file: nothing is written
+        with atomic.open_for_replace(path, "wb") as f:
+            plots.curves(series, f, xlabel="generation", ylabel="validation accuracy",
+                         title="structure search: fitness per generation")
+    except ImportError:
+        return None
+    return os.fspath(path)
+
+
+def leaderboard(result: SearchResult, top: int = 10) -> list[str]:
+    """The ``top`` entries as table lines: rank, network, parameters (unpadded),
+    validation and test accuracy, training seconds (the entry's share of its group's)."""
+    shown = result.leaderboard[:top]
+    width = max([len("network")] + [len(e.candidate.describe()) for e in shown]) + 1  # never cut a value short
+    lines = [f"{'#':>3}  {'network':<{width}}{'params':>9}{'val':>8}{'test':>8}{'train s':>9}"]
+    for i, e in enumerate(shown, 1):
+        test = "-" if e.test_accuracy is None else f"{e.test_accuracy:.2%}"
+        lines.append(f"{i:>3}  {e.candidate.describe():<{width}}{e.params:>9,}{e.val_accuracy:>8.2%}{test:>8}"
+                     f"{e.seconds:>9.2f}" + ("  (diverged)" if e.diverged else ""))
+    return lines

@@ -1,0 +1,51 @@
+"""fnnet search never loses work: an earlier search's files stay unless --overwrite, a
+second search into the same folder is refused while the first runs, bad settings are
+refused before the folder is made, and a refused or failed search leaves no folder."""
+
+import json
+
+from fnnet import cli, locks
+
+TINY = ["--population", "2", "--generations", "1", "--epochs", "1", "--depth", "1", "1", "--width", "8", "8",
+        "--no-plot", "--quiet"]
+
+
+def fnnet(*argv):
+    return cli.main([str(a) for a in argv])
+
+
+def test_an_earlier_search_is_kept_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / "best.json").write_text('{"mine": 1}')
+    (out / "notes.txt").write_text("the user's")
+    assert fnnet("search", *TINY, "--out", out) == 2
+    err = capsys.readouterr().err
+    assert err == (f"fnnet search: error: --out {out} already holds best.json of an earlier search; pass "
+                   "--overwrite to replace them, or choose another --out\n")
+    assert (out / "best.json").read_text() == '{"mine": 1}'
+    assert fnnet("search", *TINY, "--out", out, "--overwrite") == 0
+    best = json.loads((out / "best.json").read_text())
+    assert best["hidden"] == [8] and best["epochs"] == 1
+    assert (out / "notes.txt").read_text() == "the user's"  # nothing else touched
+
+
+def test_a_second_search_into_a_locked_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "s"
+    out.mkdir()
+    held = locks.DirectoryLock(out, "search folder")  # another search, still running
+    try:
+        assert fnnet("search", *TINY, "--out", out) == 2
+    finally:
+        held.release()
+    assert "search folder " + str(out) + " is in use by another fnnet process" in capsys.readouterr().err
+    assert not (out / "best.json").exists()
+
+
+def test_bad_settings_are_refused_before_the_folder_is_made(tmp_path, capsys):
+    out = tmp_path / "new"
+    assert fnnet("search", *TINY[2:], "--population", "1", "--out", out) == 2
+    assert "population" in capsys.readouterr().err
+    assert not out.exists()
+    assert fnnet("search", *TINY, "--out", out, "--width", "9", "3") == 2
+    assert not out.exists()

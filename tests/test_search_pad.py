@@ -1,0 +1,101 @@
+"""Padding and masking (fnnet.search_pad): a member of a padded, masked search group trains
+exactly like its own unpadded network (float64, to round-off), by jax.grad and by the
+hand-written backward pass; padded weights, optimizer state and updates stay exactly 0."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fnnet import prepare, settings
+from fnnet.fit import fit
+from fnnet.search_optim import optimizer_maker
+from fnnet.search_pad import Group, masks, pad, train, unpad
+from fnnet.search_space import Candidate
+
+# Every member narrower than the group's (7, 6); the fourth drops out (its draws differ
+# from its own network's, so it is checked for padding alone).
+MEMBERS = (Candidate((3, 4), "sigmoid", 0.0, "adam", 0.05, 0.01),
+           Candidate((6, 2), "relu", 0.0, "momentum", 0.1, 0.0),
+           Candidate((4, 5), "maxout", 0.0, "adagrad", 0.1, 1e-3),
+           Candidate((5, 3), "sigmoid", 0.3, "sgd", 0.2, 0.0))
+GROUP = Group(MEMBERS, 5, 3, widths=(7, 6))
+EXACT = 3  # members without dropout
+
+
+def _own(c: Candidate):
+    """``fnnet train``'s network, loss and optimizer for the candidate."""
+    config = {**settings.settings(**c.settings()), "in_features": 5, "classes": [0, 1, 2]}
+    return prepare.build(config)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(24, 5)), rng.integers(0, 3, 24).astype(np.int32)
+
+
+def _padding(tree, i):
+    """Member i's padded entries (mask 0) of every leaf that has any, concatenated."""
+    pairs = zip(jax.tree.leaves(tree), jax.tree.leaves(masks(GROUP)), strict=True)
+    return np.concatenate([np.asarray(v)[i][np.asarray(m)[i] == 0].ravel() for v, m in pairs if np.ndim(m) > 1])
+
+
+@pytest.mark.parametrize("grad", ["autodiff", "backprop"])
+def test_padded_members_train_exactly_like_their_own_networks(grad, x64):
+    x, t = _data()
+    keys = jax.random.split(jax.random.key(0), len(MEMBERS))
+    own = [_own(c) for c in MEMBERS]
+    start = [net.init(jax.random.key(10 + i), "float64") for i, (net, _, _) in enumerate(own)]
+    padded = pad(GROUP, start)
+    assert all(not _padding(padded, i).any() for i in range(len(MEMBERS)))
+    result = train(GROUP, (x, t), keys=keys, epochs=2, batch_size=8, grad=grad, params=padded, dtype="float64")
+    assert jax.tree.leaves(result.params)[0].dtype == np.float64
+    for i, (net, loss, optimizer) in enumerate(own[:EXACT]):
+        alone = fit(net, loss, optimizer, start[i], (x, t), key=jax.random.fold_in(keys[i], 1), epochs=2,
+                    batch_size=8, grad=grad)
+        for got, want in zip(jax.tree.leaves(unpad(GROUP, result.params, i)), jax.tree.leaves(alone.params),
+                             strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+        assert not np.array_equal(jax.tree.leaves(alone.params)[0], jax.tree.leaves(start[i])[0])  # it trained
+    for i in range(len(MEMBERS)):  # padded weights never move, dropout or not
+        assert (_padding(result.params, i) == 0).all()
+    moved = jax.tree.leaves(unpad(GROUP, result.params, EXACT))[0] - jax.tree.leaves(start[EXACT])[0]
+    assert np.abs(moved).max() > 0
+
+
+def test_the_initial_draw_is_zero_on_padding_and_each_member_keeps_its_kind():
+    result = train(GROUP, _data(), keys=jax.random.split(jax.random.key(1), len(MEMBERS)), epochs=1,
+                   batch_size=8, evaluate={"val": _data()})
+    for i, c in enumerate(MEMBERS):
+        assert (_padding(result.params, i) == 0).all()
+        assert float(result.params[0]["kind"][i]) == GROUP.kinds.index(c.activation)
+    assert set(result.accuracy) == {"val"} and result.accuracy["val"].shape == (len(MEMBERS),)
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_the_masked_optimizer_leaves_padding_exactly_zero(which):
+    # One member's view: its mask, a dense gradient everywhere (padding included), two steps.
+    names = ("sgd", "momentum", "adagrad", "adam")
+    mask = jax.tree.map(lambda m: jnp.asarray(m[0]), masks(GROUP))
+    params = jax.tree.map(lambda m: m * 0.5, mask)
+    grads = jax.tree.map(lambda m: jnp.full(m.shape, 0.3, jnp.float32), mask)
+    opt = optimizer_maker(names)(jnp.float32(0.1), jnp.float32(0.01), mask, jnp.int32(which))
+    with jax.numpy_dtype_promotion("standard"):  # optax's counts (fnnet.optim's note)
+        state = opt.init(params)
+        for _ in range(2):
+            updates, state = opt.update(grads, state, params)
+    for u, m in zip(jax.tree.leaves(updates), jax.tree.leaves(mask), strict=True):
+        assert (np.asarray(u)[np.asarray(m) == 0] == 0).all()
+        if (np.asarray(m) == 1).any():  # the member's own entries do move
+            assert (np.asarray(u)[np.asarray(m) == 1] != 0).any()
+    for leaf in jax.tree.leaves(state):
+        for m in jax.tree.leaves(mask):
+            if np.shape(leaf) == np.shape(m) and np.ndim(m) > 1:
+                assert (np.asarray(leaf)[np.asarray(m) == 0] == 0).all()
+
+
+def test_groups_hold_one_depth_and_their_widths_fit():
+    with pytest.raises(ValueError, match="one depth"):
+        Group((MEMBERS[0], Candidate((3,), "relu", 0.0, "sgd", 0.1, 0.0)), 5, 3)
+    with pytest.raises(ValueError, match="cannot hold"):
+        Group(MEMBERS, 5, 3, widths=(4, 4))
