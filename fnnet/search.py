@@ -15,7 +15,9 @@ leaderboard and picture in ``fnnet.search_report``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
@@ -138,11 +140,18 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
         entries = [None] * len(candidates)
         grouped = search_pad.groups(candidates, in_features, k, pieces=space.pieces, kinds=kinds,
                                     optimizers=space.optimizers, max_width=space.width[1])
-        for idx, group in grouped:
+        def train(idx, group):
             member_seeds = [int(seeds[i]) for i in idx] + [int(seeds[idx[-1]])] * (len(group.members) - len(idx))
             keys = jax.vmap(jax.random.key)(jnp.asarray(member_seeds, jnp.int32))
-            trained = search_pad.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
-                                       evaluate=scored, grad=grad)
+            return search_pad.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
+                                    evaluate=scored, grad=grad)
+
+        # Groups train side by side: compiling a group's programs (most of a generation's
+        # time on a CPU) is single-threaded, and each group's keys are fixed above, so the
+        # results do not depend on the order.
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(len(grouped), os.cpu_count() or 1))) as pool:
+            done = list(pool.map(lambda pair: train(*pair), grouped))
+        for (idx, group), trained in zip(grouped, done):
             share = trained.seconds / len(group.members)
             for j, i in enumerate(idx):
                 c = candidates[i]
