@@ -34,6 +34,7 @@ class EnsembleResult(NamedTuple):
     best_epochs: list  # N ints (None: no early stopping, or no epoch ran)
     stopped_early: list  # N bools
     diverged: list  # N bools: the member's loss or parameters became non-finite
+    state: Any = None  # stacked TrainState of each member's last epoch run (params, opt_state, step, epoch, key)
 
 
 class _Progress(NamedTuple):
@@ -121,8 +122,9 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy,
                             state.stopping.params, state.params)
 
     axis = None if shardings[0] is None else MEMBERS  # the vmapped axis is the mesh's members axis
-    epochs = jax.vmap(ensemble_epochs, in_axes=(0, 0, None, None, None, None, None), spmd_axis_name=axis)
-    if at_once is not None:
+    if at_once is None:
+        epochs = jax.vmap(ensemble_epochs, in_axes=(0, 0, None, None, None, None, None), spmd_axis_name=axis)
+    else:
         def epochs(state, hp, x, t, val, w, n):
             def one(member):
                 return ensemble_epochs(*member, x, t, val, w, n)
@@ -178,7 +180,7 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
 
     Returns an EnsembleResult: ``params`` stacked (N, ...); ``histories`` a list of N
     ``History`` (fit's records); ``best_epochs``, ``stopped_early``, ``diverged`` lists
-    of N. A member whose loss or parameters become non-finite stops with the parameters
+    of N; ``state`` each member's last TrainState, stacked (what fit's ``state`` holds). A member whose loss or parameters become non-finite stops with the parameters
     of its last finite epoch (where fit would raise DivergenceError) and ``diverged``.
     """
     loss = losses_.get(loss)
@@ -249,4 +251,5 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     p = jax.device_get(state.stopping._replace(params=None))
     best = [int(b) or None for b in p.best_epoch]  # without early stopping: 0, and wait 0
     stopped = [bool(s) for s in (p.wait > 0) & (p.wait >= getattr(early_stopping, "patience", 0))]
-    return EnsembleResult(final(state), histories, best, stopped, [bool(d) for d in p.diverged])
+    return EnsembleResult(final(state), histories, best, stopped, [bool(d) for d in p.diverged],
+                          state._replace(stopping=None))

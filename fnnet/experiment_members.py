@@ -11,9 +11,10 @@ Seeds: member i has seed ``seed + i``, used as a plain run uses its seed for the
 
 What is saved: ``members.json`` (the leaderboard, best first, and the ensemble's
 accuracy) and, as the run's history, checkpoint, summary and curve, the best member
-by validation loss (by training loss without a validation split). fit_many keeps no
-optimizer state, so the checkpoint holds a fresh one: ``fnnet resume`` goes on from the
-member's saved parameters with the optimizer restarted.
+by validation loss (by training loss without a validation split), with its last
+epoch's parameters and optimizer state (``EnsembleResult.state``) and its early-stopping
+progress, as a plain run saves them: ``fnnet resume`` goes on as that member's plain run
+would.
 """
 
 from __future__ import annotations
@@ -143,8 +144,10 @@ def ensemble_accuracy(the_plan: Plan, params, kept) -> dict:
 
 
 def _save_member(run: runs.Run, the_plan: Plan, result, i: int, key, early_stopping):
-    """Write member ``i`` as the run's history and checkpoint (a TrainState shaped as a
-    plain run's, with a fresh optimizer state); returns its ``fnnet.fit.FitResult``."""
+    """Write member ``i`` as the run's history and checkpoint (its TrainState, as a plain
+    run's); returns its ``fnnet.fit.FitResult``."""
+    import jax
+
     from fnnet import checkpoint
     from fnnet.ensemble import unstack
     from fnnet.fit import FitResult
@@ -153,7 +156,11 @@ def _save_member(run: runs.Run, the_plan: Plan, result, i: int, key, early_stopp
     params = unstack(result.params)[i]
     history = list(result.histories[i])
     done = len(history)
-    state = init_state(params, the_plan.optimizer, key)
+    if result.state is None:
+        state = init_state(params, the_plan.optimizer, key)
+    else:  # the member's last epoch, optimizer state included: resume goes on as a plain run would
+        member = jax.tree.map(lambda a: a[i], result.state)
+        state = member._replace(step=np.int32(member.step), epoch=np.int32(member.epoch))
     state = state._replace(step=np.int32(history[-1]["step"] if history else 0), epoch=np.int32(done))
     best = result.best_epochs[i]
     if early_stopping is not None:

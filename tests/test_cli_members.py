@@ -89,3 +89,17 @@ def test_bad_members_values_are_one_line_errors_and_write_nothing(tmp_path, monk
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resumed_ensemble_run_goes_on_as_its_members_plain_run(tmp_path):
+    # The saved member carries its optimizer state: resumed, it is its own plain run
+    # trained 3 + 1 epochs (to the vmapped program's round-off).
+    # Seed 7: member 0 (seed 7, the run's own split) has the lower validation loss (1.40
+    # against 1.71), so it is the one saved and the plain run with seed 7 is its twin.
+    assert fnnet("train", *FAST, "--members", 2, "--seed", 7, "--patience", 0, "--out", tmp_path / "m") == 0
+    assert json.loads((tmp_path / "m" / runs.MEMBERS).read_text())["leaderboard"][0]["member"] == 0
+    assert fnnet("train", *FAST, "--seed", 7, "--patience", 0, "--out", tmp_path / "plain") == 0
+    for run in ("m", "plain"):
+        assert fnnet("resume", tmp_path / run, "--epochs", 1, "--quiet", "--no-plot") == 0
+    resumed = [checkpoint.load_params(tmp_path / run / runs.CHECKPOINT, best=False) for run in ("m", "plain")]
+    _close(*resumed, rtol=1e-4, atol=1e-5)

@@ -66,6 +66,10 @@ def test_every_member_equals_its_run_alone(dtype, rtol, request):
                     epochs=3, batch_size=16, validation_data=val)
         _close(_member(r.params, i), alone.params, rtol, rtol * 1e-2)
         _histories_close(r.histories[i], alone.history, rtol)
+        # the state to resume from: optimizer state, counters and key are fit's
+        _close(_member(r.state.opt_state, i), alone.state.opt_state, rtol, rtol * 1e-2)
+        assert (int(r.state.step[i]), int(r.state.epoch[i])) == (int(alone.state.step), int(alone.state.epoch))
+        assert (jax.random.key_data(r.state.key[i]) == jax.random.key_data(alone.state.key)).all()
         assert [h["epoch"] for h in r.histories[i]] == [1, 2, 3]
     assert (r.best_epochs, r.stopped_early, r.diverged) == ([None] * N, [False] * N, [False] * N)
     # the members differ: seeds and hyperparameters are theirs
