@@ -146,8 +146,8 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
             return search_pad.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
                                     evaluate=scored, grad=grad)
 
-        # Groups train side by side: compiling a group's programs (most of a generation's
-        # time on a CPU) is single-threaded, and each group's keys are fixed above, so the
+        # Groups train side by side: compiling their programs is most of a generation's time
+        # on a CPU, and two compiles overlap well; each group's keys are fixed above, so the
         # results do not depend on the order.
         with concurrent.futures.ThreadPoolExecutor(max(1, min(len(grouped), os.cpu_count() or 1))) as pool:
             done = list(pool.map(lambda pair: train(*pair), grouped))
