@@ -69,19 +69,20 @@ def _print_members(ensemble_run) -> None:
     rows = ensemble_run.leaderboard
     has_val = "val_loss" in rows[0]
     print(f"\n{len(rows)} members, best first by {'validation' if has_val else 'training'} loss:")
-    head = ["member", "seed", "best epoch", "train loss", "train acc"]
-    head += ["val loss", "val acc"] * has_val + ["test acc"] * ("test_accuracy" in rows[0])
+    splits = [k for k in ("train", "val", "test") if f"{k}_accuracy" in rows[0]]
+    head = ["member", "seed", "best epoch"] + [f"{k} {what}" for k in splits for what in ("loss", "acc")]
     print("".join(f"{h:>12}" for h in head))
     for r in rows:
         cells = [r["member"], r["seed"], "-" if r["best_epoch"] is None else r["best_epoch"]]
-        cells += [f"{r['train_loss']:.4f}", f"{r['train_accuracy']:.2%}"]
-        cells += [f"{r['val_loss']:.4f}", f"{r['val_accuracy']:.2%}"] * has_val
-        cells += [f"{r['test_accuracy']:.2%}"] * ("test_accuracy" in r)
+        for k in splits:
+            loss = r[f"{k}_loss"]
+            cells += ["inf" if loss is None else f"{loss:.4g}", f"{r[f'{k}_accuracy']:.2%}"]
         print("".join(f"{c:>12}" for c in cells) + ("  diverged" if r["diverged"] else ""))
     names = {"train": "train", "val": "validation", "test": "test"}
     kept = sum(not r["diverged"] for r in rows)
+    shown = {k: v for k, v in ensemble_run.ensemble.items() if k != "train"} or ensemble_run.ensemble
     print(f"\nensemble of {kept} (mean of their probabilities): accuracy "
-          + ", ".join(f"{names[k]} {v:.2%}" for k, v in ensemble_run.ensemble.items() if k != "train"))
+          + ", ".join(f"{names[k]} {v:.2%}" for k, v in shown.items()))
     print(f"saved member {rows[0]['member']} (seed {rows[0]['seed']}) as the run's model; leaderboard in "
           f"{ensemble_run.outcome.run_dir / experiment_members.LEADERBOARD}")
 

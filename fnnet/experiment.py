@@ -55,6 +55,9 @@ def settings_file(path) -> dict:
         given = run_files.read_json(path)
     except runs.RunError as e:
         raise ValueError(str(e)) from None
+    if "run_format_version" in given:
+        raise ValueError(f"{path} is a run's record (its config.json), not a settings file; resume that run "
+                         "with fnnet resume, or give a file of settings such as {\"hidden\": [64], \"lr\": 0.01}")
     unknown = sorted(set(given) - set(SETTINGS))
     if unknown:
         raise ValueError(f"{path}: unknown settings {unknown}; expected some of {sorted(SETTINGS)}")

@@ -125,10 +125,14 @@ def leaderboard(the_plan: Plan, result, member_seeds) -> tuple[list, str]:
         for name, split in the_plan.splits.items():
             if split is not None:
                 m = evaluate(the_plan.net, the_plan.loss, p, *split)
-                row[f"{name}_loss"], row[f"{name}_accuracy"] = float(m["loss"]), float(m["accuracy"])
+                loss = float(m["loss"])
+                # Parameters that stayed finite can still give an infinite loss: diverged too
+                # (ranked last, left out of the ensemble); JSON gets null, not Infinity.
+                row["diverged"] = row["diverged"] or not np.isfinite(loss)
+                row[f"{name}_loss"] = loss if np.isfinite(loss) else None
+                row[f"{name}_accuracy"] = float(m["accuracy"])
         rows.append(row)
-    # A non-finite loss (a member's last finite parameters can still overflow) ranks last too.
-    rows.sort(key=lambda r: (r["diverged"] or not np.isfinite(r[ranked_by]), r[ranked_by], r["member"]))
+    rows.sort(key=lambda r: (r["diverged"], r[ranked_by] if r[ranked_by] is not None else 0.0, r["member"]))
     return rows, ranked_by
 
 

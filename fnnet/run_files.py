@@ -20,17 +20,33 @@ def write_json(path, obj) -> None:
 def read_json(path) -> dict:
     """A JSON object from ``path``; a RunError names the file, line and column otherwise."""
     path = Path(path)
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+    try:  # utf-8-sig: a byte-order mark (Notepad's) is not a mistake
+        value = json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=_unique)
     except FileNotFoundError:
         raise RunError(f"{path} is missing") from None
     except json.JSONDecodeError as e:
         raise RunError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
+    except _Duplicate as e:
+        raise RunError(f"{path}: {e}") from None
     except UnicodeDecodeError:
         raise RunError(f"{path}: expected UTF-8 JSON text, found binary data") from None
     if not isinstance(value, dict):
         raise RunError(f"{path}: expected a JSON object, found a {type(value).__name__}")
     return value
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _unique(pairs) -> dict:
+    # json keeps the last of two equal keys; a file that says a thing twice is refused.
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Duplicate(f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
 
 
 def read_config(run_dir) -> dict:

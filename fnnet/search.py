@@ -58,6 +58,7 @@ class SearchResult(NamedTuple):
     leaderboard: list  # every Entry trained, best first (validation accuracy, then fewer parameters)
     generations: list  # Generation per generation run
     stopped_by_budget: bool
+    interrupted: bool = False  # Ctrl-C (KeyboardInterrupt) ended it after a whole generation
 
     @property
     def best(self) -> Entry:
@@ -149,8 +150,11 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
         # Groups train side by side: compiling their programs is most of a generation's time
         # on a CPU, and two compiles overlap well; each group's keys are fixed above, so the
         # results do not depend on the order.
-        with concurrent.futures.ThreadPoolExecutor(max(1, min(len(grouped), os.cpu_count() or 1))) as pool:
+        pool = concurrent.futures.ThreadPoolExecutor(max(1, min(len(grouped), os.cpu_count() or 1)))
+        try:
             done = list(pool.map(lambda pair: train(*pair), grouped))
+        finally:  # Ctrl-C: do not wait for the other groups
+            pool.shutdown(wait=False, cancel_futures=True)
         for (idx, group), trained in zip(grouped, done):
             share = trained.seconds / len(group.members)
             for j, i in enumerate(idx):
@@ -174,22 +178,26 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
     current, programs = evaluate(first, 1)
     board, history, stopped = list(current), [], False
     report(1, current, programs, len(first))
-    for generation in range(2, generations + 1):
-        if time_budget is not None and time.perf_counter() - start >= time_budget:
-            stopped = True
-            break
-        ranked = sorted(current, key=_rank)
-        children = []
-        while len(children) < population - elite:
-            parent = ranked[_tournament(rng, len(ranked), tournament)].candidate
-            if rng.random() < crossover_rate:
-                parent = space.crossover(parent, ranked[_tournament(rng, len(ranked), tournament)].candidate, rng)
-            children.append(space.mutate(parent, rng, mutation_rate))
-        new, programs = evaluate(children, generation)
-        current = ranked[:elite] + new
-        board += new
-        report(generation, current, programs, len(children))
-    return SearchResult(sorted(board, key=_rank), history, stopped)
+    interrupted = False
+    try:
+        for generation in range(2, generations + 1):
+            if time_budget is not None and time.perf_counter() - start >= time_budget:
+                stopped = True
+                break
+            ranked = sorted(current, key=_rank)
+            children = []
+            while len(children) < population - elite:
+                parent = ranked[_tournament(rng, len(ranked), tournament)].candidate
+                if rng.random() < crossover_rate:
+                    parent = space.crossover(parent, ranked[_tournament(rng, len(ranked), tournament)].candidate, rng)
+                children.append(space.mutate(parent, rng, mutation_rate))
+            new, programs = evaluate(children, generation)
+            current = ranked[:elite] + new
+            board += new
+            report(generation, current, programs, len(children))
+    except KeyboardInterrupt:  # keep the generations done (the first must be)
+        interrupted = True
+    return SearchResult(sorted(board, key=_rank), history, stopped, interrupted)
 
 
 def _tournament(rng: np.random.Generator, n: int, size: int) -> int:

@@ -15,6 +15,13 @@ from fnnet.search_space import ACTIVATIONS, OPTIMIZERS, SearchSpace
 _SPACE = SearchSpace()
 
 
+def _at_least_one(text):
+    value = _number(int)(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def _number(kind):
     def convert(text):
         try:
@@ -58,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="search", help="folder for best.json and fitness.png (default: search)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the best.json and fitness.png of an earlier search in --out")
-    p.add_argument("--top", type=_number(int), default=10, help="leaderboard lines to print (default: 10)")
+    p.add_argument("--top", type=_at_least_one, default=10, help="leaderboard lines to print (default: 10)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the fitness per generation")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -117,16 +124,22 @@ def run(args) -> int:
                                            pieces=args.pieces)
         written = search_report.write_best(out / BEST, best)
         picture = None if args.no_plot else search_report.plot_fitness(result, out / PICTURE)
+        if picture is None and (out / PICTURE).exists():
+            # An earlier search's picture (--overwrite) would pass for this one's.
+            (out / PICTURE).unlink()
     finally:
         close()
         _release(out, made, keep=bool(written))
+    if result.interrupted:
+        raise KeyboardInterrupt(f"after {len(result.generations)} generation(s); the best so far is in {written}")
     if not args.quiet:
         if result.stopped_by_budget:
             print(f"\nthe time budget ({args.time_budget:g} s) ended the search after "
                   f"{len(result.generations)} generation(s)")
         print("\n" + "\n".join(search_report.leaderboard(result, args.top)))
         print(f"\ncompiled programs per generation: {[g.programs for g in result.generations]}")
-        print(f"best configuration written to {written}; train it with:\n  fnnet train {_flags(best)}")
+        print(f"best configuration written to {written}; train the same network and settings (its initial "
+              f"weights come from --seed, not the search's draw) with:\n  fnnet train --config {written}")
         if picture:
             print(f"fitness per generation drawn to {picture}")
         elif not args.no_plot:
@@ -174,16 +187,3 @@ def _release(out: Path, made, *, keep: bool) -> None:
         with contextlib.suppress(OSError):
             os.unlink(out / locks.LOCK)
             out.rmdir()  # only if empty: nothing else is ever removed
-
-
-def _flags(config: dict) -> str:
-    """``config`` as ``fnnet train`` options."""
-    words = []
-    for name, value in config.items():
-        if value is None:
-            continue
-        if name == "header":
-            words.append("--header" if value else "--no-header")
-        else:
-            words.append(f"{settings.option(name)} {' '.join(map(str, value)) if isinstance(value, list) else value}")
-    return " ".join(words)

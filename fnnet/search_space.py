@@ -99,6 +99,14 @@ class SearchSpace:
         }
         if isinstance(self.pieces, bool) or not isinstance(self.pieces, int) or self.pieces < 1:
             raise ValueError(f"SearchSpace.pieces: expected an int >= 1, got {self.pieces!r}")
+        from fnnet import settings  # each bound must be what fnnet train accepts (float32 range)
+
+        for name, check in (("lr", settings.positive_number), ("l2", settings.non_negative_number)):
+            for bound in fields[name]:
+                try:
+                    check(bound)
+                except ValueError as e:
+                    raise ValueError(f"SearchSpace.{name}: {e}") from None
         for name, value in fields.items():
             object.__setattr__(self, name, value)
 

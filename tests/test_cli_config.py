@@ -50,3 +50,22 @@ def test_a_reader_that_goes_away_gets_no_traceback(tmp_path):
     proc = subprocess.run(f"{sys.executable} -m fnnet train --epochs 1 --hidden 8 --no-plot --out run | head -1",
                           shell=True, capture_output=True, text=True, cwd=tmp_path)
     assert proc.stdout.startswith("training 64 -> 8 -> 10") and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"epochs": 1,\n "epochs": 2}', "{path}: the key 'epochs' appears twice in one object"),
+    ('{"run_format_version": 3, "hidden": [8]}', "{path} is a run's record (its config.json), not a settings file"),
+], ids=["duplicate key", "a run's config"])
+def test_files_that_say_a_thing_twice_or_are_a_runs_record(tmp_path, capsys, text, message):
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    assert fnnet("train", "--config", path, "--out", tmp_path / "run", *FAST) == 2
+    assert capsys.readouterr().err.startswith("fnnet train: error: " + message.format(path=path))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_byte_order_mark_is_not_a_mistake(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"hidden": [8], "epochs": 1}).encode())
+    assert fnnet("train", "--config", path, "--out", tmp_path / "run", *FAST) == 0
+    assert run_files.read_config(tmp_path / "run")["hidden"] == [8]

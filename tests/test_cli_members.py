@@ -103,3 +103,23 @@ def test_a_resumed_ensemble_run_goes_on_as_its_members_plain_run(tmp_path):
         assert fnnet("resume", tmp_path / run, "--epochs", 1, "--quiet", "--no-plot") == 0
     resumed = [checkpoint.load_params(tmp_path / run / runs.CHECKPOINT, best=False) for run in ("m", "plain")]
     _close(*resumed, rtol=1e-4, atol=1e-5)
+
+
+def test_an_ensemble_without_validation_split_and_members_that_blow_up(tmp_path, capsys):
+    # xor has no validation or test split: the table has training columns only.
+    assert fnnet("train", "--members", 2, "--data", "xor", "--epochs", 5, "--no-plot", "--out", tmp_path / "x") == 0
+    out = capsys.readouterr().out
+    assert "2 members, best first by training loss:" in out and "val loss" not in out
+    assert "ensemble of 2 (mean of their probabilities): accuracy train " in out
+    # lr 3 with SGD: some members' losses overflow; they are marked, left out of the
+    # ensemble, ranked last, and members.json stays strict JSON (null, not Infinity).
+    assert fnnet("train", "--members", 6, "--hidden", 8, "--epochs", 3, "--optimizer", "sgd", "--lr", 3,
+                 "--patience", 0, "--no-plot", "--quiet", "--out", tmp_path / "d") == 0
+    text = (tmp_path / "d" / runs.MEMBERS).read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    board = json.loads(text)["leaderboard"]
+    flags = [r["diverged"] for r in board]
+    assert flags == sorted(flags)  # the diverged last
+    for r in board:
+        if any(r[f"{k}_loss"] is None for k in ("train", "val", "test")):
+            assert r["diverged"]

@@ -24,7 +24,9 @@ def test_an_earlier_search_is_kept_unless_overwrite(tmp_path, capsys):
     assert err == (f"fnnet search: error: --out {out} already holds best.json of an earlier search; pass "
                    "--overwrite to replace them, or choose another --out\n")
     assert (out / "best.json").read_text() == '{"mine": 1}'
+    (out / "fitness.png").write_bytes(b"an earlier search's picture")
     assert fnnet("search", *TINY, "--out", out, "--overwrite") == 0
+    assert not (out / "fitness.png").exists()  # --no-plot: no stale picture beside the new best.json
     best = json.loads((out / "best.json").read_text())
     assert best["hidden"] == [8] and best["epochs"] == 1
     assert (out / "notes.txt").read_text() == "the user's"  # nothing else touched
@@ -49,3 +51,20 @@ def test_bad_settings_are_refused_before_the_folder_is_made(tmp_path, capsys):
     assert not out.exists()
     assert fnnet("search", *TINY, "--out", out, "--width", "9", "3") == 2
     assert not out.exists()
+
+
+def test_ctrl_c_keeps_the_best_of_the_generations_done(tmp_path, capsys, monkeypatch):
+    from fnnet import search_command
+
+    def bar(total, quiet):
+        def on_generation(g):
+            if g.generation == 2:
+                raise KeyboardInterrupt  # Ctrl-C as generation 2 ends
+        return on_generation, lambda: None
+
+    monkeypatch.setattr(search_command, "_bar", bar)
+    out = tmp_path / "s"
+    assert fnnet("search", *TINY, "--generations", "50", "--out", out) == 130
+    err = capsys.readouterr().err
+    assert err == f"fnnet search: interrupted after 2 generation(s); the best so far is in {out / 'best.json'}\n"
+    assert json.loads((out / "best.json").read_text())["hidden"] == [8]
