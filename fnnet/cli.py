@@ -89,9 +89,17 @@ def _print_members(ensemble_run) -> None:
 
 def _train(args) -> int:
     given = {name: getattr(args, name) for name in settings.SETTINGS}
+    from_file = {}
     if args.config is not None:
-        given = {**experiment.settings_file(args.config), **{k: v for k, v in given.items() if v is not None}}
-    plan = experiment.plan(given)
+        from_file = experiment.settings_file(args.config)
+        from_file = {k: v for k, v in from_file.items() if given.get(k) is None}  # the command line wins
+        given = {**given, **from_file}
+    try:
+        plan = experiment.plan(given)
+    except ValueError as e:  # a setting the user did not type is named with the file it came from
+        if not any(str(e).startswith(settings.option(k)) for k in from_file):
+            raise
+        raise ValueError(f"{args.config}: {e}") from None
     config, splits = plan.config, plan.splits
     members = args.members
     if members > 1:

@@ -15,8 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import device_data, loss_calls, losses as losses_
-from fnnet import parallel
+from fnnet import device_data, loss_calls, losses as losses_, parallel
 from fnnet.ensemble_args import (DROPOUT_NAMES, MEMBERS, check_hyperparams, check_keys, dropout_layers,
                                  member_dtype, members, members_mesh, unstack)
 from fnnet.ensemble_predict import accuracy, predict

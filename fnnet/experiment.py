@@ -66,6 +66,9 @@ def settings_file(path) -> dict:
             SETTINGS[name](value)
         except ValueError as e:
             raise ValueError(f"{path}: {name} ({option(name)}): {e}") from None
+    data = given.get("data")
+    if isinstance(data, str) and data not in BUNDLED and "://" not in data and not os.path.isabs(data):
+        given["data"] = os.path.join(os.path.dirname(os.fspath(path)), data)  # beside the file, wherever run from
     return given
 
 

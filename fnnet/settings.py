@@ -159,7 +159,8 @@ def settings(**given) -> dict:
     if data in BUNDLED:
         file_only = [option(k) for k in ("format", "header", "label_column") if merged[k] != DEFAULTS[k]]
         if file_only:
-            raise ValueError(f"{', '.join(file_only)} apply to data files, not to the bundled {data}")
+            raise ValueError(f"{', '.join(file_only)} appl{'y' if len(file_only) > 1 else 'ies'} to data files, "
+                             f"not to the bundled {data}")
     elif "://" not in data:
         # Where the data were, whatever directory the run is resumed or evaluated from.
         merged["data"] = os.path.abspath(data)

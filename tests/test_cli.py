@@ -226,7 +226,7 @@ BAD = [
                                   r"got 1e-320"),
     (["train", "--l2", "1e39"], r"argument --l2: expected a number float32 can hold \(at most 3.4e\+38\), got 1e\+39"),
     (["train", "--seed", str(2**63)], r"argument --seed: expected an integer in \[0, 2\*\*63\)"),
-    (["train", "--label-column", "3"], r"--label-column apply to data files, not to the bundled digits"),
+    (["train", "--label-column", "3"], r"--label-column applies to data files, not to the bundled digits"),
     (["worked-example", "--steps", str(10**9)], r"argument --steps: expected an integer in \[1, 100000000\]"),
     (["train", "--patience", "-1"], r"argument --patience: expected an integer >= 0, got -1"),
     (["train", "--hidden", "16", "0"], r"argument --hidden: expected an integer >= 1, got 0"),

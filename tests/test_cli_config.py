@@ -69,3 +69,18 @@ def test_a_byte_order_mark_is_not_a_mistake(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"hidden": [8], "epochs": 1}).encode())
     assert fnnet("train", "--config", path, "--out", tmp_path / "run", *FAST) == 0
     assert run_files.read_config(tmp_path / "run")["hidden"] == [8]
+
+
+def test_a_data_file_is_found_beside_the_config_and_its_settings_are_named_with_it(tmp_path, capsys):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    rows = ["a,b,label"] + [f"{i % 7},{i % 5},{i % 2}" for i in range(40)]
+    (sub / "d.csv").write_text("\n".join(rows) + "\n")
+    (sub / "c.json").write_text(json.dumps({"data": "d.csv", "hidden": [4], "epochs": 1, "batch_size": 8}))
+    # pytest's working directory is not sub/: the path is taken relative to the file.
+    assert fnnet("train", "--config", sub / "c.json", "--out", tmp_path / "run", *FAST) == 0
+    assert run_files.read_config(tmp_path / "run")["data"] == str(sub / "d.csv")
+    (sub / "x.json").write_text(json.dumps({"label_column": 2}))
+    assert fnnet("train", "--config", sub / "x.json", "--data", "xor", "--out", tmp_path / "r2", *FAST) == 2
+    assert capsys.readouterr().err == (f"fnnet train: error: {sub / 'x.json'}: --label-column applies to data "
+                                       "files, not to the bundled xor\n")
