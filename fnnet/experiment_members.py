@@ -98,7 +98,7 @@ def train(the_plan: Plan, n: int, *, out=None, overwrite: bool = False, base="ru
             kept = [row["member"] for row in board if not row["diverged"]]
             together = ensemble_accuracy(the_plan, result.params, kept)
             best = board[0]["member"]
-            fit_result = _save_member(run, the_plan, result, best, keys[best], early_stopping)
+            fit_result = _save_member(run, the_plan, result, best, early_stopping)
             run_files.write_json(run.path / LEADERBOARD, {
                 "members": n, "seeds": member_seeds, "ranked_by": ranked_by, "saved_member": best,
                 "ensemble": together, "leaderboard": board})
@@ -147,24 +147,21 @@ def ensemble_accuracy(the_plan: Plan, params, kept) -> dict:
             for name, split in the_plan.splits.items() if split is not None}
 
 
-def _save_member(run: runs.Run, the_plan: Plan, result, i: int, key, early_stopping):
-    """Write member ``i`` as the run's history and checkpoint (its TrainState, as a plain
-    run's); returns its ``fnnet.fit.FitResult``."""
+def _save_member(run: runs.Run, the_plan: Plan, result, i: int, early_stopping):
+    """Write member ``i`` as the run's history and checkpoint (its last TrainState, optimizer
+    state included, as a plain run's: resume goes on as its plain run would); returns its
+    ``fnnet.fit.FitResult``."""
     import jax
 
     from fnnet import checkpoint
     from fnnet.ensemble import unstack
     from fnnet.fit import FitResult
-    from fnnet.step import StoppingState, init_state
+    from fnnet.step import StoppingState
 
     params = unstack(result.params)[i]
     history = list(result.histories[i])
     done = len(history)
-    if result.state is None:
-        state = init_state(params, the_plan.optimizer, key)
-    else:  # the member's last epoch, optimizer state included: resume goes on as a plain run would
-        member = jax.tree.map(lambda a: a[i], result.state)
-        state = member._replace(step=np.int32(member.step), epoch=np.int32(member.epoch))
+    state = jax.tree.map(lambda a: a[i], result.state)
     state = state._replace(step=np.int32(history[-1]["step"] if history else 0), epoch=np.int32(done))
     best = result.best_epochs[i]
     if early_stopping is not None:
