@@ -2,8 +2,9 @@
 
     python -m bench --json bench/results-cpu.json
     python -m bench.ensemble --json bench/results-ensemble-cpu.json
+    python -m bench.search --json bench/results-search-cpu.json
     python -m bench.results bench/results-cpu.json [bench/results-gpu.json ...] \
-        bench/results-ensemble-cpu.json > bench/RESULTS.md
+        bench/results-ensemble-cpu.json bench/results-search-cpu.json > bench/RESULTS.md
 """
 
 from __future__ import annotations
@@ -66,6 +67,24 @@ def _ensemble(doc: dict) -> list[str]:
             "correctness only: they share this machine's 2 cores, so their throughput means nothing.", ""]
 
 
+def _search(doc: dict) -> list[str]:
+    d = doc["device"]
+    gen1, n = doc["population"], doc["evaluated"]
+    return [f"## Structure search on {d['platform'].upper()}: {d['kind']} ({d['host']}, {d['host_cpus']} CPUs)",
+            "", f"`python -m bench.search`, jax {doc['jax']}: digits, population {doc['population']}, "
+            f"{doc['generations']} generations, {doc['epochs']} epochs per candidate, cold (compiling "
+            f"included). `fnnet.fit` one by one: {doc['fit_timed']} of the search's candidates, spread over its "
+            f"generations, timed and scaled. Programs per generation: {doc['programs']}; "
+            f"{doc['per_program']} members per call.", "",
+            "| | candidates | seconds | candidates/s | × fit one by one |", "|---|---:|---:|---:|---:|",
+            f"| search, first generation | {gen1} | {doc['first_generation_s']:.1f} | "
+            f"{gen1 / doc['first_generation_s']:.2f} | {doc['first_generation_speedup']:.1f} |",
+            f"| search, {doc['generations']} generations | {n} | {doc['search_s']:.1f} | "
+            f"{doc['search_cand_per_s']:.2f} | {doc['speedup']:.1f} |",
+            f"| `fnnet.fit` one by one | {n} | ~{doc['fit_s_per_candidate'] * n:.1f} | "
+            f"{doc['fit_cand_per_s']:.2f} | 1 |", ""]
+
+
 def render(docs: list[dict]) -> str:
     """RESULTS.md for the given runs."""
     lines = ["# Benchmark results", "",
@@ -74,7 +93,7 @@ def render(docs: list[dict]) -> str:
              "process on the same device. \"× pure-JAX scan\" above 1 is faster than the hand-written "
              "ceiling; target speedups are the other contender's µs/update over fnnet's.", ""]
     for doc in docs:
-        lines += _ensemble(doc) if doc.get("kind") == "ensemble" else _run(doc)
+        lines += {"ensemble": _ensemble, "search": _search}.get(doc.get("kind"), _run)(doc)
     if not any(doc["device"]["platform"] == "gpu" for doc in docs):
         lines += ["", "## GPU", "",
                   "Not measured yet: no session that ran this suite had an accelerator lent to it.",

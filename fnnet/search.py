@@ -132,20 +132,23 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
     scored = {name: splits[name] for name in ("val", "test") if splits.get(name) is not None}
     kinds = tuple(a for a in ACTIVATIONS if a in space.activations)  # one order: reused programs
     rng, start = np.random.default_rng(seed), time.perf_counter()
+    compiled: dict = {}  # the groups' padded widths so far: a later group that fits reuses a program
 
     def evaluate(candidates: list, generation: int):
         import jax
-        import jax.numpy as jnp
 
         seeds = rng.integers(0, 2**31 - 1, len(candidates))
         entries = [None] * len(candidates)
+        per_program = search_pad.per_program()
         grouped = search_pad.groups(candidates, in_features, k, pieces=space.pieces, kinds=kinds,
-                                    optimizers=space.optimizers, max_width=space.width[1])
+                                    optimizers=space.optimizers, max_width=space.width[1], per_program=per_program,
+                                    compiled=compiled)
         def train(idx, group):
             member_seeds = [int(seeds[i]) for i in idx] + [int(seeds[idx[-1]])] * (len(group.members) - len(idx))
-            keys = jax.vmap(jax.random.key)(jnp.asarray(member_seeds, jnp.int32))
+            # Stacked on the host: a vmapped key per group size would compile each size.
+            keys = jax.random.wrap_key_data(np.stack([jax.random.key_data(jax.random.key(s)) for s in member_seeds]))
             return search_pad.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
-                                    evaluate=scored, grad=grad)
+                                    evaluate=scored, grad=grad, per_program=per_program)
 
         # Groups train side by side: compiling their programs is most of a generation's time
         # on a CPU, and two compiles overlap well; each group's keys are fixed above, so the

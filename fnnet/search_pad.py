@@ -27,12 +27,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet import activations, ensemble, initializers, losses
+from fnnet import activations, ensemble, losses
 from fnnet.layers import Dense, Dropout
 from fnnet.network import Network
 from fnnet.search_layer import Switch
 from fnnet.search_optim import optimizer_maker
 from fnnet.search_space import ACTIVATIONS, OPTIMIZERS, Candidate
+
+def per_program() -> int:
+    """Members per compiled program in a search on the default backend: 2 on a CPU, 16 on
+    an accelerator. A group trains this many at a time, every call the same program, so
+    that a later generation's groups of any size reuse it. On 2 CPU cores (digits, 5
+    generations of 64) 2 took 82 s, 1 and 4 90 s, 8 112 s, and all members at once 132 s
+    (vmapped matmuls are slower there); a GPU idles on a small member."""
+    return 2 if jax.default_backend() == "cpu" else 16
+
 
 #: The loss of every candidate: ``fnnet train``'s default (cross-entropy on logits).
 LOSS = losses.cross_entropy(from_logits=True)
@@ -97,13 +106,15 @@ class Group:
 
 
 def groups(candidates, in_features: int, classes: int, *, pieces: int = 2, kinds=None, optimizers=None,
-           max_width: int | None = None) -> list[tuple[list[int], Group]]:
+           max_width: int | None = None, per_program: int = 1,
+           compiled: dict | None = None) -> list[tuple[list[int], Group]]:
     """The candidates grouped by depth and by maxout or not (maxout's pieces would double a
     dense member's work), one compiled program each: ``[(indices, Group)]``. With
     ``max_width`` (the space's widest), each width is rounded up to a power of two (at most
-    ``max_width``) and the member count to a power of two up to 8, a multiple of 8 above
-    (extra members copy the last; their results are dropped), so that later generations
-    can reuse the compiled programs."""
+    ``max_width``) and the member count up to a multiple of ``per_program`` (extra members
+    copy the last; their results are dropped), so that later generations can reuse the
+    compiled programs. ``compiled`` (updated): {(depth, maxout): [widths of the programs
+    made so far]}; a group takes the narrowest of those that holds it, else its own."""
     by_key: dict[tuple, list[int]] = {}
     for i, c in enumerate(candidates):
         by_key.setdefault((len(c.hidden), c.activation == "maxout"), []).append(i)
@@ -114,8 +125,13 @@ def groups(candidates, in_features: int, classes: int, *, pieces: int = 2, kinds
         if max_width is not None:
             widths = tuple(min(max(max_width, w), _power_of_two(w))
                            for w in (max(ws) for ws in zip(*(c.hidden for c in members))))
-            n = len(members)
-            members += [members[-1]] * ((_power_of_two(n) if n <= 8 else -(-n // 8) * 8) - n)
+            if compiled is not None:
+                made = compiled.setdefault((len(widths), maxout), [])
+                holders = [m for m in made if all(a >= b for a, b in zip(m, widths))]
+                # The narrowest by the group's hidden weights: the least padded work.
+                widths = min(holders, key=lambda m: sum(a * b for a, b in zip(m, m[1:])) + m[0], default=widths)
+                made += [] if widths in made else [widths]
+            members += [members[-1]] * (-len(members) % per_program)
         own = None if kinds is None else tuple(k for k in kinds if (k == "maxout") == maxout)
         out.append((idx, Group(tuple(members), in_features, classes, pieces, widths, own, optimizers)))
     return out
@@ -145,8 +161,7 @@ def pad(group: Group, plain_params: list) -> list:
     """Stacked padded parameters from each member's own (unpadded) parameters, a list of
     N trees of ``fnnet.prepare.build``'s network (Dense or Maxout hidden layers, Dropout
     entries ``{}``), padded with exact zeros."""
-    dtype = np.asarray(jax.tree.leaves(plain_params[0])[0]).dtype
-    out = [jax.tree.map(lambda m: np.zeros(m.shape, dtype), e) for e in masks(group)]
+    out = _zeros(group, np.asarray(jax.tree.leaves(plain_params[0])[0]).dtype)
     for i, (c, params) in enumerate(zip(group.members, plain_params)):
         # Dropout entries ({}) have no parameters: pair the others in order.
         for src, dst in zip([e for e in params if e], [e for e in out if e]):
@@ -158,6 +173,11 @@ def pad(group: Group, plain_params: list) -> list:
             dst["w"][i][tuple(slice(0, s) for s in w.shape)] = w
             dst["b"][i][tuple(slice(0, s) for s in b.shape)] = b
     return jax.tree.map(jnp.asarray, out)
+
+
+def _zeros(group: Group, dtype) -> list:
+    """The stacked padded parameter tree of exact zeros (NumPy, writable)."""
+    return [jax.tree.map(lambda m: np.zeros(m.shape, dtype), e) for e in masks(group)]
 
 
 def unpad(group: Group, params, i: int) -> list:
@@ -180,64 +200,83 @@ def unpad(group: Group, params, i: int) -> list:
 
 
 def init(group: Group, keys, dtype="float32") -> list:
-    """Stacked padded initial parameters, one compiled program for the group: each layer
-    drawn at its padded shape with the scheme the member's own layer would use (He for
-    ReLU-like and maxout, Glorot for the rest, as Dense and Maxout choose), rescaled to
-    the member's real fan-in/fan-out (each entry then has the law of the unpadded
-    draw), masked to exact zeros outside the member's block; biases 0."""
-    n = len(group.members)
-    scale = np.ones((n, len(group.widths) + 1, 2))
-    he = np.zeros((n, len(group.widths) + 1), bool)
+    """Stacked padded initial parameters: each member's own block drawn on the host with
+    the scheme its own layer would use (He normal, truncated at 2σ, for ReLU-like and
+    maxout; Glorot uniform for the rest and the output, as Dense and Maxout choose), on
+    the (in, out · pieces) view: w ~ N(0, 2 / in) or U(±√(6 / (in + out · pieces))).
+    Padding and biases are exact zeros; NumPy arrays. Member i's generator is seeded by
+    ``keys[i]``'s data, so the draw follows from the keys."""
+    # On the host: a vmapped draw of every padded layer compiled for 2 s a group, longer
+    # than training some groups; NumPy draws the real blocks in milliseconds.
+    out = _zeros(group, dtype)
+    seeds = np.asarray(jax.random.key_data(keys)).reshape(len(group.members), -1)
+    entries = [e for e in out if e]
     for i, c in enumerate(group.members):
-        he[i, :-1] = c.activation == "maxout" or c.activation in activations.RELU_LIKE
-        for j, ((a, o, p), (ap, op, pp)) in enumerate(zip(group._real(c), group._padded())):
-            scale[i, j] = np.sqrt(ap / a), np.sqrt((ap + op * pp) / (a + o * p))
-    kind = np.array([[group.kinds.index(c.activation)] * len(group.widths) for c in group.members])
-    return _init_program(group.net, jnp.dtype(dtype).name)(keys, jnp.asarray(he), jnp.asarray(scale, dtype),
-                                                            masks(group), jnp.asarray(kind, dtype))
+        rng = np.random.default_rng([int(s) for s in seeds[i]])
+        he = c.activation == "maxout" or c.activation in activations.RELU_LIKE
+        for j, ((a, o, p), entry) in enumerate(zip(group._real(c), entries)):
+            if j < len(group.widths) and he:
+                w = _truncated_normal(rng, (a, o * p)) * (np.sqrt(2 / a) / _TRUNCATED_STD)
+            else:
+                w = rng.uniform(-1, 1, (a, o * p)) * np.sqrt(6 / (a + o * p))
+            block = (slice(0, a), slice(0, o)) + ((slice(0, p),) if entry["w"].ndim == 4 else ())
+            entry["w"][i][block] = w.reshape(entry["w"][i][block].shape)
+            if "kind" in entry:
+                entry["kind"][i] = group.kinds.index(c.activation)
+    return out
 
 
-@functools.lru_cache(maxsize=16)
-def _init_program(net: Network, dtype: str):
-    def one(key, he, scale, mask, kind):
-        keys = jax.random.split(key, len(net.layers))
-        params, j = [], 0
-        for i, layer in enumerate(net.layers):
-            if isinstance(layer, Dropout):
-                params.append({})
-                continue
-            shapes = layer.param_shapes(net.widths[i])
-            w = jnp.where(he[j], initializers.weights(keys[i], shapes["w"], "he", dtype) * scale[j, 0],
-                          initializers.weights(keys[i], shapes["w"], "glorot", dtype) * scale[j, 1])
-            entry = {"w": w * mask[i]["w"].astype(dtype), "b": jnp.zeros(shapes["b"], dtype)}
-            if isinstance(layer, Switch):
-                entry["kind"] = kind[j]
-            params.append(entry)
-            j += 1
-        return params
+# The standard deviation of a standard normal truncated to (-2, 2), as jax's he_normal uses.
+_TRUNCATED_STD = 0.87962566103423978
 
-    return jax.jit(jax.vmap(one))
+
+def _truncated_normal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    z = rng.standard_normal(shape)
+    while (outside := np.abs(z) >= 2).any():  # redraw: 4.6% of the first draw, then fewer
+        z[outside] = rng.standard_normal(int(outside.sum()))
+    return z
 
 
 # ---------------------------------------------------------------- training
 
 
 class Trained(NamedTuple):
-    params: Any  # stacked, padded (N, ...)
+    params: Any  # stacked, padded (N, ...), NumPy
     accuracy: dict  # split name -> (N,) accuracies
     diverged: list  # N bools
     seconds: float  # the group's wall time
 
 
 def train(group: Group, train_data, *, keys, epochs: int, batch_size: int, evaluate: dict | None = None,
-          grad: str = "autodiff", params=None, dtype="float32") -> Trained:
-    """Train the group in one ``fit_many`` program: member i from ``fold_in(keys[i], 0)``
-    (its initial parameters, unless ``params`` are given) and ``fold_in(keys[i], 1)`` (its
-    run: shuffling, dropout); then each member's accuracy on each ``evaluate`` split
-    ``{name: (x, labels)}`` (one more compiled program)."""
+          grad: str = "autodiff", params=None, dtype="float32", per_program: int | None = None) -> Trained:
+    """Train the group with ``fit_many``: member i from ``fold_in(keys[i], 0)`` (its initial
+    parameters, unless ``params`` are given) and ``fold_in(keys[i], 1)`` (its run:
+    shuffling, dropout); then each member's accuracy on each ``evaluate`` split ``{name:
+    (x, labels)}`` (one more compiled program). ``per_program``: train that many members
+    per call (N divisible by it), all calls one compiled program (default: all at once)."""
     start = time.perf_counter()
-    if params is None:
-        params = init(group, jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys), dtype)
+    n = len(group.members)
+    k = n if per_program is None else per_program
+    if n % k:
+        raise ValueError(f"per_program: expected a divisor of the group's {n} members, got {k}")
+    # Parts are sliced and joined on the host: an eager op on device arrays compiles a
+    # program per shape (seconds a generation when group sizes vary).
+    params, seeds = jax.device_get(params), np.asarray(jax.random.key_data(keys))
+    parts = []
+    for i in range(0, n, k):
+        part = Group(group.members[i:i + k], group.in_features, group.classes, group.pieces, group.widths,
+                     group.kinds, group.optimizers)
+        part_keys = jax.random.wrap_key_data(seeds[i:i + k], impl=jax.random.key_impl(keys))
+        part_params = (init(part, jax.vmap(lambda key: jax.random.fold_in(key, 0))(part_keys), dtype)
+                       if params is None else jax.tree.map(lambda a: a[i:i + k], params))
+        parts.append(_train_part(part, part_params, part_keys, train_data, epochs, batch_size, evaluate, grad,
+                                 dtype))
+    params = jax.tree.map(lambda *a: np.concatenate(a), *(p[0] for p in parts))
+    accuracy = {name: np.concatenate([p[1][name] for p in parts]) for name in parts[0][1]}
+    return Trained(params, accuracy, [d for p in parts for d in p[2]], time.perf_counter() - start)
+
+
+def _train_part(group: Group, params, keys, train_data, epochs, batch_size, evaluate, grad, dtype):
     names = group.optimizers
     hp = {"learning_rate": np.array([c.lr for c in group.members]), "l2": np.array([c.l2 for c in group.members]),
           "dropout": np.array([c.dropout for c in group.members]), "mask": masks(group),
@@ -253,8 +292,7 @@ def train(group: Group, train_data, *, keys, epochs: int, batch_size: int, evalu
         hits = np.asarray(_hits_program(group.net)(result.params, jnp.asarray(x, dtype), jnp.asarray(t, jnp.int32)))
         edges = np.cumsum([0] + [len(v[0]) for v in evaluate.values()])
         accuracy = {k: hits[:, a:b].mean(axis=1) for k, a, b in zip(evaluate, edges, edges[1:])}
-    jax.block_until_ready(result.params)
-    return Trained(result.params, accuracy, result.diverged, time.perf_counter() - start)
+    return jax.device_get(result.params), accuracy, result.diverged
 
 
 @functools.lru_cache(maxsize=16)

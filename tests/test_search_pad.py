@@ -10,7 +10,7 @@ import pytest
 from fnnet import prepare, settings
 from fnnet.fit import fit
 from fnnet.search_optim import optimizer_maker
-from fnnet.search_pad import Group, masks, pad, train, unpad
+from fnnet.search_pad import Group, groups, init, masks, pad, train, unpad
 from fnnet.search_space import Candidate
 
 # Every member narrower than the group's (7, 6); the fourth drops out (its draws differ
@@ -99,3 +99,62 @@ def test_groups_hold_one_depth_and_their_widths_fit():
         Group((MEMBERS[0], Candidate((3,), "relu", 0.0, "sgd", 0.1, 0.0)), 5, 3)
     with pytest.raises(ValueError, match="cannot hold"):
         Group(MEMBERS, 5, 3, widths=(4, 4))
+
+
+_COMPILES = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda name, secs, **kw: _COMPILES.append(name) if name == "/jax/core/compile/backend_compile_duration" else None)
+
+
+def _dense(n: int, seed: int, widest: int) -> list:
+    rng = np.random.default_rng(seed)
+    return [Candidate(tuple(int(w) for w in rng.integers(1, widest + 1, 2)), ("sigmoid", "relu")[i % 2], 0.0,
+                      ("sgd", "adam")[i % 2], 0.05, 0.0) for i in range(n)]
+
+
+def test_a_later_group_that_fits_reuses_the_compiled_program():
+    compiled, data = {}, _data()
+    [(_, wide)] = groups(_dense(3, 0, 8) + [Candidate((8, 7), "relu", 0.0, "sgd", 0.1, 0.0)], 5, 3,
+                         max_width=8, per_program=2, compiled=compiled)
+    [(idx, narrow)] = groups(_dense(5, 1, 4), 5, 3, max_width=8, per_program=2, compiled=compiled)
+    assert wide.widths == narrow.widths == (8, 8) and compiled == {(2, False): [(8, 8)]}
+    assert len(narrow.members) == 6 and idx == list(range(5))  # rounded up to whole calls
+    for group in (wide, narrow):
+        keys = jax.random.split(jax.random.key(3), len(group.members))
+        before = len(_COMPILES)
+        result = train(group, data, keys=keys, epochs=1, batch_size=8, evaluate={"val": data}, per_program=2)
+        assert result.accuracy["val"].shape == (len(group.members),)
+    assert len(_COMPILES) == before  # the narrow group compiled nothing
+    [(_, other)] = groups([Candidate((12, 3), "relu", 0.0, "sgd", 0.1, 0.0)], 5, 3, max_width=16, per_program=2,
+                          compiled=compiled)
+    assert other.widths == (16, 4) and compiled[(2, False)] == [(8, 8), (16, 4)]  # too wide: its own
+
+
+def test_training_in_parts_equals_training_all_at_once(x64):
+    keys = jax.random.split(jax.random.key(4), len(MEMBERS))
+    whole = train(GROUP, _data(), keys=keys, epochs=2, batch_size=8, dtype="float64")
+    parts = train(GROUP, _data(), keys=keys, epochs=2, batch_size=8, dtype="float64", per_program=2)
+    for a, b in zip(jax.tree.leaves(whole.params), jax.tree.leaves(parts.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match=r"^per_program: expected a divisor of the group's 4 members, got 3$"):
+        train(GROUP, _data(), keys=keys, epochs=1, batch_size=8, per_program=3)
+
+
+def test_the_initial_draw_has_each_members_own_law_and_follows_from_the_keys():
+    wide = (Candidate((400,), "relu", 0.0, "sgd", 0.1, 0.0), Candidate((300,), "tanh", 0.0, "sgd", 0.1, 0.0),
+            Candidate((200,), "maxout", 0.0, "sgd", 0.1, 0.0))
+    group = Group(wide, 64, 10, widths=(512,))
+    keys = jax.random.split(jax.random.key(5), 3)
+    params = init(group, keys)
+    relu, tanh, maxout = (params[0]["w"][i] for i in range(3))
+    # He normal truncated at 2 sigma: std sqrt(2 / 64); Glorot uniform: sqrt(6 / (64 + 300)) / sqrt(3).
+    np.testing.assert_allclose(relu[:, :400, 0].std(), np.sqrt(2 / 64), rtol=0.03)
+    assert np.abs(relu[:, :400, 0]).max() < 2 * np.sqrt(2 / 64) / 0.8796 and (relu[:, 400:] == 0).all()
+    np.testing.assert_allclose(tanh[:, :300, 0].std(), np.sqrt(2 / (64 + 300)), rtol=0.03)
+    assert np.abs(tanh[:, :300, 0]).max() <= np.sqrt(6 / 364) and (tanh[:, 300:] == 0).all()
+    np.testing.assert_allclose(maxout[:, :200, :].std(), np.sqrt(2 / 64), rtol=0.03)
+    np.testing.assert_allclose(params[2]["w"][1][:300].std(), np.sqrt(2 / 310), rtol=0.05)  # output: Glorot
+    assert (params[2]["w"][1][300:] == 0).all() and not params[0]["b"].any()
+    again, other = init(group, keys), init(group, jax.random.split(jax.random.key(6), 3))
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again)))
+    assert not np.array_equal(params[0]["w"], other[0]["w"])
