@@ -2,11 +2,18 @@
 the way they point to: an evolutionary search (fnnet.search) over depth, widths,
 activation, dropout, L2, optimizer and learning rate, on the bundled digits.
 
-It trains ``fnnet train``'s default network (64-256-10 ReLU, dropout 0.2, Adam 1e-3,
-early stopping) on the same split for comparison, searches (fitness: validation
-accuracy; the default is among the first candidates), trains the best structure found the way ``fnnet train`` trains the default
-(early stopping), then prints the networks' parameter counts and test accuracies and
-writes the best configuration as ``fnnet train`` settings to
+1. Search (fitness: validation accuracy; ``fnnet train``'s default network, 64-256-10
+   ReLU with dropout 0.2 and Adam 1e-3, is among the first candidates).
+2. Score the search's best few and the default again by 5-fold cross-validation on
+   every example outside the test split (``fnnet.search_cv``): the validation split's
+   270 examples alone cannot tell them apart. The highest score is the network found.
+3. Train both as ``fnnet train`` does, from three initial draws each: the default with
+   its own settings (early stopping), the network found with the settings written for it
+   (``fnnet train --config search_best.json``). Candidates are trained as ``fnnet
+   train`` trains its default throughout: up to 60 epochs, stopping after 10 without a
+   better validation loss, keeping the best epoch. Compare their parameter counts and mean test accuracies.
+
+It writes the found configuration as ``fnnet train`` settings to
 examples/output/search_best.json (and the fitness per generation beside it).
 
     python examples/search_digits.py
@@ -17,10 +24,11 @@ from pathlib import Path
 OUTPUT = Path(__file__).parent / "output"
 
 
-def train_like_fnnet(given: dict) -> dict:
+def train_like_fnnet(given: dict, draws=(0,)) -> dict:
     """A network trained as ``fnnet train`` trains it (its own plan from the settings
     ``given``: split, standardizer, network, optimizer, early stopping), without a run
-    directory: its parameter count and test accuracy."""
+    directory, once per initial draw (the split stays the settings' seed's): its
+    parameter count and test accuracies."""
     import jax
 
     from fnnet import experiment, prepare
@@ -30,26 +38,32 @@ def train_like_fnnet(given: dict) -> dict:
     plan = experiment.plan(given)
     config, splits = plan.config, plan.splits
     stopping = prepare.stopper(config, splits["val"] is not None)
-    state = prepare.template(plan.net, plan.optimizer, config, stopping)
-    result = fit(plan.net, plan.loss, plan.optimizer, state, splits["train"], epochs=config["epochs"],
-                 batch_size=config["batch_size"], validation_data=splits["val"], early_stopping=stopping)
-    test = evaluate(plan.net, plan.loss, result.params, *splits["test"])
+    tests = []
+    for draw in draws:
+        state = prepare.template(plan.net, plan.optimizer, {**config, "seed": config["seed"] + draw}, stopping)
+        result = fit(plan.net, plan.loss, plan.optimizer, state, splits["train"], epochs=config["epochs"],
+                     batch_size=config["batch_size"], validation_data=splits["val"], early_stopping=stopping)
+        tests.append(float(evaluate(plan.net, plan.loss, result.params, *splits["test"])["accuracy"]))
     params = sum(int(leaf.size) for leaf in jax.tree.leaves(result.params))
-    return {"params": params, "test_accuracy": test["accuracy"], "splits": splits, "config": config}
+    return {"params": params, "tests": tests, "test_accuracy": sum(tests) / len(tests), "splits": splits,
+            "config": config}
 
 
-def main(population: int = 16, generations: int = 4, epochs: int = 30, default_epochs: int | None = None,
-         seed: int = 0, space=None, out=None, plot: bool = True) -> dict:
-    """Search, then train the best structure as ``fnnet train`` trains its default (same
-    split, early stopping, up to ``default_epochs``: its default 60) and compare; returns
-    ``{"default": {params, test_accuracy}, "searched": {params, val_accuracy,
-    test_accuracy (as the search trained it), retrained_test_accuracy, network},
-    "settings": the best configuration, "programs": per generation}``."""
-    from fnnet import search, search_report
+def main(population: int = 32, generations: int = 5, epochs: int = 60, patience: int = 10,
+         default_epochs: int | None = None, seed: int = 0, space=None, out=None, plot: bool = True,
+         finalists: int = 6, folds: int = 5, draws: int = 3) -> dict:
+    """Search, score the best ``finalists`` and the default by ``folds``-fold
+    cross-validation, train the highest-scoring (with its written settings) and the
+    default (``fnnet train``'s, up to ``default_epochs``: its default 60) as ``fnnet
+    train`` does on one split, from ``draws`` initial draws each, and compare; returns ``{"default": {params, test_accuracy (the
+    mean), tests}, "searched": {params, val_accuracy, cv_accuracy, test_accuracy (as the
+    search trained it, or None for the default), retrained_test_accuracy (the mean),
+    retrained_tests, network}, "settings": its configuration, "programs": per generation}``."""
+    from fnnet import search, search_cv, search_report
     from fnnet.search_space import Candidate, SearchSpace
 
     out = Path(out or OUTPUT)
-    base = train_like_fnnet({"data": "digits", "seed": seed, "epochs": default_epochs})
+    base = train_like_fnnet({"data": "digits", "seed": seed, "epochs": default_epochs}, range(draws))
     space = space or SearchSpace(depth=(1, 2), width=(32, 256), lr=(3e-4, 3e-2), dropout=(0.0, 0.3))
     # The hand-designed default is one of the first candidates (when the space holds it): the
     # search keeps it unless it finds a network that does better on validation.
@@ -59,29 +73,46 @@ def main(population: int = 16, generations: int = 4, epochs: int = 30, default_e
     except ValueError:
         initial = []
     result = search.search(base["splits"], space, population=population, generations=generations, seed=seed,
-                           epochs=epochs, initial=initial, on_generation=lambda g: print(
+                           epochs=epochs, patience=patience, initial=initial, on_generation=lambda g: print(
                                f"generation {g.generation}: best {g.best:.2%}, mean {g.mean:.2%}, "
                                f"{g.programs} program(s), {g.seconds:.0f} s"))
-    best = result.best
-    print("\n".join(search_report.leaderboard(result, 5)))
-    config = search_report.best_settings(best, base["config"], epochs=epochs, batch_size=32, pieces=space.pieces)
+    print("\n".join(search_report.leaderboard(result, finalists)))
+    entries = {e.candidate: e for e in result.leaderboard}
+    finals = [e.candidate for e in result.leaderboard[:finalists]] + initial
+    finals = list(dict.fromkeys(finals))  # the default may be among the best already
+    scores = search_cv.cross_validate(finals, base["splits"], folds=folds, epochs=epochs, seed=seed,
+                                      pieces=space.pieces, patience=patience)
+    print(f"\n{folds}-fold cross-validation on the {len(base['splits']['train'][0]) + len(base['splits']['val'][0])} "
+          "examples outside the test split:")
+    for c, score in sorted(zip(finals, scores), key=lambda p: -p[1]):
+        print(f"  {score:.2%}  {c.describe()}{'  (the default)' if c == default else ''}")
+    chosen = max(zip(finals, scores), key=lambda p: (p[1], -p[0].param_count(64, 10, space.pieces)))[0]
+    best = entries.get(chosen)
+    config = search_report.best_settings(best, base["config"], epochs=epochs, batch_size=32, pieces=space.pieces,
+                                         patience=patience)
     out.mkdir(parents=True, exist_ok=True)
     search_report.write_best(out / "search_best.json", config)
     if plot:
         search_report.plot_fitness(result, out / "search_fitness.png")
-    # The structure the search chose, trained the way the default is (early stopping on).
-    again = train_like_fnnet({**config, "epochs": default_epochs, "patience": None})
-    print(f"\n{'':<40}{'params':>9}{'test':>9}")
-    print(f"{'fnnet train default (64-256-10 relu)':<40}{base['params']:>9,}{base['test_accuracy']:>9.2%}")
-    print(f"{'searched, as the search trained it':<40}{best.params:>9,}{best.test_accuracy:>9.2%}")
-    print(f"{'searched, trained as fnnet train does':<40}{again['params']:>9,}{again['test_accuracy']:>9.2%}")
-    verdict = "at least as accurate as" if again["test_accuracy"] >= base["test_accuracy"] else "less accurate than"
-    print(f"{best.candidate.describe()}: {verdict} the default, with {best.params / base['params']:.2f}x its "
-          "parameters")
-    return {"default": {"params": base["params"], "test_accuracy": base["test_accuracy"]},
+    # The configuration found, trained by fnnet train as written (what `fnnet train --config
+    # search_best.json` does): the recipe the search scored it with.
+    again = train_like_fnnet(config, range(draws))
+    each = lambda tests: ", ".join(f"{a:.2%}" for a in tests)  # noqa: E731
+    print(f"\n{'':<44}{'params':>9}{'mean test':>11}   each draw")
+    print(f"{'fnnet train default (64-256-10 relu)':<44}{base['params']:>9,}{base['test_accuracy']:>11.2%}   "
+          f"{each(base['tests'])}")
+    print(f"{'found, fnnet train --config search_best.json':<44}{again['params']:>9,}{again['test_accuracy']:>11.2%}   "
+          f"{each(again['tests'])}")
+    if best.test_accuracy is not None:
+        print(f"{'found, as the search trained it':<44}{best.params:>9,}{best.test_accuracy:>11.2%}")
+    verdict = ("the default itself" if chosen == default else "at least as accurate as the default"
+               if again["test_accuracy"] >= base["test_accuracy"] else "less accurate than the default")
+    print(f"{chosen.describe()}: {verdict}, with {again['params'] / base['params']:.2f}x its parameters")
+    return {"default": {"params": base["params"], "test_accuracy": base["test_accuracy"], "tests": base["tests"]},
             "searched": {"params": best.params, "val_accuracy": best.val_accuracy,
+                         "cv_accuracy": float(dict(zip(finals, scores))[chosen]),
                          "test_accuracy": best.test_accuracy, "retrained_test_accuracy": again["test_accuracy"],
-                         "network": best.candidate.describe()},
+                         "retrained_tests": again["tests"], "network": chosen.describe()},
             "settings": config, "programs": [g.programs for g in result.generations]}
 
 

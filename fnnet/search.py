@@ -69,11 +69,11 @@ def _rank(entry: Entry):
     return -entry.val_accuracy, entry.params
 
 
-def check_run(population, generations, elite, time_budget, epochs, batch_size, n_train):
+def check_run(population, generations, elite, time_budget, epochs, batch_size, n_train, patience=0):
     """A one-line ValueError for a search's run settings out of range (before any work)."""
     for name, value, low, why in (("population", population, 2, " (selection needs two candidates)"),
                                   ("generations", generations, 1, ""), ("epochs", epochs, 1, ""),
-                                  ("batch_size", batch_size, 1, "")):
+                                  ("batch_size", batch_size, 1, ""), ("patience", patience, 0, " (0: none)")):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name}: expected an integer >= {low}{why}, got {value!r}")
     if batch_size > n_train:
@@ -98,7 +98,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
            elite: int | None = None, time_budget: float | None = None, seed: int = 0, epochs: int = 10,
            batch_size: int = 32, initial=None, on_generation: Callable | None = None, grad: str = "autodiff",
            mutation_rate: float = 0.3, crossover_rate: float = 0.5, tournament: int = 3,
-           classes: int | None = None) -> SearchResult:
+           classes: int | None = None, patience: int = 0) -> SearchResult:
     """Evolve ``population`` candidates for up to ``generations`` generations.
 
     Args:
@@ -109,7 +109,9 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
         elite: the best this many are carried unchanged (default population // 8, at least 1).
         time_budget: seconds; no new generation starts after it is spent.
         seed: the Generator's seed (every choice and every key follow from it).
-        epochs, batch_size, grad: each candidate's training (no early stopping).
+        epochs, batch_size, grad: each candidate's training.
+        patience: with > 0, each candidate stops early on the validation loss and keeps
+            its best epoch (as ``fnnet train`` does), up to ``epochs``.
         initial: candidates to start from (in the space); the rest are drawn.
         on_generation: called with each ``Generation`` as it ends.
         classes: K (default: the largest label + 1).
@@ -123,7 +125,12 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
         raise ValueError(f"space: expected a SearchSpace, got {type(space).__name__}")
     labels = _labels(splits)
     elite = max(1, population // 8) if elite is None and isinstance(population, int) else elite
-    check_run(population, generations, elite, time_budget, epochs, batch_size, len(splits["train"][0]))
+    check_run(population, generations, elite, time_budget, epochs, batch_size, len(splits["train"][0]), patience)
+    stopping = None
+    if patience:
+        from fnnet.monitor import EarlyStopping
+
+        stopping = EarlyStopping("val_loss", patience)
     initial = [space.check(c) for c in (initial or [])]
     if len(initial) > population:
         raise ValueError(f"initial: expected at most population={population} candidates, got {len(initial)}")
@@ -148,7 +155,8 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
             # Stacked on the host: a vmapped key per group size would compile each size.
             keys = jax.random.wrap_key_data(np.stack([jax.random.key_data(jax.random.key(s)) for s in member_seeds]))
             return search_pad.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
-                                    evaluate=scored, grad=grad, per_program=per_program)
+                                    evaluate=scored, grad=grad, per_program=per_program,
+                                    early_stopping=stopping, validation=splits["val"] if patience else None)
 
         # Groups train side by side: compiling their programs is most of a generation's time
         # on a CPU, and two compiles overlap well; each group's keys are fixed above, so the

@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for name, kind, default, help in (
             ("population", int, 16, "candidates per generation"), ("generations", int, 5, "generations"),
             ("epochs", int, 10, "epochs per candidate"), ("batch_size", int, 32, "minibatch size"),
+            ("patience", int, 0, "stop a candidate after this many epochs without a better validation loss, "
+                                 "keeping its best (0: never)"),
             ("elite", int, None, "best candidates carried unchanged (default: population // 8, at least 1)"),
             ("time_budget", float, None, "seconds; no generation starts after them (default: no limit)"),
             ("pieces", int, 2, "pieces per maxout unit")):
@@ -108,7 +110,7 @@ def run(args) -> int:
     splits, config, _ = search.load_splits(**data)
     elite = max(1, args.population // 8) if args.elite is None else args.elite
     search.check_run(args.population, args.generations, elite, args.time_budget, args.epochs, args.batch_size,
-                     len(splits["train"][0]))
+                     len(splits["train"][0]), args.patience)
     out, made = _claim(Path(args.out), args.overwrite)  # before the search: a refusal costs nothing
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
@@ -119,9 +121,9 @@ def run(args) -> int:
     try:
         result = search.search(splits, space, population=args.population, generations=args.generations,
                                elite=args.elite, time_budget=args.time_budget, seed=args.seed, epochs=args.epochs,
-                               batch_size=args.batch_size, on_generation=on_generation)
+                               batch_size=args.batch_size, patience=args.patience, on_generation=on_generation)
         best = search_report.best_settings(result.best, config, epochs=args.epochs, batch_size=args.batch_size,
-                                           pieces=args.pieces)
+                                           pieces=args.pieces, patience=args.patience)
         written = search_report.write_best(out / BEST, best)
         picture = None if args.no_plot else search_report.plot_fitness(result, out / PICTURE)
         if picture is None and (out / PICTURE).exists():

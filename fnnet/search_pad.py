@@ -248,12 +248,15 @@ class Trained(NamedTuple):
 
 
 def train(group: Group, train_data, *, keys, epochs: int, batch_size: int, evaluate: dict | None = None,
-          grad: str = "autodiff", params=None, dtype="float32", per_program: int | None = None) -> Trained:
+          grad: str = "autodiff", params=None, dtype="float32", per_program: int | None = None,
+          early_stopping=None, validation=None) -> Trained:
     """Train the group with ``fit_many``: member i from ``fold_in(keys[i], 0)`` (its initial
     parameters, unless ``params`` are given) and ``fold_in(keys[i], 1)`` (its run:
     shuffling, dropout); then each member's accuracy on each ``evaluate`` split ``{name:
     (x, labels)}`` (one more compiled program). ``per_program``: train that many members
-    per call (N divisible by it), all calls one compiled program (default: all at once)."""
+    per call (N divisible by it), all calls one compiled program (default: all at once).
+    ``early_stopping`` (an EarlyStopping on ``validation = (x, labels)``): each member
+    stops on its own and keeps its best epoch's parameters, as ``fit_many`` does."""
     start = time.perf_counter()
     n = len(group.members)
     k = n if per_program is None else per_program
@@ -270,20 +273,22 @@ def train(group: Group, train_data, *, keys, epochs: int, batch_size: int, evalu
         part_params = (init(part, jax.vmap(lambda key: jax.random.fold_in(key, 0))(part_keys), dtype)
                        if params is None else jax.tree.map(lambda a: a[i:i + k], params))
         parts.append(_train_part(part, part_params, part_keys, train_data, epochs, batch_size, evaluate, grad,
-                                 dtype))
+                                 dtype, early_stopping, validation))
     params = jax.tree.map(lambda *a: np.concatenate(a), *(p[0] for p in parts))
     accuracy = {name: np.concatenate([p[1][name] for p in parts]) for name in parts[0][1]}
     return Trained(params, accuracy, [d for p in parts for d in p[2]], time.perf_counter() - start)
 
 
-def _train_part(group: Group, params, keys, train_data, epochs, batch_size, evaluate, grad, dtype):
+def _train_part(group: Group, params, keys, train_data, epochs, batch_size, evaluate, grad, dtype, early_stopping,
+                validation):
     names = group.optimizers
     hp = {"learning_rate": np.array([c.lr for c in group.members]), "l2": np.array([c.l2 for c in group.members]),
           "dropout": np.array([c.dropout for c in group.members]), "mask": masks(group),
           "which": np.array([names.index(c.optimizer) for c in group.members], np.int32)}
     result = ensemble.fit_many(group.net, LOSS, optimizer_maker(names), params, train_data,
                                keys=jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), epochs=epochs,
-                               batch_size=batch_size, hyperparams=hp, grad=grad)
+                               batch_size=batch_size, hyperparams=hp, grad=grad, early_stopping=early_stopping,
+                               validation_data=validation)
     accuracy = {}
     if evaluate:
         # One program for every split: their examples side by side, hits split on the host.

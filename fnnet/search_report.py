@@ -13,17 +13,17 @@ DATA_SETTINGS = ("data", "format", "label_column", "header", "val", "test", "see
 
 
 def best_settings(entry: Entry, data_settings: dict, *, epochs: int, batch_size: int, pieces: int = 2,
-                  grad: str = "autodiff") -> dict:
+                  grad: str = "autodiff", patience: int = 0) -> dict:
     """The settings of ``fnnet train`` that train ``entry``'s network as the search did:
     its genes, the search's data settings (``data_settings``: ``fnnet.settings.settings``
-    of the data, e.g. from ``load_splits``), epochs and batch size, no early stopping
-    (patience 0), maxout's pieces. Checked by ``fnnet.settings.settings``."""
+    of the data, e.g. from ``load_splits``), epochs, batch size and patience (0: no early
+    stopping), maxout's pieces. Checked by ``fnnet.settings.settings``."""
     from fnnet import settings
 
     given = {k: data_settings[k] for k in DATA_SETTINGS if k in data_settings}
     if given.get("data") in settings.BUNDLED:  # file-only settings must stay unset there
         given = {k: v for k, v in given.items() if k not in ("format", "label_column", "header")}
-    config = {**given, **entry.candidate.settings(), "epochs": epochs, "batch_size": batch_size, "patience": 0,
+    config = {**given, **entry.candidate.settings(), "epochs": epochs, "batch_size": batch_size, "patience": patience,
               "grad": grad}
     if entry.candidate.activation == "maxout":
         config["pieces"] = pieces

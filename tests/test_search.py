@@ -136,9 +136,27 @@ def test_the_example_runs_with_tiny_arguments(tmp_path):
     spec = importlib.util.spec_from_file_location("search_digits", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    numbers = module.main(generations=2, default_epochs=2, space=SPACE, out=tmp_path, plot=False, **SMALL)
-    assert numbers["default"]["params"] == 64 * 256 + 256 + 256 * 10 + 10
+    numbers = module.main(generations=2, default_epochs=2, space=SPACE, out=tmp_path, plot=False, folds=2,
+                          draws=2, finalists=2, patience=1, **SMALL)
+    assert numbers["default"]["params"] == 64 * 256 + 256 + 256 * 10 + 10 and len(numbers["default"]["tests"]) == 2
     searched = numbers["searched"]
-    assert 0 < searched["test_accuracy"] <= 1 and 0 < searched["retrained_test_accuracy"] <= 1
+    assert 0 < searched["test_accuracy"] <= 1 and 0 < searched["cv_accuracy"] <= 1
+    assert searched["retrained_test_accuracy"] == sum(searched["retrained_tests"]) / 2
     assert numbers["programs"] == [1, 1]
-    assert settings.settings(**json.loads((tmp_path / "search_best.json").read_text()))
+    written = json.loads((tmp_path / "search_best.json").read_text())
+    assert settings.settings(**written) and written["patience"] == 1 and written["epochs"] == 2
+
+
+def test_cross_validation_scores_finalists_on_every_fold_and_ranks_a_bad_one_last(data):
+    from fnnet import search_cv
+
+    good = Candidate((8,), "relu", 0.0, "adam", 0.01, 0.0)
+    splits = {"train": data[0]["train"], "val": data[0]["val"]}  # no test split: it is never read
+    scores = search_cv.cross_validate([BAD, good], splits, folds=3, epochs=2, seed=0)
+    assert scores.shape == (2,) and 0 <= scores[0] < 0.3 < 0.8 < scores[1] <= 1
+    assert (search_cv.cross_validate([good, BAD], splits, folds=3, epochs=2, seed=0) == scores[::-1]).all()
+    n = len(splits["train"][0]) + len(splits["val"][0])
+    with pytest.raises(ValueError, match=rf"^folds: expected an int in \[2, {n // 2}\] \(half the examples\), got 1$"):
+        search_cv.cross_validate([good], splits, folds=1)
+    with pytest.raises(ValueError, match=r"^candidates: expected a non-empty list of Candidate$"):
+        search_cv.cross_validate([], splits)

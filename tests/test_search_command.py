@@ -51,6 +51,16 @@ def test_bad_settings_are_refused_before_the_folder_is_made(tmp_path, capsys):
     assert not out.exists()
     assert fnnet("search", *TINY, "--out", out, "--width", "9", "3") == 2
     assert not out.exists()
+    assert fnnet("search", *TINY, "--out", out, "--patience", "-1") == 2
+    assert capsys.readouterr().err.endswith("patience: expected an integer >= 0 (0: none), got -1\n")
+    assert not out.exists()
+
+
+def test_patience_stops_candidates_early_and_is_written_with_the_best(tmp_path):
+    out = tmp_path / "s"
+    assert fnnet("search", *TINY[:4], "--epochs", "3", *TINY[6:], "--patience", "1", "--out", out) == 0
+    best = json.loads((out / "best.json").read_text())
+    assert best["patience"] == 1 and best["epochs"] == 3  # fnnet train --config stops as the search did
 
 
 def test_ctrl_c_keeps_the_best_of_the_generations_done(tmp_path, capsys, monkeypatch):

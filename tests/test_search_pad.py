@@ -158,3 +158,24 @@ def test_the_initial_draw_has_each_members_own_law_and_follows_from_the_keys():
     again, other = init(group, keys), init(group, jax.random.split(jax.random.key(6), 3))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again)))
     assert not np.array_equal(params[0]["w"], other[0]["w"])
+
+
+def test_members_that_stop_early_equal_fit_with_the_same_early_stopping(x64):
+    from fnnet.monitor import EarlyStopping
+
+    x, t = _data()
+    val, stopping = (x[:8] + 0.5, t[::-1][:8]), EarlyStopping("val_loss", 1)
+    keys = jax.random.split(jax.random.key(7), len(MEMBERS))
+    own = [_own(c) for c in MEMBERS]
+    start = [net.init(jax.random.key(20 + i), "float64") for i, (net, _, _) in enumerate(own)]
+    result = train(GROUP, (x, t), keys=keys, epochs=8, batch_size=8, params=pad(GROUP, start), dtype="float64",
+                   early_stopping=stopping, validation=val)
+    stopped = []
+    for i, (net, loss, optimizer) in enumerate(own[:EXACT]):
+        alone = fit(net, loss, optimizer, start[i], (x, t), key=jax.random.fold_in(keys[i], 1), epochs=8,
+                    batch_size=8, validation_data=val, early_stopping=stopping)
+        stopped.append(alone.stopped_early)
+        for got, want in zip(jax.tree.leaves(unpad(GROUP, result.params, i)), jax.tree.leaves(alone.params),
+                             strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert any(stopped)  # the comparison covers a member that stopped (and restored its best)
