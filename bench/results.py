@@ -63,8 +63,9 @@ def _ensemble(doc: dict) -> list[str]:
             f"\"Equinox ×N\" N per-step `eqx.filter_jit` loops; `~`: timed on {doc['timed_members']} members "
             f"and scaled to N. \"scaling\": throughput / (N × N = 1's); 1 is linear. Nets: {nets}.", "",
             table(doc["rows"], doc["summary"]), *(f"- {n}" for n in doc["notes"]), "",
-            "Data parallelism (`fit(mesh=)`, `fit_many(mesh=)`) is tested on 8 virtual CPU devices for "
-            "correctness only: they share this machine's 2 cores, so their throughput means nothing.", ""]
+            *(["Data parallelism (`fit(mesh=)`, `fit_many(mesh=)`) is tested on 8 virtual CPU devices for "
+               "correctness only: they share this machine's cores, so their throughput means nothing.", ""]
+              if d["platform"] == "cpu" else [])]
 
 
 def _search(doc: dict) -> list[str]:
