@@ -8,7 +8,7 @@ another with ``fnnet.fit`` (``fnnet train``'s network and optimizer for each, th
 
 Both start cold, compilation included. The search's first generation compiles its
 programs; later generations reuse them where their groups' padded shapes recur (widths
-rounded to powers of two, members trained ``search_pad.per_program()`` at a time), so it
+rounded to powers of two, members trained ``search_train.per_program()`` at a time), so it
 is reported on its own as well as the whole search. A fit per candidate compiles each.
 The sequential baseline is linear in the candidates: ``--timed`` of them, spread evenly
 over the search's, are run and the time is scaled (marked ``~``).
@@ -57,7 +57,7 @@ def main(argv=None) -> dict:
     import jax
 
     from bench import report
-    from fnnet import search, search_pad
+    from fnnet import search, search_train
     from fnnet.search_space import SearchSpace
 
     splits, _, classes = search.load_splits(data="digits")
@@ -75,7 +75,7 @@ def main(argv=None) -> dict:
     gen1 = result.generations[0].evaluated
     figures = {"population": args.population, "generations": len(result.generations), "epochs": args.epochs,
                "evaluated": len(trained), "programs": [g.programs for g in result.generations],
-               "per_program": search_pad.per_program(),
+               "per_program": search_train.per_program(),
                "first_generation_s": first, "first_generation_speedup": per_fit * gen1 / first,
                "search_s": searched, "search_cand_per_s": len(trained) / searched,
                "fit_s_per_candidate": per_fit, "fit_cand_per_s": 1 / per_fit,

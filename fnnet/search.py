@@ -118,7 +118,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
 
     Returns a SearchResult: the leaderboard of every trained candidate, best first.
     """
-    from fnnet import search_pad  # jax: only once a search runs
+    from fnnet import search_pad, search_train  # jax: only once a search runs
 
     space = SearchSpace() if space is None else space
     if not isinstance(space, SearchSpace):
@@ -146,7 +146,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
 
         seeds = rng.integers(0, 2**31 - 1, len(candidates))
         entries = [None] * len(candidates)
-        per_program = search_pad.per_program()
+        per_program = search_train.per_program()
         grouped = search_pad.groups(candidates, in_features, k, pieces=space.pieces, kinds=kinds,
                                     optimizers=space.optimizers, max_width=space.width[1], per_program=per_program,
                                     compiled=compiled)
@@ -154,7 +154,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
             member_seeds = [int(seeds[i]) for i in idx] + [int(seeds[idx[-1]])] * (len(group.members) - len(idx))
             # Stacked on the host: a vmapped key per group size would compile each size.
             keys = jax.random.wrap_key_data(np.stack([jax.random.key_data(jax.random.key(s)) for s in member_seeds]))
-            return search_pad.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
+            return search_train.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
                                     evaluate=scored, grad=grad, per_program=per_program,
                                     early_stopping=stopping, validation=splits["val"] if patience else None)
 

@@ -29,7 +29,7 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     best epoch (as ``fnnet train`` and ``search(patience=)`` do)."""
     import jax
 
-    from fnnet import search_pad
+    from fnnet import search_pad, search_train
 
     candidates = list(candidates)
     if not candidates or not all(isinstance(c, Candidate) for c in candidates):
@@ -52,7 +52,7 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
         stopping = EarlyStopping("val_loss", patience)
     k = int(t.max()) + 1
     kinds = tuple(a for a in ACTIVATIONS if any(c.activation == a for c in candidates))
-    per_program, compiled = search_pad.per_program(), {}
+    per_program, compiled = search_train.per_program(), {}
     widest = max(max(c.hidden) for c in candidates)
     # A candidate's keys follow from what it is, not from its place in the list.
     tags = [zlib.crc32(repr(c).encode()) & 0x7FFFFFFF for c in candidates]
@@ -66,7 +66,7 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
             base = jax.random.fold_in(jax.random.key(seed), f)
             keys = jax.random.wrap_key_data(np.stack([jax.random.key_data(jax.random.fold_in(base, tags[i]))
                                                       for i in ids]))
-            trained = search_pad.train(group, (x[rest], t[rest]), keys=keys, epochs=epochs, batch_size=batch_size,
+            trained = search_train.train(group, (x[rest], t[rest]), keys=keys, epochs=epochs, batch_size=batch_size,
                                        evaluate={"val": (x[held], t[held])}, grad=grad, per_program=per_program,
                                        early_stopping=stopping, validation=(x[held], t[held]) if patience else None)
             scores[f, idx] = trained.accuracy["val"][: len(idx)]

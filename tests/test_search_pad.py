@@ -10,7 +10,8 @@ import pytest
 from fnnet import prepare, settings
 from fnnet.fit import fit
 from fnnet.search_optim import optimizer_maker
-from fnnet.search_pad import Group, groups, init, masks, pad, train, unpad
+from fnnet.search_pad import Group, groups, init, masks, pad, unpad
+from fnnet.search_train import train
 from fnnet.search_space import Candidate
 
 # Every member narrower than the group's (7, 6); the fourth drops out (its draws differ
