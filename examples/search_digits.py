@@ -7,7 +7,7 @@ activation, dropout, L2, optimizer and learning rate, on the bundled digits.
 2. Score the search's best few and the default again by 5-fold cross-validation on
    every example outside the test split (``fnnet.search_cv``): the validation split's
    270 examples alone cannot tell them apart. The highest score is the network found.
-3. Train both as ``fnnet train`` does, from three initial draws each: the default with
+3. Train both as ``fnnet train`` does, from five initial draws each: the default with
    its own settings (early stopping), the network found with the settings written for it
    (``fnnet train --config search_best.json``). Candidates are trained as ``fnnet
    train`` trains its default throughout: up to 60 epochs, stopping after 10 without a
@@ -51,7 +51,7 @@ def train_like_fnnet(given: dict, draws=(0,)) -> dict:
 
 def main(population: int = 32, generations: int = 5, epochs: int = 60, patience: int = 10,
          default_epochs: int | None = None, seed: int = 0, space=None, out=None, plot: bool = True,
-         finalists: int = 6, folds: int = 5, draws: int = 3) -> dict:
+         finalists: int = 6, folds: int = 5, draws: int = 5) -> dict:
     """Search, score the best ``finalists`` and the default by ``folds``-fold
     cross-validation, train the highest-scoring (with its written settings) and the
     default (``fnnet train``'s, up to ``default_epochs``: its default 60) as ``fnnet

@@ -5,6 +5,8 @@ points), so the finalists are scored again on every example outside the test spl
     x, t = train + val, shuffled (the seed), cut into k equal folds
     score(c) = mean over folds f of accuracy(c trained on the other k - 1 folds, on fold f)
 
+(with early stopping, on the other k - 2: fold f + 1 decides when to stop).
+
 Each fold trains the candidates as a search generation does (``fnnet.search_pad``: one
 program per depth, reused by every fold, since the folds are of one size).
 """
@@ -25,8 +27,9 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     the test split is not touched). n mod folds examples are left out, so every fold
     has one shape; candidate c in fold f starts from ``key(seed)`` folded with f, then
     with the CRC-32 of ``repr(c)``, so its score does not depend on the list's order.
-    ``patience`` > 0: each training stops early on its held-out fold's loss and keeps its
-    best epoch (as ``fnnet train`` and ``search(patience=)`` do)."""
+    ``patience`` > 0: each training stops early on the loss of the next fold (f + 1 mod
+    k, left out of its training too) and keeps its best epoch, as ``fnnet train`` and
+    ``search(patience=)`` do, but never on the examples it is scored on."""
     import jax
 
     from fnnet import search_pad, search_train
@@ -39,12 +42,14 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= len(x) // 2:
         raise ValueError(f"folds: expected an int in [2, {len(x) // 2}] (half the examples), got {folds!r}")
     size = len(x) // folds
-    if not 1 <= batch_size <= size * (folds - 1):
-        raise ValueError(f"batch_size must be in [1, {size * (folds - 1)}] (a fold's training examples), "
-                         f"got {batch_size!r}")
-    order = np.random.default_rng(seed).permutation(len(x))[: size * folds].reshape(folds, size)
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
         raise ValueError(f"patience: expected an integer >= 0 (0: none), got {patience!r}")
+    if patience and folds < 3:
+        raise ValueError(f"folds: early stopping needs a fold of its own, expected at least 3, got {folds}")
+    training = size * (folds - 1 - bool(patience))
+    if not 1 <= batch_size <= training:
+        raise ValueError(f"batch_size must be in [1, {training}] (a fold's training examples), got {batch_size!r}")
+    order = np.random.default_rng(seed).permutation(len(x))[: size * folds].reshape(folds, size)
     stopping = None
     if patience:
         from fnnet.monitor import EarlyStopping
@@ -58,7 +63,10 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     tags = [zlib.crc32(repr(c).encode()) & 0x7FFFFFFF for c in candidates]
     scores = np.zeros((folds, len(candidates)))
     for f in range(folds):
-        held, rest = order[f], np.concatenate([order[g] for g in range(folds) if g != f])
+        # With early stopping, the next fold decides when to stop, so that the best epoch
+        # is not chosen on the examples that score it (that favours noisy training).
+        stop = (f + 1) % folds if patience else None
+        held, rest = order[f], np.concatenate([order[g] for g in range(folds) if g not in (f, stop)])
         grouped = search_pad.groups(candidates, x.shape[1], k, pieces=pieces, kinds=kinds,
                                     max_width=widest, per_program=per_program, compiled=compiled)
         for idx, group in grouped:
@@ -68,6 +76,7 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
                                                       for i in ids]))
             trained = search_train.train(group, (x[rest], t[rest]), keys=keys, epochs=epochs, batch_size=batch_size,
                                        evaluate={"val": (x[held], t[held])}, grad=grad, per_program=per_program,
-                                       early_stopping=stopping, validation=(x[held], t[held]) if patience else None)
+                                       early_stopping=stopping,
+                                       validation=None if stop is None else (x[order[stop]], t[order[stop]]))
             scores[f, idx] = trained.accuracy["val"][: len(idx)]
     return scores.mean(axis=0)

@@ -136,7 +136,7 @@ def test_the_example_runs_with_tiny_arguments(tmp_path):
     spec = importlib.util.spec_from_file_location("search_digits", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    numbers = module.main(generations=2, default_epochs=2, space=SPACE, out=tmp_path, plot=False, folds=2,
+    numbers = module.main(generations=2, default_epochs=2, space=SPACE, out=tmp_path, plot=False, folds=3,
                           draws=2, finalists=2, patience=1, **SMALL)
     assert numbers["default"]["params"] == 64 * 256 + 256 + 256 * 10 + 10 and len(numbers["default"]["tests"]) == 2
     searched = numbers["searched"]
@@ -160,3 +160,26 @@ def test_cross_validation_scores_finalists_on_every_fold_and_ranks_a_bad_one_las
         search_cv.cross_validate([good], splits, folds=1)
     with pytest.raises(ValueError, match=r"^candidates: expected a non-empty list of Candidate$"):
         search_cv.cross_validate([], splits)
+    with pytest.raises(ValueError, match=r"^folds: early stopping needs a fold of its own, expected at least 3, "
+                                         r"got 2$"):
+        search_cv.cross_validate([good], splits, folds=2, patience=1)
+
+
+def test_cross_validation_never_stops_early_on_the_examples_it_scores(data, monkeypatch):
+    from fnnet import search_cv, search_train
+
+    seen, train = [], search_train.train
+
+    def spy(group, train_data, **kw):
+        seen.append((train_data[0], kw["evaluate"]["val"][0], kw["validation"][0]))
+        return train(group, train_data, **kw)
+
+    monkeypatch.setattr(search_train, "train", spy)
+    splits = {"train": data[0]["train"], "val": data[0]["val"]}
+    search_cv.cross_validate([Candidate((8,), "relu", 0.0, "adam", 0.01, 0.0)], splits, folds=4, epochs=2,
+                             patience=1)
+    rows = lambda a: {r.tobytes() for r in a}  # noqa: E731
+    assert len(seen) == 4
+    for fitted, scored, stopping in seen:
+        assert not rows(scored) & rows(stopping) and not rows(fitted) & (rows(scored) | rows(stopping))
+        assert len(fitted) == 2 * len(scored) == 2 * len(stopping)
