@@ -42,13 +42,15 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= len(x) // 2:
         raise ValueError(f"folds: expected an int in [2, {len(x) // 2}] (half the examples), got {folds!r}")
     size = len(x) // folds
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise ValueError(f"patience: expected an integer >= 0 (0: none), got {patience!r}")
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("patience", patience, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}: expected an integer >= {low}{' (0: none)' * (name == 'patience')}, "
+                             f"got {value!r}")
     if patience and folds < 3:
         raise ValueError(f"folds: early stopping needs a fold of its own, expected at least 3, got {folds}")
     training = size * (folds - 1 - bool(patience))
-    if not 1 <= batch_size <= training:
-        raise ValueError(f"batch_size must be in [1, {training}] (a fold's training examples), got {batch_size!r}")
+    if batch_size > training:
+        raise ValueError(f"batch_size: expected at most the {training} training examples of a fold, got {batch_size}")
     order = np.random.default_rng(seed).permutation(len(x))[: size * folds].reshape(folds, size)
     stopping = None
     if patience:
@@ -74,9 +76,9 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
             base = jax.random.fold_in(jax.random.key(seed), f)
             keys = jax.random.wrap_key_data(np.stack([jax.random.key_data(jax.random.fold_in(base, tags[i]))
                                                       for i in ids]))
-            trained = search_train.train(group, (x[rest], t[rest]), keys=keys, epochs=epochs, batch_size=batch_size,
-                                       evaluate={"val": (x[held], t[held])}, grad=grad, per_program=per_program,
-                                       early_stopping=stopping,
-                                       validation=None if stop is None else (x[order[stop]], t[order[stop]]))
+            trained = search_train.train(
+                group, (x[rest], t[rest]), keys=keys, epochs=epochs, batch_size=batch_size,
+                evaluate={"val": (x[held], t[held])}, grad=grad, per_program=per_program, early_stopping=stopping,
+                validation=None if stop is None else (x[order[stop]], t[order[stop]]))
             scores[f, idx] = trained.accuracy["val"][: len(idx)]
     return scores.mean(axis=0)

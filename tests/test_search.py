@@ -163,6 +163,11 @@ def test_cross_validation_scores_finalists_on_every_fold_and_ranks_a_bad_one_las
     with pytest.raises(ValueError, match=r"^folds: early stopping needs a fold of its own, expected at least 3, "
                                          r"got 2$"):
         search_cv.cross_validate([good], splits, folds=2, patience=1)
+    with pytest.raises(ValueError, match=r"^batch_size: expected an integer >= 1, got '32'$"):
+        search_cv.cross_validate([good], splits, batch_size="32")
+    with pytest.raises(ValueError, match=rf"^batch_size: expected at most the {n // 3 * 2} training examples of a "
+                                         rf"fold, got 5000$"):
+        search_cv.cross_validate([good], splits, folds=3, batch_size=5000)
 
 
 def test_cross_validation_never_stops_early_on_the_examples_it_scores(data, monkeypatch):
