@@ -151,12 +151,10 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
                                     optimizers=space.optimizers, max_width=space.width[1], per_program=per_program,
                                     compiled=compiled)
         def train(idx, group):
-            member_seeds = [int(seeds[i]) for i in idx] + [int(seeds[idx[-1]])] * (len(group.members) - len(idx))
-            # Stacked on the host: a vmapped key per group size would compile each size.
-            keys = jax.random.wrap_key_data(np.stack([jax.random.key_data(jax.random.key(s)) for s in member_seeds]))
+            keys = search_train.group_keys(idx, len(group.members), lambda i: jax.random.key(int(seeds[i])))
             return search_train.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
-                                    evaluate=scored, grad=grad, per_program=per_program,
-                                    early_stopping=stopping, validation=splits["val"] if patience else None)
+                                      evaluate=scored, grad=grad, per_program=per_program,
+                                      early_stopping=stopping, validation=splits["val"] if patience else None)
 
         # Groups train side by side: compiling their programs is most of a generation's time
         # on a CPU, and two compiles overlap well; each group's keys are fixed above, so the

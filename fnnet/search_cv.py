@@ -59,23 +59,22 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
         stopping = EarlyStopping("val_loss", patience)
     k = int(t.max()) + 1
     kinds = tuple(a for a in ACTIVATIONS if any(c.activation == a for c in candidates))
-    per_program, compiled = search_train.per_program(), {}
+    per_program = search_train.per_program()
     widest = max(max(c.hidden) for c in candidates)
     # A candidate's keys follow from what it is, not from its place in the list.
     tags = [zlib.crc32(repr(c).encode()) & 0x7FFFFFFF for c in candidates]
     scores = np.zeros((folds, len(candidates)))
+    # Every fold trains the same groups (the folds are of one size): one set of programs.
+    grouped = search_pad.groups(candidates, x.shape[1], k, pieces=pieces, kinds=kinds, max_width=widest,
+                                per_program=per_program)
     for f in range(folds):
         # With early stopping, the next fold decides when to stop, so that the best epoch
         # is not chosen on the examples that score it (that favours noisy training).
         stop = (f + 1) % folds if patience else None
         held, rest = order[f], np.concatenate([order[g] for g in range(folds) if g not in (f, stop)])
-        grouped = search_pad.groups(candidates, x.shape[1], k, pieces=pieces, kinds=kinds,
-                                    max_width=widest, per_program=per_program, compiled=compiled)
+        base = jax.random.fold_in(jax.random.key(seed), f)
         for idx, group in grouped:
-            ids = idx + [idx[-1]] * (len(group.members) - len(idx))
-            base = jax.random.fold_in(jax.random.key(seed), f)
-            keys = jax.random.wrap_key_data(np.stack([jax.random.key_data(jax.random.fold_in(base, tags[i]))
-                                                      for i in ids]))
+            keys = search_train.group_keys(idx, len(group.members), lambda i: jax.random.fold_in(base, tags[i]))
             trained = search_train.train(
                 group, (x[rest], t[rest]), keys=keys, epochs=epochs, batch_size=batch_size,
                 evaluate={"val": (x[held], t[held])}, grad=grad, per_program=per_program, early_stopping=stopping,

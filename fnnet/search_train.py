@@ -32,6 +32,14 @@ def per_program() -> int:
     return 2 if jax.default_backend() == "cpu" else 16
 
 
+def group_keys(idx: list, size: int, key_of) -> jax.Array:
+    """The (size,) keys of a group's members: ``key_of(i)`` for each candidate index i in
+    ``idx``, the extra members (``groups`` pads the count) copying the last. Stacked on the
+    host: a vmapped key per group size would compile a program for each size."""
+    ids = list(idx) + [idx[-1]] * (size - len(idx))
+    return jax.random.wrap_key_data(np.stack([jax.random.key_data(key_of(i)) for i in ids]))
+
+
 class Trained(NamedTuple):
     params: Any  # stacked, padded (N, ...), NumPy
     accuracy: dict  # split name -> (N,) accuracies
