@@ -36,12 +36,14 @@ def labels_or_targets(t, n: int, out_features: int, what: str = "data"):
 def to_device(x, t, in_features: int, out_features: int, dtype, what: str = "data"):
     """Validated ``(x, t)`` as device arrays, x in ``dtype``, labels int32. Arrays already
     on the device are checked there and not copied to the host."""
-    if np.ndim(x) >= 1 and np.shape(x)[0] == 0:
-        raise ValueError(f"{what}: the data set is empty (0 examples)")
-    if isinstance(x, jax.Array) and isinstance(t, jax.Array):
+    on_device = isinstance(x, jax.Array) and isinstance(t, jax.Array)
+    if on_device:  # first, as fit's fixed cost: a pair seen before passed every check below
         seen = _CLEAN.get((id(x), id(t), in_features, out_features, dtype))
         if seen is not None and seen[0]() is x and seen[1]() is t:
             return x, t
+    if np.ndim(x) >= 1 and np.shape(x)[0] == 0:
+        raise ValueError(f"{what}: the data set is empty (0 examples)")
+    if on_device:
         if _clean_on_device(x, t, in_features, out_features, dtype):
             _remember_clean(x, t, in_features, out_features, dtype)
             return x, t
@@ -120,7 +122,8 @@ def _device_check(x, t, classes):
 
 def is_classification(t) -> bool:
     """Integer labels, or float targets whose rows are one-hot."""
-    if np.dtype(t.dtype).kind in "iu":  # no need to look at (or fetch) the values
+    kind = t.dtype.kind if isinstance(t.dtype, np.dtype) else np.dtype(t.dtype).kind
+    if kind in "iu":  # no need to look at (or fetch) the values
         return True
     facts = _known(t) if isinstance(t, jax.Array) else {}
     if "one-hot" not in facts:

@@ -109,8 +109,7 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy,
     def ensemble_epochs(state, hp, x, t, val, w, n):
         epoch = make_epoch(member_net(hp), loss, optimizer(hp), batch_size=batch_size, grad=grad,
                            accuracy=with_accuracy, eval_batch_size=eval_batch_size, sharding=shardings[1])
-        state, metrics = make_epochs(_guarded(epoch, stopping), max_epochs, check_losses=False)(
-            state, x, t, val, n, w)
+        state, metrics = make_epochs(_guarded(epoch, stopping), max_epochs)(state, x, t, val, n, w)
         del metrics["finite"], metrics["params_finite"]
         return state, metrics
 

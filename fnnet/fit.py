@@ -197,7 +197,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         columns = {"epoch": range(first_epoch + 1, first_epoch + count + 1),
                    "step": range(first_step + steps, first_step + steps * count + 1, steps),
                    **{k: v for k, v in metrics.items() if k != "finite"}}
-        if not (np.asarray(metrics["finite"]) and np.isfinite(np.asarray(metrics["loss"])[:count]).all()):
+        if not np.asarray(metrics["finite"]):
             if previous is None:
                 previous = init_state(params, optimizer, key)
             error = _diverged(spec, previous, count, x, t, val, w)

@@ -56,6 +56,18 @@ class Network:
                 raise ValueError(f"Network: compute_dtype must be a float dtype, got {self.compute_dtype!r}")
             object.__setattr__(self, "compute_dtype", dtype.name)
 
+    def __hash__(self) -> int:
+        # Hashed on every fit call (its caches are keyed by the network); fields never change.
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.in_features, self.layers, self.compute_dtype))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict:
+        # A string's hash differs between processes: a copy computes its own.
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     def to_config(self) -> dict:
         """A JSON-ready description: ``{"in_features", "layers": [{"type", ...}], "compute_dtype"}``.
         A ValueError names a layer that a config cannot describe: an unregistered layer
@@ -125,9 +137,9 @@ class Network:
     def checked_dtype(self, params):
         """``check_params``, then ``param_dtype``: one look at a tree whose structure,
         shapes and dtypes were seen before (fit's fixed cost)."""
-        leaves, treedef = jax.tree.flatten(params)
+        leaves, treedef = jax.tree_util.tree_flatten(params)
         try:
-            signature = (self, treedef, tuple([(v.shape, v.dtype) for v in leaves]))
+            signature = (self, treedef, *[(v.shape, v.dtype) for v in leaves])
             dtype = _CHECKED.get(signature)
         except (AttributeError, TypeError):  # Python numbers, traced rates: checked every time
             signature = dtype = None

@@ -199,3 +199,37 @@ def test_every_old_name_of_fnnet_train_still_imports():
         home = next(m for m in homes if hasattr(m, name))
         assert getattr(train, name) is getattr(home, name), name
     assert train.EarlyStopping.__module__ == "fnnet.monitor" and train.make_epoch.__module__ == "fnnet.epochs"
+
+
+@pytest.mark.parametrize("size, n, bad", [
+    (100, 100, 0), (100, 100, 99), (1000, 999, 0), (1000, 999, 127), (1000, 999, 128),
+    (1000, 999, 998), (1000, 999, 900), (16384, 10000, 9999), (16384, 10000, 5000),
+])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_the_loss_column_check_finds_any_non_finite_entry_among_those_run(size, n, bad, value):
+    from fnnet import epochs
+
+    column = np.random.default_rng(bad).normal(size=size).astype(np.float32)
+    column[n:] = 0.0  # the entries of epochs not run are 0
+    check = jax.jit(epochs._leading_finite)
+    assert bool(check(jnp.asarray(column), jnp.int32(n)))
+    column[bad] = value
+    assert not bool(check(jnp.asarray(column), jnp.int32(n)))
+    column[bad:] = 0.0  # a run that stopped just before it
+    assert bool(check(jnp.asarray(column), jnp.int32(bad)))
+
+
+def test_a_tiny_nets_epochs_program_stays_under_the_inline_flop_count():
+    # XLA's CPU client runs a program under 1,000 FLOPs (by its cost analysis) on the
+    # calling thread and anything more asynchronously, ~50 µs more a call: the worked
+    # example's 10,000 updates must stay inline, so the loss check may not be one reduction.
+    from fnnet import epochs, worked_example
+
+    spec = epochs.EpochSpec(worked_example.NET, losses.squared_error("sum"), optim.sgd(0.5), 1, accuracy=False)
+    program = epochs.epochs_program(spec, 16384, fresh=True)
+    x, t = jnp.asarray([worked_example.X], jnp.float32), jnp.asarray([worked_example.T], jnp.float32)
+    compiled = program.lower(worked_example.notes_params(jnp.float32), jax.random.key(0), x, t, None,
+                             jnp.int32(10_000), None).compile()
+    flops = compiled.cost_analysis()
+    flops = (flops[0] if isinstance(flops, list) else flops)["flops"]
+    assert 100 < flops < 1000

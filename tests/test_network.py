@@ -20,6 +20,21 @@ def test_network_is_frozen_hashable_and_holds_no_arrays():
     assert NET.widths == (4, 8, 8, 6, 3) and NET.out_features == 3
 
 
+def test_a_networks_remembered_hash_is_not_carried_into_a_copy_from_another_process():
+    import os
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    hash(NET)  # remembered now
+    code = ("import pickle, sys; from tests.test_network import NET; "
+            "copy = pickle.loads(sys.stdin.buffer.read()); print(copy == NET and hash(copy) == hash(NET))")
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(NET), capture_output=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "PYTHONHASHSEED": "random"})
+    assert out.stdout.strip() == b"True"
+
+
 def test_params_are_a_plain_list_of_dicts_with_the_documented_shapes():
     params = NET.init(jax.random.key(0))
     assert isinstance(params, list) and len(params) == 4
