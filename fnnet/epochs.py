@@ -189,20 +189,27 @@ def _leading_finite(column, n):
     """Whether ``column[:n]`` (the epochs run) is all finite, given that the entries after
     it are 0 (epochs not run); checked one row of ``_ROW`` entries at a time.
 
-    Why not one reduction: XLA's CPU client runs a program of under 1,000 FLOPs (by its
+    Why rows on the CPU: XLA's CPU client runs a program of under 1,000 FLOPs (by its
     cost analysis, which counts a loop's body once) on the calling thread and anything
     more asynchronously, about 50 µs more per call, a tenth of the worked example's
-    10,000 updates; rows in a loop keep a tiny net's program inline. Checking each loss
-    inside the epoch loop costs 2% of a tiny net's update, reading the column on the host
-    as much."""
-    size = column.shape[0]
-    if size <= _ROW:
+    10,000 updates; one reduction over the column would count its every entry. Checking
+    each loss inside the epoch loop costs 2% of a tiny net's update, reading the column on
+    the host as much. On an accelerator each row would be a kernel: one reduction there."""
+
+    def whole(column, n):
         return jnp.all(jnp.isfinite(column))
 
-    def row(i, finite):  # the last row may overlap the one before: a slice stays in bounds
-        return finite & jnp.all(jnp.isfinite(jax.lax.dynamic_slice_in_dim(column, i * _ROW, _ROW)))
+    def by_rows(column, n):
+        def row(i, finite):  # the last row may overlap the one before: a slice stays in bounds
+            return finite & jnp.all(jnp.isfinite(jax.lax.dynamic_slice(column, (i * _ROW,), (_ROW,))))
 
-    return jax.lax.fori_loop(0, (n + _ROW - 1) // _ROW, row, jnp.array(True))
+        n = jnp.asarray(n)
+        rows = jax.lax.div(n + (_ROW - 1), jnp.asarray(_ROW, n.dtype))  # n >= 0: no floor fix-up
+        return jax.lax.fori_loop(0, rows, row, jnp.array(True))
+
+    if column.shape[0] <= _ROW:
+        return whole(column, n)
+    return jax.lax.platform_dependent(column, n, cpu=by_rows, default=whole)
 
 
 @functools.lru_cache(maxsize=64)

@@ -4,7 +4,6 @@ early stopping and its progress, and names the update where training diverged.""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -12,10 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import data as data_, device_data, loss_calls, losses as losses_, parallel
+from fnnet import data as data_, device_data, fit_plan, loss_calls, losses as losses_, parallel
+from fnnet.epochs import EpochSpec, epochs_program
+from fnnet.fit_plan import UPDATES_PER_CALL, _program, device_int  # noqa: F401  (importable from here)
 from fnnet.monitor import EarlyStopping, History  # noqa: F401  (fit's arguments and results)
 from fnnet.network import Network
-from fnnet.epochs import EpochSpec, epochs_program
 from fnnet.step import TrainState, check_grad, init_state
 
 
@@ -35,25 +35,6 @@ class DivergenceError(FloatingPointError):
         super().__init__(message)
         self.epoch, self.step, self.state, self.history = epoch, step, state, history
         self.params = state.params
-
-
-#: fit runs this many updates per device call at least (many epochs at once when epochs
-#: are short), unless it needs the host after every epoch (early stopping, a callback).
-UPDATES_PER_CALL = 65536
-
-
-@functools.lru_cache(maxsize=64)
-def _program(*spec_chunk_fresh) -> tuple[EpochSpec, Callable]:
-    """The EpochSpec and its compiled program: one lookup per fit call."""
-    *fields, chunk, fresh = spec_chunk_fresh
-    spec = EpochSpec(*fields)
-    return spec, epochs_program(spec, chunk, fresh=fresh)
-
-
-@functools.lru_cache(maxsize=64)
-def _device_int(n: int) -> jax.Array:
-    """``n`` as an int32 device scalar, made once: an int argument costs a transfer per call."""
-    return jnp.asarray(n, jnp.int32)
 
 
 def _key_seed(key) -> list[int]:
@@ -112,9 +93,6 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         done = (0, 0)  # epochs and updates
     else:
         params, key, done = state.params, state.key, (int(state.epoch), int(state.step))
-    dtype = net.checked_dtype(params)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise ValueError("data: expected (x, t) or (x, t, weights), got "
                          + (f"{len(data)} arrays" if isinstance(data, (tuple, list)) else type(data).__name__))
@@ -129,17 +107,16 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         (x, t), validation_data, _ = data_.train_val_test_split(x, t, val=validation_split, test=0.0, seed=seed)
         if w is not None:  # the same seed and n give the same permutation: the rows match
             (w, _), _, _ = data_.train_val_test_split(w, data[1], val=validation_split, test=0.0, seed=seed)
-    if accuracy is None:
-        accuracy = device_data.is_classification(t)
-    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
-    if w is not None:
-        w = device_data.weights(w, x.shape[0], dtype, "data")
-    n = x.shape[0]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
+    if learning_rate is not None and not callable(learning_rate):
+        learning_rate = float(learning_rate)  # an array's value: the programs' cache key hashes it
+    per_epoch = early_stopping is not None or callback is not None
+    plan, x, t, w = fit_plan.plan(net, loss, optimizer, params, x, t, w, epochs=epochs, batch_size=batch_size,
+                                  grad=grad, accuracy=accuracy, eval_batch_size=eval_batch_size,
+                                  learning_rate=learning_rate, per_epoch=per_epoch, new_run=state is None)
     val = None
     if validation_data is not None:
-        val = device_data.to_device(*validation_data, net.in_features, net.out_features, dtype, "validation_data")
+        val = device_data.to_device(*validation_data, net.in_features, net.out_features, plan.dtype,
+                                    "validation_data")
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no "
                          "validation data; pass validation_data or validation_split")
@@ -149,22 +126,11 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
             stopping = early_stopping.start(params)
         else:
             net.check_params(stopping.params)
-
-    per_epoch = early_stopping is not None or callback is not None
-    steps = -(-n // batch_size)
-    # A power of two at least `epochs`, so that nearby epoch counts share one program.
-    chunk = 1 if per_epoch else max(1, min(1 << max(epochs - 1, 0).bit_length(),
-                                           -(-UPDATES_PER_CALL // steps)))
-    # A new run that fits in one call makes its state inside that call: one dispatch.
-    fresh = state is None and 0 < epochs <= chunk
-    if state is None and not fresh:
+    if state is None and not plan.fresh:
         state = init_state(params, optimizer, key)
     if state is not None:
         state = state._replace(stopping=None)  # the compiled programs carry only what they update
-    if learning_rate is not None and not callable(learning_rate):
-        learning_rate = float(learning_rate)  # an array's value: the programs' cache key hashes it
-    spec, program = _program(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size),
-                             learning_rate, chunk, fresh)
+    spec, program, steps, chunk, fresh = plan.spec, plan.program, plan.steps, plan.chunk, plan.fresh
     if mesh is not None:
         spec, program, (x, t, w, val, params, key, state) = _on_mesh(
             mesh, spec, chunk, fresh, (x, t, w, val, params, key, state))
@@ -180,7 +146,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         if not count or stopped:
             return None
         args = (params, key) if before is None else (before,)
-        new_params, opt_state, metrics = program(*args, x, t, val, _device_int(count), w)
+        new_params, opt_state, metrics = program(*args, x, t, val, device_int(count), w)
         after = TrainState(new_params, opt_state, np.int32(done[1] + steps * count), np.int32(done[0] + count), key)
         return before, count, after, metrics
 
@@ -234,7 +200,7 @@ def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val, w) -> D
     replay = epochs_program(dataclasses.replace(spec, step_losses=True), 1)
     state = start
     for _ in range(count):
-        new_params, opt_state, metrics = replay(state, x, t, val, _device_int(1), w)
+        new_params, opt_state, metrics = replay(state, x, t, val, device_int(1), w)
         losses = np.asarray(metrics["step_losses"][0])
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size or not bool(metrics["params_finite"]):
