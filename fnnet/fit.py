@@ -134,6 +134,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     if mesh is not None:
         spec, program, (x, t, w, val, params, key, state) = _on_mesh(
             mesh, spec, chunk, fresh, (x, t, w, val, params, key, state))
+    if fresh and not per_epoch:
+        return _whole_run(spec, program, optimizer, params, key, x, t, val, w, epochs, steps)
     history = History()
     # A resumed run that had already stopped stays stopped: no epoch runs.
     stopped = early_stopping is not None and early_stopping.should_stop(stopping)
@@ -158,19 +160,12 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         first_epoch, first_step = done
         done = (first_epoch + count, first_step + steps * count)
         inflight = launch(after, done, remaining)
-        # The other metrics stay on the device until the history is read. NumPy's buffer
-        # protocol reads a jax.Array at a quarter of bool()'s cost.
-        columns = {"epoch": range(first_epoch + 1, first_epoch + count + 1),
-                   "step": range(first_step + steps, first_step + steps * count + 1, steps),
-                   **{k: v for k, v in metrics.items() if k != "finite"}}
+        columns = _columns(metrics, first_epoch, first_step, count, steps)
+        # NumPy's buffer protocol reads a jax.Array at a quarter of bool()'s cost.
         if not np.asarray(metrics["finite"]):
             if previous is None:
                 previous = init_state(params, optimizer, key)
-            error = _diverged(spec, previous, count, x, t, val, w)
-            history._append(columns, error.epoch - first_epoch - 1)
-            error.history = history
-            error.state = error.state._replace(stopping=stopping)
-            raise error
+            raise _diverged(spec, previous, count, x, t, val, w, history, columns, stopping)
         history._append(columns, count)
         record = history[-1] if per_epoch else None
         state = after
@@ -186,6 +181,26 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     return FitResult(stopping.params if restore else state.params, state, history, best_epoch, stopped)
 
 
+def _whole_run(spec: EpochSpec, program, optimizer, params, key, x, t, val, w, epochs: int,
+               steps: int) -> FitResult:
+    """A new run done in one call with no host work between epochs (fit's common case, so
+    its fixed cost is one dispatch and reading one flag)."""
+    new_params, opt_state, metrics = program(params, key, x, t, val, device_int(epochs), w)
+    columns, history = _columns(metrics, 0, 0, epochs, steps), History()
+    if not np.asarray(metrics["finite"]):
+        raise _diverged(spec, init_state(params, optimizer, key), epochs, x, t, val, w, history, columns, None)
+    history._append(columns, epochs)
+    state = TrainState(new_params, opt_state, np.int32(steps * epochs), np.int32(epochs), key)
+    return FitResult(new_params, state, history, None, False)
+
+
+def _columns(metrics: dict, first_epoch: int, first_step: int, count: int, steps: int) -> dict:
+    """A call's history columns; the metrics stay on the device until the history is read."""
+    return {"epoch": range(first_epoch + 1, first_epoch + count + 1),
+            "step": range(first_step + steps, first_step + steps * count + 1, steps),
+            **{k: v for k, v in metrics.items() if k != "finite"}}
+
+
 def _on_mesh(mesh, spec: EpochSpec, chunk: int, fresh: bool, arrays):
     """The sharded program (``fnnet.parallel``) and ``arrays`` replicated on the mesh."""
     sharding = parallel.batch_sharding(mesh)
@@ -194,7 +209,18 @@ def _on_mesh(mesh, spec: EpochSpec, chunk: int, fresh: bool, arrays):
     return spec, epochs_program(spec, chunk, fresh=fresh), parallel.replicate(sharding, arrays)
 
 
-def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val, w) -> DivergenceError:
+def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val, w, history: History, columns: dict,
+              stopping) -> DivergenceError:
+    """The DivergenceError of a call that went non-finite, its ``history`` completed with the
+    epochs before (of ``columns``, the call's) and early stopping's progress in its state."""
+    error = _replay(spec, start, count, x, t, val, w)
+    history._append(columns, error.epoch - int(start.epoch) - 1)
+    error.history = history
+    error.state = error.state._replace(stopping=stopping)
+    return error
+
+
+def _replay(spec: EpochSpec, start: TrainState, count: int, x, t, val, w) -> DivergenceError:
     """Replay the failed call one epoch at a time (keys make it deterministic) to name the
     first update with a non-finite loss and keep the state before that epoch."""
     replay = epochs_program(dataclasses.replace(spec, step_losses=True), 1)
