@@ -49,7 +49,8 @@ def plan(net: Network, loss, optimizer: optax.GradientTransformation, params, x,
     if w is None and type(batch_size) is int and isinstance(x, jax.Array) and isinstance(t, jax.Array):
         leaves, treedef = jax.tree_util.tree_flatten(params)
         try:
-            signature = (net, loss, optimizer, treedef, *[(v.shape, v.dtype) for v in leaves], id(x), id(t),
+            # A jax.Array's aval is its shape and dtype in one hashable object.
+            signature = (net, loss, optimizer, treedef, *[v.aval for v in leaves], id(x), id(t),
                          epochs, batch_size, grad, accuracy, eval_batch_size, learning_rate, per_epoch, new_run)
             seen = _PLANS.get(signature)
         except (AttributeError, TypeError):  # unhashable or array-free leaves: no memo
