@@ -16,7 +16,6 @@ import sys
 def measure(rounds: int = 5, min_round_s: float = 0.5) -> dict:
     """Best µs per call of ``fit``, ``program`` and ``scan`` (one update each)."""
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     from bench import timing
