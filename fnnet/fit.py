@@ -126,11 +126,11 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
             stopping = early_stopping.start(params)
         else:
             net.check_params(stopping.params)
-    if state is None and not plan.fresh:
+    spec, program, steps, chunk, fresh = plan.spec, plan.program, plan.steps, plan.chunk, plan.fresh
+    if state is None and not fresh:
         state = init_state(params, optimizer, key)
     if state is not None:
         state = state._replace(stopping=None)  # the compiled programs carry only what they update
-    spec, program, steps, chunk, fresh = plan.spec, plan.program, plan.steps, plan.chunk, plan.fresh
     if mesh is not None:
         spec, program, (x, t, w, val, params, key, state) = _on_mesh(
             mesh, spec, chunk, fresh, (x, t, w, val, params, key, state))

@@ -24,10 +24,9 @@ UPDATES_PER_CALL = 65536
 
 class Plan(NamedTuple):
     """What fit runs: ``chunk`` epochs per call of ``program`` (``fresh``: a new run's
-    state is made inside it), ``steps`` updates per epoch of the n examples."""
+    state is made inside it), ``steps`` updates per epoch."""
 
     dtype: Any  # the parameters' dtype
-    n: int
     steps: int
     chunk: int
     fresh: bool
@@ -73,7 +72,7 @@ def plan(net: Network, loss, optimizer: optax.GradientTransformation, params, x,
     fresh = new_run and 0 < epochs <= chunk
     spec, program = _program(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size),
                              learning_rate, chunk, fresh)
-    result = Plan(dtype, n, steps, chunk, fresh, spec, program)
+    result = Plan(dtype, steps, chunk, fresh, spec, program)
     if signature is not None and x_dev is x and t_dev is t:
         _remember(signature, x, t, result)
     return result, x_dev, t_dev, w
