@@ -1,3 +1,3 @@
-from fnnet.cli import run
+from fnnet.cli.main import entry
 
-run()
+entry()

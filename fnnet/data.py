@@ -2,21 +2,23 @@
 splits, standardisation.
 
 Bundled: ``xor`` and ``digits`` (scikit-learn's 8×8 digits, no download). The user's
-own files are read by ``fnnet.loaders``; ``fnnet.device_data`` puts a checked data set
-on the device for training. Here: ``encode_labels``, ``train_val_test_split`` and
+own files are read by ``fnnet.loaders``; ``fnnet.training.device_data`` puts a checked
+data set on the device for training. Here: ``encode_labels``, ``train_val_test_split`` and
 ``Standardizer`` (fitted on the training split only).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fnnet import loaders
+
+#: The bundled data sets, by the names that ``fnnet train --data`` takes.
+BUNDLED = ("digits", "xor")
 
 
 def features(x, in_features: int, what: str = "data"):
@@ -139,16 +141,3 @@ def train_val_test_split(x, y, val=0.1, test=0.2, seed=0):
     return ((x[train_i], y[train_i]),
             (x[val_i], y[val_i]) if n_val else None,
             (x[test_i], y[test_i]) if n_test else None)
-
-
-_MOVED_TO_LOADERS = ("DataError", "load", "load_csv", "load_idx", "load_mnist", "load_npz", "load_svmlight")
-
-
-def __getattr__(name):
-    # The file readers moved to fnnet.loaders; scripts that found them here keep working
-    # for one release.
-    if name in _MOVED_TO_LOADERS:
-        warnings.warn(f"fnnet.data.{name} is fnnet.loaders.{name}; import it from there", DeprecationWarning,
-                      stacklevel=2)
-        return getattr(loaders, name)
-    raise AttributeError(f"module 'fnnet.data' has no attribute {name!r}")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 
-from fnnet import losses as losses_
-from fnnet.layers import Dense
-from fnnet.network import Network
+from fnnet.model import losses as losses_
+from fnnet.model.layers.dense import Dense
+from fnnet.model.network import Network
 
 
 def gradient_norms(net: Network, loss, params, x, t) -> list[float | None]:

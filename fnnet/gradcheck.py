@@ -6,8 +6,9 @@ per-leaf report and a pytest-friendly assertion. Two entry points share them:
   gradient is ``fnnet.backprop`` (method "backprop").
 * ``compare_fn`` / ``assert_fn_gradients_close``: any scalar function ``f(params, *args)``
   of a parameter pytree (dicts, lists, tuples, nested) and the user's own gradient
-  ``grad(params, *args)`` returning a tree like params (method "hand-written"); they
-  live in ``fnnet.gradcheck_fn`` and are reachable here too.
+  ``grad(params, *args)`` returning a tree like params (method "hand-written"). The
+  user's gradient runs eagerly, outside ``jit``, so a NumPy implementation works; ``f``
+  must be traceable by JAX.
 
 For each method and each parameter leaf the report gives the largest absolute
 difference from the reference (``jax.grad`` by default) and the normwise relative
@@ -18,18 +19,18 @@ passes when ``max_abs ≤ atol + rtol · max(max|g|, max|g_ref|)``.
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from jax.tree_util import keystr
+from jax.tree_util import keystr, tree_flatten_with_path
 
-from fnnet import backprop, loss_calls, losses as losses_
+from fnnet.model import backprop, loss_calls, losses as losses_
 
 METHODS = ("backprop", "autodiff", "forward", "central_difference")
+FN_METHODS = ("hand-written", "autodiff", "forward", "central_difference")
 
 #: Default relative tolerances by the dtype of the arithmetic: (automatic/hand-written
 #: methods, central differences; None: not checked). Measured worst cases are in the README.
@@ -85,10 +86,7 @@ def _automatic(f, params) -> dict:
 
 
 def _methods(methods, known=METHODS) -> tuple:
-    """The methods asked for, checked; "reverse" (the old name of "autodiff") still works."""
-    if "reverse" in methods:
-        warnings.warn('gradient method "reverse" is now "autodiff"', DeprecationWarning, stacklevel=3)
-        methods = ["autodiff" if m == "reverse" else m for m in methods]
+    """The methods asked for, checked."""
     methods = tuple(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in known]
     if unknown:
@@ -223,9 +221,112 @@ def assert_gradients_close(net, loss, params, x, t, *, key=None, train=False, we
     return _assert_close(report, rtol, fd_rtol)
 
 
-def __getattr__(name):
-    # The checker for any function lives in fnnet.gradcheck_fn (which imports this module).
-    if name in ("FN_METHODS", "compare_fn", "assert_fn_gradients_close"):
-        from fnnet import gradcheck_fn
-        return getattr(gradcheck_fn, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ---------------------------------------------------------------- any function
+
+
+def _where(path: str) -> str:
+    return path or "(the root)"
+
+
+def _param_dtype(params) -> str:
+    """The least precise float dtype among the leaves, after checking they are all float."""
+    leaves = tree_flatten_with_path(params)[0]
+    if not leaves:
+        raise ValueError("params has no leaves to differentiate")
+    dtypes = []
+    for path, leaf in leaves:
+        dtype = jnp.dtype(leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf))
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"params leaf {_where(keystr(path))} has dtype {dtype}; expected a float dtype")
+        if jax.dtypes.canonicalize_dtype(dtype) != dtype:
+            raise TypeError(f"params leaf {_where(keystr(path))} is {dtype} but 64-bit mode is off; "
+                            "check it inside `with jax.enable_x64(True):`")
+        dtypes.append(dtype)
+    return max(dtypes, key=lambda d: jnp.finfo(d).eps).name
+
+
+def _children(tree):
+    """``[(key string, child)]`` one level down (``[("", tree)]`` for a leaf)."""
+    kids = tree_flatten_with_path(tree, is_leaf=lambda node: node is not tree)[0]
+    return [(keystr(k), child) for k, child in kids]
+
+
+def _difference(got, want, path=""):
+    """``(key path, want's part, got's part)`` where two trees first differ in structure
+    (a part is None where its tree has nothing), or None where they do not."""
+    if jax.tree.structure(got) == jax.tree.structure(want):
+        return None
+    if type(got) is not type(want):
+        return path, want, got
+    g_kids, w_kids = dict(_children(got)), dict(_children(want))
+    for key in [*w_kids, *g_kids]:  # params' keys first
+        if key not in g_kids or key not in w_kids:
+            return path + key, w_kids.get(key), g_kids.get(key)
+    for key in w_kids:
+        found = _difference(g_kids[key], w_kids[key], path + key)
+        if found is not None:
+            return found
+    return path, want, got  # the same keys, other node data
+
+
+def _describe(part) -> str:
+    if part is None:
+        return "nothing"
+    if jax.tree_util.treedef_is_leaf(jax.tree.structure(part)):
+        return f"an array of shape {tuple(np.shape(part))}"
+    return f"a {type(part).__name__}"
+
+
+def _check_grad(g, params):
+    """``g`` (the user's gradient), checked to have params' tree structure and leaf shapes."""
+    found = _difference(g, params)
+    if found is not None:
+        where, want, got = found
+        raise ValueError(f"grad must return a tree like params; at {_where(where)} params has "
+                         f"{_describe(want)}, grad returned {_describe(got)}")
+    for (path, p), leaf in zip(tree_flatten_with_path(params)[0], jax.tree.leaves(g)):
+        if np.shape(leaf) != np.shape(p):
+            raise ValueError(f"grad leaf {_where(keystr(path))} has shape {tuple(np.shape(leaf))}; "
+                             f"params' has {tuple(np.shape(p))}")
+    return g
+
+
+def compare_fn(f, params, *args, grad=None, reference="autodiff", methods=None) -> Report:
+    """A Report of each method in ``methods`` (from ``FN_METHODS``; default "hand-written"
+    when ``grad`` is given, "forward" and "central_difference") against ``reference`` for
+    ``∂f/∂params`` of the scalar ``f(params, *args)``. ``args`` are arrays or pytrees of
+    arrays (traced; close over anything else). The report's dtype is the params' (the least
+    precise, if they are mixed) and its ``loss`` is the value of f."""
+    dtype = _param_dtype(params)
+    out = jax.eval_shape(f, params, *args)
+    if not hasattr(out, "shape") or not jnp.issubdtype(out.dtype, jnp.floating):
+        raise TypeError(f"f must return a float scalar; it returned {getattr(out, 'dtype', type(out).__name__)}")
+    if out.shape != ():
+        raise ValueError(f"f must return a scalar; it returned shape {out.shape}")
+    if methods is None:
+        methods = FN_METHODS[1:] if grad is None else FN_METHODS
+    (reference,) = _methods((reference,), FN_METHODS)
+    wanted = _methods(dict.fromkeys((reference, *methods)), FN_METHODS)
+    if "hand-written" in wanted and grad is None:
+        raise ValueError('method "hand-written" needs the gradient function: grad=grad_f(params, *args)')
+
+    # The user's gradient first (eagerly, so NumPy works): a malformed one fails before compiling.
+    mine = {"hand-written": _check_grad(grad(params, *args), params)} if "hand-written" in wanted else {}
+
+    def run(params, args):
+        compute = _automatic(lambda p: f(p, *args), params)
+        return f(params, *args), {m: compute[m]() for m in wanted if m not in mine}
+
+    value, grads = jax.jit(run)(params, args)
+    grads.update(mine)
+    return Report(reference, dtype, float(value), _rows(grads, reference, wanted))
+
+
+def assert_fn_gradients_close(f, params, *args, grad=None, methods=None,
+                              rtol: float | None = None, fd_rtol: float | None = None) -> Report:
+    """``assert_gradients_close`` for any scalar ``f(params, *args)`` and the user's
+    gradient ``grad(params, *args)``: every method in ``methods`` (default as in
+    ``compare_fn``) must agree with ``jax.grad`` within the params' dtype's tolerance
+    (``RTOL``; ``rtol`` overrides it for the exact methods, ``fd_rtol`` for central
+    differences). Raises AssertionError naming the failing leaves; returns the report."""
+    return _assert_close(compare_fn(f, params, *args, grad=grad, methods=methods), rtol, fd_rtol)

@@ -22,7 +22,7 @@ concrete values only: a traced value is checked for shape and dtype, not range.
 
 Dtype promotion: optax mixes Python floats with int32 counts (schedules, Adam's bias
 correction), which JAX's "strict" promotion rejects. Call ``init`` and ``update`` under
-``jax.numpy_dtype_promotion("standard")``, as ``fnnet.step`` does.
+``jax.numpy_dtype_promotion("standard")``, as ``fnnet.make_step`` does.
 
 Regularization is masked to the weights by default (the notes leave biases out of it).
 Masks go by dict key: ``weights_only`` selects every leaf whose own key is ``"w"``,
@@ -33,27 +33,13 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
-ADAGRAD_FORMS = ("notes", "optax")
-
-
-def _eta_renamed(f):
-    """Accept the old keyword ``eta=`` (now ``learning_rate=``) for one release."""
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        if "eta" in kwargs:
-            warnings.warn(f"{f.__name__}(eta=) is now {f.__name__}(learning_rate=)", DeprecationWarning,
-                          stacklevel=2)
-            kwargs["learning_rate"] = kwargs.pop("eta")
-        return f(*args, **kwargs)
-    return wrapper
+from fnnet.names import ADAGRAD_FORMS, OPTIMIZERS
 
 
 def _describe(value) -> str:
@@ -69,14 +55,6 @@ def _fixed(name: str, value, expected) -> Any:
         raise ValueError(f"{name} must be a fixed string, one of {list(expected)} (not a traced value), "
                          f"got {_describe(value)}")
     return value
-
-
-def _form(form) -> str:
-    form = _fixed("adagrad: form", form, ADAGRAD_FORMS)
-    if form == "seed":  # "seed" means a random seed; the notes are the notes
-        warnings.warn('adagrad form "seed" is now "notes"', DeprecationWarning, stacklevel=3)
-        return "notes"
-    return form
 
 
 def _check_rate(name: str, value: Any, *, allow_schedule: bool = True) -> float | None:
@@ -131,7 +109,6 @@ def _mask(mask):
     return functools.partial(_named_leaves, name=mask) if isinstance(mask, str) else mask
 
 
-@_eta_renamed
 def sgd(learning_rate) -> optax.GradientTransformation:
     """Plain gradient descent ``w ← w − η g``: ``optax.sgd(η)`` itself."""
     _check_rate("learning_rate", learning_rate)
@@ -143,7 +120,6 @@ class MomentumState(NamedTuple):
     v: Any
 
 
-@_eta_renamed
 def momentum(learning_rate, lam: float = 0.9) -> optax.GradientTransformation:
     """The notes' momentum: ``v ← λ v − η g``, ``w ← w + v`` (v starts at 0).
 
@@ -176,7 +152,6 @@ class AdagradState(NamedTuple):
     sum_sq: Any  # Σ_{i≤t} g_i²
 
 
-@_eta_renamed
 def adagrad(learning_rate, form: str = "notes") -> optax.GradientTransformation:
     """Adagrad. ``form="notes"``: ``w ← w − η g_t / sqrt(Σ_{i≤t} g_i²)`` with the sum
     starting at 0 and no ε (a parameter whose gradients have all been 0 stays put).
@@ -184,7 +159,7 @@ def adagrad(learning_rate, form: str = "notes") -> optax.GradientTransformation:
     ε = 1e-7 inside the root."""
     eta = learning_rate
     _check_rate("learning_rate", eta)
-    form = _form(form)
+    form = _fixed("adagrad: form", form, ADAGRAD_FORMS)
     if form == "optax":
         return optax.adagrad(eta)
     if form != "notes":
@@ -207,7 +182,6 @@ def adagrad(learning_rate, form: str = "notes") -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
-@_eta_renamed
 def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
     """``optax.adam`` itself: ``m ← b1 m + (1 − b1) g``, ``v ← b2 v + (1 − b2) g²``,
     ``w ← w − η m̂ / (sqrt(v̂) + ε)`` with bias-corrected m̂, v̂."""
@@ -260,7 +234,6 @@ def _absent(coefficient) -> bool:
     return isinstance(coefficient, (int, float)) and coefficient == 0
 
 
-@_eta_renamed
 def optimizer(name: str, learning_rate, *, momentum: float = 0.9, adagrad_form: str = "notes",
               l1: float = 0.0, l2: float = 0.0, clip: float | None = None,
               frozen: Any = None) -> optax.GradientTransformation:

@@ -14,15 +14,14 @@ weights from the same gradient, gives 0.2910277737 and 3.51019e-5 (outputs 0.015
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet import backprop, losses, optim
-from fnnet.layers import Dense
-from fnnet.network import Network
+from fnnet import optim
+from fnnet.model import backprop, losses
+from fnnet.model.layers.dense import Dense
+from fnnet.model.network import Network
 
 NET = Network(2, (Dense(2, "sigmoid"), Dense(2, "sigmoid")))
 LOSS = losses.squared_error("sum")
@@ -83,9 +82,6 @@ def _notes_order_step(params, x, t):
 def train(params, steps: int = STEPS, *, train_biases: bool = False, order: str = "simultaneous"):
     """``(params, errors)`` after ``steps`` updates, ``errors[k]`` being E_total after k + 1
     of them; plain SGD with the hand-written gradient, as one compiled loop."""
-    if order == "seed":
-        warnings.warn('order="seed" is now order="notes"', DeprecationWarning, stacklevel=2)
-        order = "notes"
     if order not in ORDERS:
         raise ValueError(f"order: expected one of {list(ORDERS)}, got {order!r}")
     if order == "notes" and train_biases:
@@ -165,14 +161,3 @@ def format_report(figures: dict) -> str:
                  "the hidden deltas with the already-updated output weights; gradient descent updates "
                  "every weight from the same gradient.")
     return "\n".join(lines)
-
-
-_RENAMED = {"SEED_QUOTES": "NOTES_QUOTES", "SEED_WEIGHTS": "NOTES_WEIGHTS", "seed_params": "notes_params"}
-
-
-def __getattr__(name):
-    # "seed" means a random seed; the old names of the notes' figures work for one release.
-    if name in _RENAMED:
-        warnings.warn(f"fnnet.worked_example.{name} is now {_RENAMED[name]}", DeprecationWarning, stacklevel=2)
-        return globals()[_RENAMED[name]]
-    raise AttributeError(f"module 'fnnet.worked_example' has no attribute {name!r}")

@@ -1,13 +1,17 @@
-"""The ``fnnet`` command's arguments: one parser, each option checked as the run's
-settings are (``fnnet.settings``), a mistake said in one line."""
+"""The ``fnnet`` command's arguments: one parser for every subcommand, each option checked
+as the run's settings are (``fnnet.runs.settings``), a mistake said in one line. NumPy
+only: ``--help`` never waits for JAX."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from fnnet import loaders, settings
-from fnnet.settings import DEFAULTS
+from fnnet import loaders
+from fnnet.names import ADAGRAD_FORMS, GRADS, OPTIMIZERS
+from fnnet.runs import settings
+from fnnet.runs.settings import DEFAULTS
+from fnnet.structure.space import SEARCH_ACTIVATIONS, SearchSpace
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line on stderr (exit status 2), not the usage block."""
@@ -49,14 +53,6 @@ def _steps(value):
     return value
 
 
-def _adagrad_form(text):
-    if text == "seed":  # its name before "seed" came to mean only a random seed
-        print("fnnet: --adagrad-form seed is now --adagrad-form notes (the old name goes in the next release)",
-              file=sys.stderr)
-        return "notes"
-    return text
-
-
 def _label_column(text):
     try:
         return int(text)
@@ -71,13 +67,6 @@ def _setting(p, name, parse, help, *, check=None, **kw):
     shown = " ".join(map(str, default)) if isinstance(default, list) else default
     p.add_argument(settings.option(name), type=_typed(parse, check or settings.SETTINGS[name]),
                    help=f"{help} (default: {shown})", **kw)
-
-
-def _data_options(p, formats):
-    p.add_argument("--format", choices=formats, help="the file's format, if its name does not tell")
-    p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
-                   help="a CSV file's first line is (--header) or is not (--no-header) a header "
-                        "(default: a header only if none of its cells is a number)")
 
 
 _RUN_DIR = (("run_dir",), {"help": "a run directory that fnnet train wrote"})
@@ -108,14 +97,14 @@ def _train_options(p) -> None:
     _setting(p, "hidden", _int, "hidden layer widths", check=settings.positive_int, nargs="+",
              metavar="WIDTH")
     for name, parse, help, choices in (
-            ("activation", str, "hidden activation", settings.ACTIVATIONS),
+            ("activation", str, "hidden activation", settings.ACTIVATION_CHOICES),
             ("pieces", _int, "pieces per maxout unit", None),
             ("dropout", _float, "dropout rate after each hidden layer, in [0, 1)", None),
-            ("loss", str, "loss", settings.LOSSES),
-            ("optimizer", str, "optimizer", settings.OPTIMIZERS),
+            ("loss", str, "loss", settings.LOSS_CHOICES),
+            ("optimizer", str, "optimizer", OPTIMIZERS),
             ("lr", _float, "learning rate eta, > 0", None),
             ("momentum", _float, "momentum lambda, in [0, 1)", None),
-            ("adagrad_form", _adagrad_form, "Adagrad as in the notes or as optax has it", settings.ADAGRAD_FORMS),
+            ("adagrad_form", str, "Adagrad as in the notes or as optax has it", ADAGRAD_FORMS),
             ("l1", _float, "L1 strength lambda (weights only), >= 0", None),
             ("l2", _float, "L2 strength lambda (weights only), >= 0", None),
             ("clip", _float, "clip gradients to this global norm, > 0", None),
@@ -126,9 +115,9 @@ def _train_options(p) -> None:
             ("val", _float, "validation fraction, in [0, 1)", None),
             ("test", _float, "test fraction, in [0, 1)", None),
             ("seed", _int, "random seed, >= 0", None),
-            ("grad", str, "gradient from jax.grad or the hand-written backprop", settings.GRADS)):
+            ("grad", str, "gradient from jax.grad or the hand-written backprop", GRADS)):
         _setting(p, name, parse, help, **({"choices": choices} if choices else {}))
-    p.add_argument("--members", type=_typed(_int, settings.members), default=1,
+    p.add_argument("--members", type=_typed(_int, settings.ensemble_size), default=1,
                    help="train this many networks at once (seeds seed, seed+1, ...), print their leaderboard "
                         "and the ensemble's accuracy, save the best by validation loss as the run's model "
                         "(default: 1, a plain run)")
@@ -136,6 +125,64 @@ def _train_options(p) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run directory --out (only one fnnet created), once the new run "
                         "has its first checkpoint")
+
+
+def _at_least_one(text):
+    value = _number(int)(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _number(kind):
+    def convert(text):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+    return convert
+
+
+_SPACE = SearchSpace()  # the search space's defaults, shown in --help
+
+
+def _search_options(p: argparse.ArgumentParser) -> None:
+    """The search's options: the data (as ``fnnet train`` reads it), the evolution, the
+    space's bounds, the outputs."""
+    p.add_argument("--data", default="digits", help="'digits', 'xor', or a file: .npz (x, y), .csv, svmlight, "
+                                                    "MNIST IDX (or its directory) (default: digits)")
+    for flags, kw in _file_options(loaders.FORMATS, label_column=True):
+        p.add_argument(*flags, **kw)
+    for name, default, help in (("val", 0.15, "validation fraction (the fitness), in (0, 1)"),
+                                ("test", 0.2, "test fraction, in [0, 1)")):
+        p.add_argument(settings.option(name), type=_number(float), default=default, help=f"{help} (default: {default})")
+    p.add_argument("--seed", type=_number(int), default=0, help="seed of the split and of the search (default: 0)")
+    for name, kind, default, help in (
+            ("population", int, 16, "candidates per generation"), ("generations", int, 5, "generations"),
+            ("epochs", int, 10, "epochs per candidate"), ("batch_size", int, 32, "minibatch size"),
+            ("patience", int, 0, "stop a candidate after this many epochs without a better validation loss, "
+                                 "keeping its best (0: never)"),
+            ("elite", int, None, "best candidates carried unchanged (default: population // 8, at least 1)"),
+            ("time_budget", float, None, "seconds; no generation starts after them (default: no limit)"),
+            ("pieces", int, 2, "pieces per maxout unit")):
+        p.add_argument(settings.option(name), type=_number(kind), default=default,
+                       help=f"{help} (default: {default})" if default is not None else help)
+    for name, kind, help in (("depth", int, "hidden layers"), ("width", int, "units per hidden layer"),
+                             ("lr", float, "learning rate, log-uniform"), ("l2", float, "L2 strength"),
+                             ("dropout", float, "dropout rate")):
+        default = getattr(_SPACE, name)
+        p.add_argument(settings.option(name), type=_number(kind), nargs=2, metavar=("MIN", "MAX"),
+                       default=list(default), help=f"{help} (default: {default[0]:g} {default[1]:g})")
+    for name, valid in (("activations", SEARCH_ACTIVATIONS), ("optimizers", OPTIMIZERS)):
+        p.add_argument(settings.option(name), nargs="+", default=list(valid), metavar="NAME",
+                       help=f"some of {', '.join(valid)} (default: all)")
+    p.add_argument("--out", default="search", help="folder for best.json and fitness.png (default: search)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the best.json and fitness.png of an earlier search in --out")
+    p.add_argument("--top", type=_at_least_one, default=10, help="leaderboard lines to print (default: 10)")
+    p.add_argument("--no-plot", action="store_true", help="do not draw the fitness per generation")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def build_parser(commands, description: str) -> argparse.ArgumentParser:
@@ -165,9 +212,7 @@ def build_parser(commands, description: str) -> argparse.ArgumentParser:
         if name == "train":
             _train_options(p)
         if name == "search":
-            from fnnet import search_command  # NumPy only: --help stays fast
-
-            search_command.add_arguments(p)
+            _search_options(p)
         for flags, kw in arguments:
             p.add_argument(*flags, **kw)
         p.set_defaults(run=commands[name])

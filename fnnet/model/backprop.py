@@ -15,9 +15,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from fnnet import loss_calls, losses as losses_
-from fnnet.layers import Dense
-from fnnet.network import Network
+from fnnet.model import loss_calls, losses as losses_
+from fnnet.model.layers.dense import Dense
+from fnnet.model.network import Network
 
 
 def fused_softmax_cross_entropy(net: Network, loss) -> bool:

@@ -9,7 +9,7 @@ import inspect
 import jax
 import jax.numpy as jnp
 
-from fnnet import losses as losses_
+from fnnet.model import losses as losses_
 
 
 def describe(loss) -> str:

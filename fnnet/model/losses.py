@@ -126,8 +126,6 @@ class Loss:
         return self.dc_dy(y, t) * self._scale(y, _weights(y, weights))
 
 
-_Loss = Loss  # the name before it was public
-
 
 @dataclass(frozen=True)
 class SquaredError(Loss):

@@ -11,8 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet import activations, initializers, layers as layers_
-from fnnet.layers import Dense, Dropout
+from fnnet.model import activations, initializers
+from fnnet.model.layers.dense import Dense
+from fnnet.model.layers.dropout import Dropout
+from fnnet.model.layers.maxout import Maxout
+from fnnet.model.layers.protocol import PROTOCOL_METHODS, missing
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Network:
     """A fully connected feedforward network ``in_features -> layers[0] -> ... -> layers[-1]``.
 
     ``layers``: Dense, Maxout, Dropout or any hashable object with the Layer protocol's
-    members (``fnnet.layers.Layer``).
+    members (``fnnet.Layer``).
 
     Frozen and hashable; it holds no arrays, so it can be closed over or passed as a
     static argument. ``compute_dtype`` (e.g. "bfloat16") runs the forward and backward
@@ -40,10 +43,10 @@ class Network:
         if not layers:
             raise ValueError(f"Network: layers must be a non-empty list of layers, got {self.layers!r}")
         for i, layer in enumerate(layers):
-            absent = layers_.missing(layer)
+            absent = missing(layer)
             if absent:
                 raise TypeError(f"Network: layers[{i}] ({type(layer).__name__}) is not a layer: it lacks "
-                                f"{', '.join(absent)} (see fnnet.layers.Layer); got {layer!r}")
+                                f"{', '.join(absent)} (see fnnet.Layer); got {layer!r}")
             try:
                 hash(layer)
             except TypeError:
@@ -71,7 +74,7 @@ class Network:
     def to_config(self) -> dict:
         """A JSON-ready description: ``{"in_features", "layers": [{"type", ...}], "compute_dtype"}``.
         A ValueError names a layer that a config cannot describe: an unregistered layer
-        type (see ``fnnet.layers.register``), activation or initializer callable."""
+        type (see ``fnnet.register_layer``), activation or initializer callable."""
         return {"in_features": self.in_features,
                 "layers": [_layer_config(i, layer) for i, layer in enumerate(self.layers)],
                 "compute_dtype": self.compute_dtype}
@@ -79,7 +82,7 @@ class Network:
     @classmethod
     def from_config(cls, config: dict) -> "Network":
         """The Network that ``to_config`` described; a ValueError names what does not fit."""
-        types = layers_.REGISTERED
+        types = LAYER_TYPES
         try:
             layers = []
             for i, spec in enumerate(config["layers"]):
@@ -154,7 +157,8 @@ class Network:
 
     def _check_params(self, params) -> None:
         if not isinstance(params, (list, tuple)) or len(params) != len(self.layers):
-            got = f"a {type(params).__name__} of {len(params)} entries" if isinstance(params, (list, tuple)) else type(params).__name__
+            got = (f"a {type(params).__name__} of {len(params)} entries" if isinstance(params, (list, tuple))
+                   else type(params).__name__)
             raise ValueError(f"params: expected a list of {len(self.layers)} entries, one per layer, got {got}")
         for i, (layer, entry, n_in) in enumerate(zip(self.layers, params, self.widths)):
             shapes = layer.param_shapes(n_in)
@@ -236,11 +240,32 @@ class Network:
     __call__ = apply
 
 
+#: Layer types a network config can name: the built-ins and those given to ``register_layer``.
+LAYER_TYPES: dict[str, type] = {t.__name__: t for t in (Dense, Maxout, Dropout)}
+
+
+def register_layer(cls: type) -> type:
+    """Let ``Network.to_config``/``from_config`` describe layers of ``cls`` (a dataclass
+    whose fields are JSON values) by its class name; usable as a class decorator.
+    Re-registering the same class (a module run again) replaces the entry."""
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"register_layer: expected a dataclass type, got {cls!r}")
+    absent = [m for m in PROTOCOL_METHODS if not callable(getattr(cls, m, None))]
+    if absent:
+        raise TypeError(f"register_layer: {cls.__name__} lacks {', '.join(absent)} of the Layer protocol")
+    old = LAYER_TYPES.get(cls.__name__)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"register_layer: another layer type is already registered as {cls.__name__!r} "
+                         f"({old.__module__}.{old.__qualname__})")
+    LAYER_TYPES[cls.__name__] = cls
+    return cls
+
+
 def _layer_config(i: int, layer) -> dict:
     kind = type(layer).__name__
-    if layers_.REGISTERED.get(kind) is not type(layer):
+    if LAYER_TYPES.get(kind) is not type(layer):
         raise ValueError(f"to_config: layers[{i}] ({kind}) is not a registered layer type; "
-                         "decorate its class with @fnnet.layers.register to write it in a config")
+                         "decorate its class with @fnnet.register_layer to write it in a config")
     spec = {"type": kind}
     for field in dataclasses.fields(layer):
         if field.init:

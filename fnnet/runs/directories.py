@@ -22,7 +22,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from fnnet import atomic, locks
+from fnnet.storage import atomic, locks
 
 RUN_FORMAT_VERSION = 2
 CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE = (
@@ -260,7 +260,7 @@ def open_run(run_dir) -> Run:
     """An existing run, locked for writing (e.g. to resume it); temporary files that a
     killed writer left behind are removed."""
     run_dir = Path(run_dir)
-    check(run_dir)
+    check_run_dir(run_dir)
     lock = locks.DirectoryLock(run_dir, "run", RunError)
     try:
         locks.check_writable(run_dir, "run", RunError)  # a read-only run fails here, before anything
@@ -272,7 +272,7 @@ def open_run(run_dir) -> Run:
     return Run(run_dir, run_dir, lock, created=False)
 
 
-def check(run_dir) -> Path:
+def check_run_dir(run_dir) -> Path:
     """``run_dir`` if it is a complete run directory of this fnnet; else a RunError saying
     what it lacks."""
     run_dir = Path(run_dir)

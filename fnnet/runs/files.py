@@ -8,8 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from fnnet import atomic
-from fnnet.runs import CONFIG, CURVE, HISTORY, RUN_FORMAT_VERSION, SUMMARY, RunError, check
+from fnnet.runs.directories import CONFIG, CURVE, HISTORY, RUN_FORMAT_VERSION, SUMMARY, RunError, check_run_dir
+from fnnet.storage import atomic
 
 
 def write_json(path, obj) -> None:
@@ -49,10 +49,10 @@ def _unique(pairs) -> dict:
     return seen
 
 
-def read_config(run_dir) -> dict:
+def read_run_config(run_dir) -> dict:
     """The run's configuration, checked to be of this run format (its fields are checked
     by whoever uses them)."""
-    run_dir = check(run_dir)
+    run_dir = check_run_dir(run_dir)
     config = read_json(run_dir / CONFIG)
     version = config.get("run_format_version")
     if version != RUN_FORMAT_VERSION:

@@ -1,5 +1,5 @@
 """An ensemble run (``fnnet train --members N``): N networks of a run's configuration
-trained in one vmapped program (``fnnet.ensemble.fit_many``) on the run's data, with its
+trained in one vmapped program (``fnnet.fit_many``) on the run's data, with its
 loss, optimizer and early stopping; a leaderboard of the members, the ensemble's
 accuracy (the mean of the members' probabilities), and the best member saved as the
 run's model, so that evaluate, predict and resume read the directory as any run's.
@@ -25,12 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fnnet import atomic, run_files, runs
-from fnnet.experiment import Diverged, Interrupted, Outcome, Plan, _report_saved, _run_name, until_saved
-from fnnet.prepare import stopper
-from fnnet.settings import members as check_members
+from fnnet.runs import directories, files
+from fnnet.runs.pipeline import Diverged, Interrupted, Outcome, RunPlan, report_saved, run_name, until_saved
+from fnnet.runs.preparation import stopper
+from fnnet.runs.settings import ensemble_size
+from fnnet.storage import atomic
 
-LEADERBOARD = runs.MEMBERS
+LEADERBOARD = directories.MEMBERS
 
 
 @dataclass
@@ -48,7 +49,7 @@ class MembersOutcome:
 
 def seeds(config: dict, n: int) -> list[int]:
     """The members' seeds ``seed, ..., seed + n - 1``; a ValueError if one passes 2**63."""
-    check_members(n)
+    ensemble_size(n)
     last = config["seed"] + n - 1
     if last >= 2**63:
         raise ValueError(f"--seed {config['seed']} with --members {n}: the members' seeds run to {last}; "
@@ -58,7 +59,7 @@ def seeds(config: dict, n: int) -> list[int]:
 
 def initial(net, member_seeds):
     """``(params, keys)``: stacked (N, ...) initial parameters and (N,) run keys, member i's
-    those of a plain run with seed ``member_seeds[i]`` (``fnnet.prepare.template``)."""
+    those of a plain run with seed ``member_seeds[i]`` (``fnnet.runs.preparation.template``)."""
     import jax
     import jax.numpy as jnp
 
@@ -68,13 +69,13 @@ def initial(net, member_seeds):
     return params, jnp.stack([jax.random.fold_in(k, 1) for k in bases])
 
 
-def train(the_plan: Plan, n: int, *, out=None, overwrite: bool = False, base="runs",
-          plot: bool = True) -> MembersOutcome:
+def train_members(the_plan: RunPlan, n: int, *, out=None, overwrite: bool = False, base="runs",
+                  plot: bool = True) -> MembersOutcome:
     """Train ``n`` members of ``the_plan`` at once in a new run directory (or the
     replacement of ``out``), rank them, save the best as the run's model. The members
     and their seeds are checked before any file is written; a failure before the
     checkpoint leaves nothing (and a replaced run unchanged)."""
-    from fnnet import ensemble
+    from fnnet.training.ensemble import fit_many
 
     member_seeds = seeds(the_plan.config, n)
     config = {**the_plan.config, "members": n}
@@ -82,39 +83,39 @@ def train(the_plan: Plan, n: int, *, out=None, overwrite: bool = False, base="ru
     net, splits = the_plan.net, the_plan.splits
     early_stopping = stopper(config, splits["val"] is not None)
     params, keys = initial(net, member_seeds)
-    with runs.create(out, name=_run_name(config), base=base, overwrite=overwrite) as run:
+    with directories.create(out, name=run_name(config), base=base, overwrite=overwrite) as run:
         with until_saved(run):
-            run_files.write_json(run.path / runs.CONFIG, config)
+            files.write_json(run.path / directories.CONFIG, config)
             try:
-                result = ensemble.fit_many(
+                result = fit_many(
                     net, the_plan.loss, the_plan.optimizer, params, splits["train"], keys=keys,
                     epochs=config["epochs"], batch_size=config["batch_size"], validation_data=splits["val"],
                     early_stopping=early_stopping, grad=config["grad"])
             except KeyboardInterrupt:
                 raise Interrupted(f"before the {n} members finished (nothing was saved)") from None
-            board, ranked_by = leaderboard(the_plan, result, member_seeds)
+            board, ranked_by = rank_members(the_plan, result, member_seeds)
             if board[0]["diverged"]:
                 raise Diverged(f"all {n} members diverged: nothing was saved; try a smaller --lr or --clip")
             kept = [row["member"] for row in board if not row["diverged"]]
-            together = ensemble_accuracy(the_plan, result.params, kept)
+            together = split_accuracies(the_plan, result.params, kept)
             best = board[0]["member"]
             fit_result = _save_member(run, the_plan, result, best, early_stopping)
-            run_files.write_json(run.path / LEADERBOARD, {
+            files.write_json(run.path / LEADERBOARD, {
                 "members": n, "seeds": member_seeds, "ranked_by": ranked_by, "saved_member": best,
                 "ensemble": together, "leaderboard": board})
             run.commit()
         replaced = tuple(run.replaced)
-        outcome = _report_saved(run, the_plan, fit_result, plot)
+        outcome = report_saved(run, the_plan, fit_result, plot)
     outcome.run_dir, outcome.replaced = run.target, replaced
     return MembersOutcome(outcome, board, ranked_by, together, result)
 
 
-def leaderboard(the_plan: Plan, result, member_seeds) -> tuple[list, str]:
+def rank_members(the_plan: RunPlan, result, member_seeds) -> tuple[list, str]:
     """``(rows, ranked_by)``: each member's loss and accuracy on every split (its returned
     parameters: the best epoch's under early stopping), best first by validation loss
     (training loss without a validation split); members that diverged come last."""
-    from fnnet.ensemble import unstack
-    from fnnet.step import evaluate
+    from fnnet.training.ensemble import unstack
+    from fnnet.training.evaluation import evaluate
 
     ranked_by = "val_loss" if the_plan.splits["val"] is not None else "train_loss"
     rows = []
@@ -124,7 +125,7 @@ def leaderboard(the_plan: Plan, result, member_seeds) -> tuple[list, str]:
                "diverged": result.diverged[i]}
         for name, split in the_plan.splits.items():
             if split is not None:
-                m = evaluate(the_plan.net, the_plan.loss, p, *split)
+                m = evaluate(the_plan.net, the_plan.loss, p, split)
                 loss = float(m["loss"])
                 # Parameters that stayed finite can still give an infinite loss: diverged too
                 # (ranked last, left out of the ensemble); JSON gets null, not Infinity.
@@ -136,27 +137,27 @@ def leaderboard(the_plan: Plan, result, member_seeds) -> tuple[list, str]:
     return rows, ranked_by
 
 
-def ensemble_accuracy(the_plan: Plan, params, kept) -> dict:
+def split_accuracies(the_plan: RunPlan, params, kept) -> dict:
     """``{split: accuracy}`` of the ensemble of the members ``kept`` on each split."""
     import jax
 
-    from fnnet import ensemble
+    from fnnet.training.ensemble import ensemble_accuracy
 
     chosen = jax.tree.map(lambda a: a[np.asarray(kept)], params)
-    return {name: ensemble.accuracy(the_plan.net, chosen, *split)
+    return {name: ensemble_accuracy(the_plan.net, chosen, *split)
             for name, split in the_plan.splits.items() if split is not None}
 
 
-def _save_member(run: runs.Run, the_plan: Plan, result, i: int, early_stopping):
+def _save_member(run: directories.Run, the_plan: RunPlan, result, i: int, early_stopping):
     """Write member ``i`` as the run's history and checkpoint (its last TrainState, optimizer
     state included, as a plain run's: resume goes on as its plain run would); returns its
-    ``fnnet.fit.FitResult``."""
+    ``fnnet.FitResult``."""
     import jax
 
-    from fnnet import checkpoint
-    from fnnet.ensemble import unstack
-    from fnnet.fit import FitResult
-    from fnnet.step import StoppingState
+    from fnnet.storage import checkpoint
+    from fnnet.training.ensemble import unstack
+    from fnnet.training.loop import FitResult
+    from fnnet.training.state import StoppingState
 
     params = unstack(result.params)[i]
     history = list(result.histories[i])
@@ -169,6 +170,6 @@ def _save_member(run: runs.Run, the_plan: Plan, result, i: int, early_stopping):
             np.asarray(float(history[best - 1][early_stopping.monitor])), np.asarray(best, np.int64),
             np.asarray(done - best, np.int64), params)
         state = state._replace(stopping=stopping)
-    atomic.write_text(run.path / runs.HISTORY, "".join(json.dumps(r) + "\n" for r in history))
-    checkpoint.save(run.path / runs.CHECKPOINT, state, the_plan.config)
+    atomic.write_text(run.path / directories.HISTORY, "".join(json.dumps(r) + "\n" for r in history))
+    checkpoint.save(run.path / directories.CHECKPOINT, state, the_plan.config)
     return FitResult(params, state, history, best, result.stopped_early[i])

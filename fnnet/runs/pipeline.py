@@ -1,6 +1,8 @@
 """The run pipeline behind the ``fnnet`` command, callable from a script too: a plan
 (settings and data checked, everything built, nothing written), then a run directory
-trained with a checkpoint after every epoch and reported; or a saved run resumed.
+trained with a checkpoint after every epoch and reported; or a saved run resumed; and a
+saved run read back (its configuration checked field by field and against the
+checkpoint's copy, its data verified), evaluated and predicted with.
 
 A run directory is written under a lock and, when it replaces an old run, beside it
 until the new run has its first checkpoint. The run's configuration lives in its
@@ -16,10 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from fnnet import run_files, runs
-from fnnet.prepare import build, data_digest, load_dataset, prepare, stopper, template
-from fnnet.restore import check_output, evaluate, predict, restore, run_data  # noqa: F401 (the pipeline's API)
-from fnnet.settings import BUNDLED, positive_int, settings
+import numpy as np
+
+from fnnet import loaders
+from fnnet.data import BUNDLED
+from fnnet.runs import directories, files
+from fnnet.runs.preparation import build, data_digest, load_dataset, prepare_splits, stopper, template
+from fnnet.runs.settings import SETTINGS, option, positive_int, with_defaults
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Outcome:
 
 
 @dataclass
-class Plan:
+class RunPlan:
     """A validated new run, nothing written yet: its configuration, built pieces, data."""
 
     config: dict
@@ -49,11 +54,9 @@ class Plan:
 def settings_file(path) -> dict:
     """The settings in a JSON object file (``fnnet train --config``; ``fnnet search``
     writes its best so), each checked: a ValueError names the file and the setting."""
-    from fnnet.settings import SETTINGS, option
-
     try:
-        given = run_files.read_json(path)
-    except runs.RunError as e:
+        given = files.read_json(path)
+    except directories.RunError as e:
         raise ValueError(str(e)) from None
     if "run_format_version" in given:
         raise ValueError(f"{path} is a run's record (its config.json), not a settings file; resume that run "
@@ -72,50 +75,51 @@ def settings_file(path) -> dict:
     return given
 
 
-def plan(given: dict) -> Plan:
+def plan_run(given: dict) -> RunPlan:
     """Check the settings and the data and build everything a new run needs; a ValueError
     (or an OSError for a file) names what is wrong. Touches no file."""
-    from fnnet import __version__
+    from fnnet.version import __version__
 
-    config = settings(**given)
+    config = with_defaults(**given)
     x, y = load_dataset(config)
-    splits, classes, std = prepare(config, x, y)
+    splits, classes, std = prepare_splits(config, x, y)
     config.update(in_features=int(splits["train"][0].shape[1]), classes=classes.tolist(),
                   standardizer=std.to_dict(), data_sha256=data_digest(x, y),
-                  run_format_version=runs.RUN_FORMAT_VERSION, fnnet_version=__version__)
+                  run_format_version=directories.RUN_FORMAT_VERSION, fnnet_version=__version__)
     n_train = len(splits["train"][0])
     if config["batch_size"] > n_train:
         raise ValueError(f"--batch-size {config['batch_size']} is larger than the {n_train} training examples "
                          f"(--val {config['val']} and --test {config['test']} of {len(x)})")
     net, loss, optimizer = build(config)
     config["network"] = net.to_config()
-    return Plan(config, net, loss, optimizer, splits)
+    return RunPlan(config, net, loss, optimizer, splits)
 
 
-def _run_name(config: dict) -> str:
+def run_name(config: dict) -> str:
+    """The name of a run's directory: the bundled data set's, or the data file's stem."""
     return config["data"] if config["data"] in BUNDLED else Path(config["data"]).stem
 
 
-def train(the_plan: Plan, *, out=None, overwrite: bool = False, base="runs",
-          on_epoch: Callable | None = None, plot: bool = True) -> Outcome:
+def train_run(the_plan: RunPlan, *, out=None, overwrite: bool = False, base="runs",
+              on_epoch: Callable | None = None, plot: bool = True) -> Outcome:
     """Create the run directory (or stage the replacement of ``out``), train with a
     checkpoint after every epoch, then report. ``on_epoch(record)`` sees each epoch."""
     config = the_plan.config
-    with runs.create(out, name=_run_name(config), base=base, overwrite=overwrite) as run:
+    with directories.create(out, name=run_name(config), base=base, overwrite=overwrite) as run:
         with until_saved(run):
-            run_files.write_json(run.path / runs.CONFIG, config)
+            files.write_json(run.path / directories.CONFIG, config)
             early_stopping = stopper(config, the_plan.splits["val"] is not None)
             state = template(the_plan.net, the_plan.optimizer, config, early_stopping)
             result = _fit(run, the_plan, state, config["epochs"], early_stopping, on_epoch)
         replaced = tuple(run.replaced)
-        outcome = _report_saved(run, the_plan, result, plot)
+        outcome = report_saved(run, the_plan, result, plot)
     outcome.run_dir = run.target
     outcome.replaced = replaced
     return outcome
 
 
 @contextlib.contextmanager
-def until_saved(run: runs.Run):
+def until_saved(run: directories.Run):
     """Around a new run's work before its first checkpoint: an OSError or an Interrupted
     says that nothing was saved (and that a replaced old run is unchanged), naming the
     run the user asked for, not the directory it was staged in."""
@@ -133,22 +137,22 @@ def until_saved(run: runs.Run):
         raise
 
 
-def resume(run_dir, epochs: int, *, on_epoch: Callable | None = None, plot: bool = True) -> Outcome | None:
+def resume_run(run_dir, epochs: int, *, on_epoch: Callable | None = None, plot: bool = True) -> Outcome | None:
     """Train a run ``epochs`` more epochs from its checkpoint, exactly as if it had never
     stopped: its history is cut back to the checkpoint's epoch (a kill can leave one
     line too many), and early stopping goes on where it was. None if early stopping
     had already ended it."""
     positive_int(epochs)
-    with runs.open_run(run_dir) as run:
-        restored = restore(run.path)
+    with directories.open_run(run_dir) as run:
+        restored = restore_run(run.path)
         early_stopping = stopper(restored.config, restored.config["val"] > 0)
         if early_stopping is not None and early_stopping.should_stop(restored.state.stopping):
             return None
-        the_plan = Plan(restored.config, restored.net, restored.loss, restored.optimizer, run_data(restored))
-        run_files.truncate_history(run.path, int(restored.state.epoch))
-        run_files.remove_results(run.path)  # they describe the old end; a killed resume must not keep them
+        the_plan = RunPlan(restored.config, restored.net, restored.loss, restored.optimizer, run_data(restored))
+        files.truncate_history(run.path, int(restored.state.epoch))
+        files.remove_results(run.path)  # they describe the old end; a killed resume must not keep them
         result = _fit(run, the_plan, restored.state, epochs, early_stopping, on_epoch)
-        return _report_saved(run, the_plan, result, plot)
+        return report_saved(run, the_plan, result, plot)
 
 
 class Diverged(ValueError):
@@ -163,24 +167,25 @@ def _noted(e: OSError, note: str) -> OSError:
     return e if e.errno is None else type(e)(e.errno, f"{e.strerror} ({note})", e.filename)
 
 
-def _report_saved(run: runs.Run, the_plan: Plan, result, plot: bool) -> Outcome:
+def report_saved(run: directories.Run, the_plan: RunPlan, result, plot: bool) -> Outcome:
+    """``report_run`` of a run whose training is saved: an OSError says that its checkpoint is."""
     try:
-        return report(run.path, the_plan, result, plot=plot)
+        return report_run(run.path, the_plan, result, plot=plot)
     except OSError as e:
         raise _noted(e, f"the training is done: the checkpoint of epoch {int(result.state.epoch)} is "
                         "saved") from None
 
 
-def _fit(run: runs.Run, the_plan: Plan, state, epochs: int, early_stopping, on_epoch):
-    from fnnet import checkpoint
-    from fnnet.fit import DivergenceError, fit
+def _fit(run: directories.Run, the_plan: RunPlan, state, epochs: int, early_stopping, on_epoch):
+    from fnnet.storage import checkpoint
+    from fnnet.training.loop import DivergenceError, fit
 
     config = the_plan.config
     saved = [int(state.epoch) or None]  # the epoch of the checkpoint on disk
 
     def after_epoch(record, state):
-        run_files.append_history(run.path, record)
-        checkpoint.save(run.path / runs.CHECKPOINT, state, config)
+        files.append_history(run.path, record)
+        checkpoint.save(run.path / directories.CHECKPOINT, state, config)
         saved[0] = record["epoch"]
         run.commit()  # a replaced run goes only now, once the new one has a checkpoint
         if on_epoch is not None:
@@ -204,18 +209,19 @@ def _fit(run: runs.Run, the_plan: Plan, state, epochs: int, early_stopping, on_e
             raise Diverged(f"{e.args[0].split('; ')[0]}, in the first epoch: nothing was saved; "
                            "try a smaller --lr or --clip") from None
         raise Diverged(f"{e.args[0].split('; ')[0]}; the last finite state (epoch {e.epoch - 1}) is in "
-                       f"{run.target / runs.CHECKPOINT}; try a smaller --lr or --clip") from None
+                       f"{run.target / directories.CHECKPOINT}; try a smaller --lr or --clip") from None
 
 
-def report(run_dir: Path, the_plan: Plan, result, *, plot: bool = True) -> Outcome:
+def report_run(run_dir: Path, the_plan: RunPlan, result, *, plot: bool = True) -> Outcome:
     """Evaluate on train/validation/test, diagnose with the notes' recipe, write the
     summary and the learning curve."""
-    from fnnet import atomic, diagnostics
-    from fnnet.step import evaluate as evaluate_split
+    from fnnet import diagnostics
+    from fnnet.storage import atomic
+    from fnnet.training.evaluation import evaluate
 
     net, loss, splits = the_plan.net, the_plan.loss, the_plan.splits
     params = result.params
-    table = {name: evaluate_split(net, loss, params, *split) for name, split in splits.items() if split is not None}
+    table = {name: evaluate(net, loss, params, split) for name, split in splits.items() if split is not None}
     x_train, t_train = splits["train"]
     sample = slice(0, min(len(x_train), 1024))
     norms = diagnostics.gradient_norms(net, loss, params, x_train[sample], t_train[sample])
@@ -226,16 +232,157 @@ def report(run_dir: Path, the_plan: Plan, result, *, plot: bool = True) -> Outco
                "stopped_early": bool(result.stopped_early), "gradient_norms": norms, "dead_relu_fraction": dead,
                "diagnosis": {"verdict": diagnosis.verdict, "advice": list(diagnosis.advice)},
                "examples": {name: len(split[0]) for name, split in splits.items() if split is not None}}
-    run_files.write_json(run_dir / runs.SUMMARY, summary)
+    files.write_json(run_dir / directories.SUMMARY, summary)
     curve = None
-    history = run_files.read_history(run_dir)
+    history = files.read_history(run_dir)
     if plot and history:
         try:
             from fnnet import plots
 
-            with atomic.open_for_replace(run_dir / runs.CURVE, "wb") as f:
+            with atomic.open_for_replace(run_dir / directories.CURVE, "wb") as f:
                 plots.learning_curves(history, f, title=str(run_dir))
-            curve = str(run_dir / runs.CURVE)
+            curve = str(run_dir / directories.CURVE)
         except ImportError:
             curve = None
     return Outcome(run_dir, summary, diagnosis, curve)
+
+
+# ---------------------------------------------------------------- a saved run read back
+
+
+def check_run_config(config: dict, where) -> tuple:
+    """``(net, loss, optimizer)`` of a stored run configuration, every field checked; a
+    RunError names the file and the field."""
+    from fnnet import data
+    from fnnet.model.network import Network
+
+    def fail(field, problem):
+        raise directories.RunError(f"{where}: {field}: {problem}")
+
+    for name, check in SETTINGS.items():
+        if name not in config:
+            fail(name, "missing")
+        try:
+            check(config[name])
+        except ValueError as e:
+            fail(name, e)
+    try:
+        positive_int(config.get("in_features"))
+    except ValueError as e:
+        fail("in_features", e)
+    classes = config.get("classes")
+    if not (isinstance(classes, list) and len(classes) >= 2 and len(set(map(repr, classes))) == len(classes)
+            and all(isinstance(c, (int, float, str)) and not isinstance(c, bool) for c in classes)):
+        fail("classes", f"expected a list of at least two distinct labels, got {classes!r}")
+    try:
+        std = data.Standardizer.from_dict(config.get("standardizer"))
+    except (ValueError, TypeError, KeyError) as e:
+        fail("standardizer", f"expected {{'mean': [...], 'std': [...]}} ({e})")
+    if std.mean.shape != (config["in_features"],):
+        fail("standardizer", f"expected {config['in_features']} means and stds, got {std.mean.shape[0]}")
+    if not isinstance(config.get("data_sha256"), str):
+        fail("data_sha256", "missing")
+    net, loss, optimizer = build(config)
+    try:
+        stored = Network.from_config(config.get("network"))
+    except (ValueError, TypeError) as e:
+        fail("network", e)
+    if stored != net:
+        fail("network", "does not match the run's settings (hidden, activation, dropout, loss, classes)")
+    return stored, loss, optimizer
+
+
+@dataclass
+class Restored:
+    """A run read back: its configuration, (net, loss, optimizer) and training state;
+    ``params`` are the ones to use (early stopping's best epoch's, else the last)."""
+
+    config: dict
+    net: Any
+    loss: Any
+    optimizer: Any
+    state: Any
+
+    @property
+    def params(self):
+        stopping = self.state.stopping
+        return stopping.params if stopping is not None and int(stopping.best_epoch) else self.state.params
+
+
+def restore_run(run_dir) -> Restored:
+    """Read a run back, checking that ``config.json`` agrees with the checkpoint's copy."""
+    import jax
+
+    from fnnet.storage import checkpoint
+
+    run_dir = Path(run_dir)
+    config = files.read_run_config(run_dir)
+    stored = checkpoint.read_config(run_dir / directories.CHECKPOINT)
+    if stored != config:
+        fields = sorted(k for k in set(config) | set(stored or {}) if (stored or {}).get(k) != config.get(k))
+        raise directories.RunError(f"{run_dir / directories.CONFIG} does not match the configuration saved in "
+                                   f"{run_dir / directories.CHECKPOINT} (they differ in {', '.join(fields[:5])}); "
+                                   "one of them was edited")
+    net, loss, optimizer = check_run_config(config, run_dir / directories.CONFIG)
+    initial = template(net, optimizer, config, stopper(config, config["val"] > 0))
+    state, _ = checkpoint.load(run_dir / directories.CHECKPOINT, initial)
+    params = (state.params, None if state.stopping is None else state.stopping.params)
+    if not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in jax.tree.leaves(params)):
+        # fnnet never saves a diverged state; a NaN weight would predict class 0 for everything.
+        raise checkpoint.CheckpointError(f"{run_dir / directories.CHECKPOINT} holds non-finite parameters")
+    return Restored(config, net, loss, optimizer, state)
+
+
+def run_data(restored: Restored):
+    """The run's own splits, after checking that its data are the ones it was trained on."""
+    config = restored.config
+    x, y = load_dataset(config)
+    if data_digest(x, y) != config["data_sha256"]:
+        raise loaders.DataError(f"{config['data']}: the data changed since the run was trained "
+                                "(its SHA-256 differs); the run's splits cannot be rebuilt")
+    return prepare_splits(config, x, y)[0]
+
+
+def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=None) -> dict:
+    """``{name: {"loss", "accuracy", "examples"}}`` of a run's best parameters, on its own
+    splits or on the data file ``data``."""
+    from fnnet.training.evaluation import evaluate
+
+    restored = restore_run(run_dir)
+    config = restored.config
+    if data is None:
+        sets = {k: v for k, v in run_data(restored).items() if v is not None}
+    else:
+        x, y = loaders.load(data, format=format, label_column=label_column, header=header)
+        sets = {str(data): prepare_splits({**config, "val": 0.0, "test": 0.0}, x, y, source=str(data))[0]["train"]}
+    return {name: {**evaluate(restored.net, restored.loss, restored.params, s), "examples": len(s[0])}
+            for name, s in sets.items()}
+
+
+def check_output(out, *inputs) -> None:
+    """Refuse an output file that is one of the ``inputs`` or lies in a run directory
+    (whose files are fnnet's own): a ValueError naming it."""
+    out = Path(out)
+    for source in inputs:
+        if out.exists() and Path(source).exists() and os.path.samefile(out, source):
+            raise ValueError(f"--out {out} is the input file {source}; choose another name")
+    parent = out.resolve().parent
+    if directories.is_run(parent):
+        raise ValueError(f"--out {out} is inside the run directory {parent}, whose files are fnnet's own; "
+                         "choose another place")
+
+
+def predict_run(run_dir, features, *, format=None, header=None):
+    """``(classes, probabilities)`` for the rows of a feature file: the predicted label
+    (n,) in the run's own labels and its probability (n,)."""
+    import jax
+
+    from fnnet import data
+
+    restored = restore_run(run_dir)
+    config = restored.config
+    x = loaders.load_features(features, config["in_features"], format=format, header=header)
+    x = data.Standardizer.from_dict(config["standardizer"]).apply(x)
+    y = restored.net.apply(restored.params, x)
+    probs = np.asarray(jax.nn.softmax(y, axis=-1) if config["loss"] == "cross_entropy" else y)
+    return np.asarray(config["classes"])[np.argmax(probs, axis=-1)], np.max(probs, axis=-1)

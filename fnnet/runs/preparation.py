@@ -8,13 +8,11 @@ import hashlib
 
 import numpy as np
 
-from fnnet import loaders
-from fnnet.settings import BUNDLED
+from fnnet import data, loaders
+from fnnet.data import BUNDLED
 
 def load_dataset(config: dict):
     """(x, y) raw, from the run's data source: a bundled data set or a file."""
-    from fnnet import data
-
     source = config["data"]
     if source in BUNDLED:
         return getattr(data, source)()
@@ -48,12 +46,10 @@ def _class_labels(y, source: str):
                             f"{y[np.abs(y) > 2**31 - 1][:3].tolist()}")
 
 
-def prepare(config: dict, x, y, *, source: str | None = None):
+def prepare_splits(config: dict, x, y, *, source: str | None = None):
     """Encode labels, split, standardize (statistics of the training split only). Returns
     ``(splits, classes, standardizer)``, splits {"train", "val", "test"} of (x, codes)
     or None. With the run's "classes" and "standardizer" in ``config``, uses those."""
-    from fnnet import data
-
     source = source or config["data"]
     y = _class_labels(y, source)
     if "in_features" in config and x.shape[1] != config["in_features"]:
@@ -73,7 +69,7 @@ def prepare(config: dict, x, y, *, source: str | None = None):
             raise loaders.DataError(f"{source}: every label is {classes.tolist()[0]!r}; a classifier needs "
                                     "at least two classes")
     train, val, test = data.train_val_test_split(x, codes, val=config["val"], test=config["test"],
-                                                  seed=config["seed"])
+                                                 seed=config["seed"])
     std = (data.Standardizer.from_dict(config["standardizer"]) if "standardizer" in config
            else data.Standardizer.fit(train[0]))
     splits = {"train": train, "val": val, "test": test}
@@ -82,7 +78,11 @@ def prepare(config: dict, x, y, *, source: str | None = None):
 
 def build(config: dict):
     """``(net, loss, optimizer)`` from a run's settings (``classes`` known)."""
-    from fnnet import Dense, Dropout, Maxout, Network, losses
+    from fnnet.model import losses
+    from fnnet.model.layers.dense import Dense
+    from fnnet.model.layers.dropout import Dropout
+    from fnnet.model.layers.maxout import Maxout
+    from fnnet.model.network import Network
 
     layers = []
     for width in config["hidden"]:
@@ -112,7 +112,7 @@ def _optimizer(config: dict):
 def stopper(config: dict, has_val: bool):
     """The run's EarlyStopping (on the validation loss when there is a validation split),
     or None with patience 0."""
-    from fnnet.monitor import EarlyStopping
+    from fnnet.training.monitor import EarlyStopping
 
     if not config["patience"]:
         return None
@@ -124,7 +124,7 @@ def template(net, optimizer, config, early_stopping):
     """A fresh TrainState of the run (its initial state, and the shape of its checkpoints)."""
     import jax
 
-    from fnnet.step import init_state
+    from fnnet.training.state import init_state
 
     key = jax.random.key(config["seed"])
     state = init_state(net.init(jax.random.fold_in(key, 0)), optimizer, jax.random.fold_in(key, 1))

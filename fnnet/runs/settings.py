@@ -11,13 +11,13 @@ from typing import Callable
 import numpy as np
 
 from fnnet import loaders
+from fnnet.data import BUNDLED
+from fnnet.names import ADAGRAD_FORMS, GRADS, OPTIMIZERS
 
-BUNDLED = ("digits", "xor")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus", "maxout")
-LOSSES = ("cross_entropy", "squared_error")
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")  # fnnet.optim.OPTIMIZERS, without importing jax
-ADAGRAD_FORMS = ("notes", "optax")
-GRADS = ("autodiff", "backprop")
+#: The hidden activations the command offers ("maxout": ``--pieces`` linear pieces a unit).
+ACTIVATION_CHOICES = ("relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus", "maxout")
+#: The losses the command offers: the notes' two.
+LOSS_CHOICES = ("cross_entropy", "squared_error")
 
 
 # ---------------------------------------------------------------- settings
@@ -73,7 +73,7 @@ def non_negative_int(value):
 MAX_MEMBERS = 256
 
 
-def members(value):
+def ensemble_size(value):
     """The number of networks an ensemble run trains (1: a plain run)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MEMBERS:
         raise ValueError(f"expected an integer in [1, {MAX_MEMBERS}], got {value!r}")
@@ -120,8 +120,8 @@ def _data(value):
 SETTINGS: dict[str, Callable] = {
     "data": _data, "format": _optional(_choice(loaders.FORMATS)), "label_column": _label_column,
     "header": _optional(_choice((True, False))), "hidden": _widths,
-    "activation": _choice(ACTIVATIONS), "pieces": positive_int, "dropout": fraction,
-    "loss": _choice(LOSSES), "optimizer": _choice(OPTIMIZERS), "lr": positive_number,
+    "activation": _choice(ACTIVATION_CHOICES), "pieces": positive_int, "dropout": fraction,
+    "loss": _choice(LOSS_CHOICES), "optimizer": _choice(OPTIMIZERS), "lr": positive_number,
     "momentum": fraction, "adagrad_form": _choice(ADAGRAD_FORMS), "l1": non_negative_number,
     "l2": non_negative_number, "clip": _optional(positive_number), "epochs": positive_int,
     "batch_size": positive_int, "patience": non_negative_int, "min_delta": non_negative_number,
@@ -140,7 +140,7 @@ DATA_DEFAULTS = {"xor": dict(hidden=[5], activation="sigmoid", dropout=0.0, opti
                              epochs=300, batch_size=4, patience=0, val=0.0, test=0.0)}
 
 
-def settings(**given) -> dict:
+def with_defaults(**given) -> dict:
     """A run's settings: ``given`` over the data set's own defaults over ``DEFAULTS``,
     each checked (a ValueError names the option, what it expected and what came)."""
     unknown = sorted(set(given) - set(SETTINGS))

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet import atomic
+from fnnet.storage import atomic
 
 FORMAT = "fnnet-checkpoint"
 FORMAT_VERSION = 2
@@ -211,7 +211,7 @@ def _restore_leaf(path, leaf, value, want):
 
 def load(path, template) -> tuple[Any, dict | None]:
     """``(tree, config)`` from ``path``. ``template`` (a tree of the same structure, e.g.
-    ``train.init_state(net.init(key), optimizer, key)``) gives the structure, shapes and
+    ``fnnet.init_state(net.init(key), optimizer, key)``) gives the structure, shapes and
     dtypes that every stored leaf must match."""
     header, values = _read(path)
     names = [leaf["path"] for leaf in header["leaves"]]

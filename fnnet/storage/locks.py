@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from fnnet import atomic
+from fnnet.storage import atomic
 
 LOCK = ".fnnet-lock"
 

@@ -7,7 +7,7 @@ points), so the finalists are scored again on every example outside the test spl
 
 (with early stopping, on the other k - 2: fold f + 1 decides when to stop).
 
-Each fold trains the candidates as a search generation does (``fnnet.search_pad``: one
+Each fold trains the candidates as a search generation does (``fnnet.structure.padding``: one
 program per depth, reused by every fold, since the folds are of one size).
 """
 
@@ -17,13 +17,13 @@ import zlib
 
 import numpy as np
 
-from fnnet.search_space import ACTIVATIONS, Candidate
+from fnnet.structure.space import SEARCH_ACTIVATIONS, Candidate
 
 
 def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10, batch_size: int = 32,
                    seed: int = 0, pieces: int = 2, grad: str = "autodiff", patience: int = 0) -> np.ndarray:
     """(C,) mean validation accuracy of each candidate over ``folds`` folds of
-    ``splits["train"]`` and ``splits["val"]`` together (``fnnet.search.search``'s splits;
+    ``splits["train"]`` and ``splits["val"]`` together (``fnnet.search``'s splits;
     the test split is not touched). n mod folds examples are left out, so every fold
     has one shape; candidate c in fold f starts from ``key(seed)`` folded with f, then
     with the CRC-32 of ``repr(c)``, so its score does not depend on the list's order.
@@ -32,7 +32,7 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     ``search(patience=)`` do, but never on the examples it is scored on."""
     import jax
 
-    from fnnet import search_pad, search_train
+    from fnnet.structure import padding, trainer
 
     candidates = list(candidates)
     if not candidates or not all(isinstance(c, Candidate) for c in candidates):
@@ -54,19 +54,19 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     order = np.random.default_rng(seed).permutation(len(x))[: size * folds].reshape(folds, size)
     stopping = None
     if patience:
-        from fnnet.monitor import EarlyStopping
+        from fnnet.training.monitor import EarlyStopping
 
         stopping = EarlyStopping("val_loss", patience)
     k = int(t.max()) + 1
-    kinds = tuple(a for a in ACTIVATIONS if any(c.activation == a for c in candidates))
-    per_program = search_train.per_program()
+    kinds = tuple(a for a in SEARCH_ACTIVATIONS if any(c.activation == a for c in candidates))
+    per_program = trainer.per_program()
     widest = max(max(c.hidden) for c in candidates)
     # A candidate's keys follow from what it is, not from its place in the list.
     tags = [zlib.crc32(repr(c).encode()) & 0x7FFFFFFF for c in candidates]
     scores = np.zeros((folds, len(candidates)))
     # Every fold trains the same groups (the folds are of one size): one set of programs.
-    grouped = search_pad.groups(candidates, x.shape[1], k, pieces=pieces, kinds=kinds, max_width=widest,
-                                per_program=per_program)
+    grouped = padding.group_candidates(candidates, x.shape[1], k, pieces=pieces, kinds=kinds, max_width=widest,
+                                       per_program=per_program)
     for f in range(folds):
         # With early stopping, the next fold decides when to stop, so that the best epoch
         # is not chosen on the examples that score it (that favours noisy training).
@@ -74,8 +74,8 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
         held, rest = order[f], np.concatenate([order[g] for g in range(folds) if g not in (f, stop)])
         base = jax.random.fold_in(jax.random.key(seed), f)
         for idx, group in grouped:
-            keys = search_train.group_keys(idx, len(group.members), lambda i: jax.random.fold_in(base, tags[i]))
-            trained = search_train.train(
+            keys = trainer.group_keys(idx, len(group.members), lambda i: jax.random.fold_in(base, tags[i]))
+            trained = trainer.train_group(
                 group, (x[rest], t[rest]), keys=keys, epochs=epochs, batch_size=batch_size,
                 evaluate={"val": (x[held], t[held])}, grad=grad, per_program=per_program, early_stopping=stopping,
                 validation=None if stop is None else (x[order[stop]], t[order[stop]]))

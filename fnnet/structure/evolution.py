@@ -3,14 +3,14 @@ automatically?" (evolutionary artificial neural networks): depth, widths, hidden
 activation, dropout, L2 λ, optimizer and learning rate, scored by validation accuracy.
 
 Each generation trains its new candidates as one compiled program per depth (maxout
-apart: ``fnnet.search_pad``: widths padded and masked, activations and optimizers chosen per
+apart: ``fnnet.structure.padding``: widths padded and masked, activations and optimizers chosen per
 member); the best ``elite`` are carried unchanged (not retrained), the rest of the next
 population are children of tournament-selected parents, recombined
 (``SearchSpace.crossover``) and mutated within the space's bounds. Every evolutionary
 choice comes from one ``numpy.random.Generator(seed)``, every member's jax key from a
 seed it draws, so a search is reproducible from its seed (a ``time_budget`` can only stop
-it earlier). The space and candidates are in ``fnnet.search_space``; the settings file,
-leaderboard and picture in ``fnnet.search_report``.
+it earlier). The space and candidates are in ``fnnet.structure.space``; the settings
+file, leaderboard and picture in ``fnnet.structure.report``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from fnnet.search_space import ACTIVATIONS, Candidate, SearchSpace
+from fnnet.structure.space import SEARCH_ACTIVATIONS, Candidate, SearchSpace
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _rank(entry: Entry):
     return -entry.val_accuracy, entry.params
 
 
-def check_run(population, generations, elite, time_budget, epochs, batch_size, n_train, patience=0):
+def check_search_settings(population, generations, elite, time_budget, epochs, batch_size, n_train, patience=0):
     """A one-line ValueError for a search's run settings out of range (before any work)."""
     for name, value, low, why in (("population", population, 2, " (selection needs two candidates)"),
                                   ("generations", generations, 1, ""), ("epochs", epochs, 1, ""),
@@ -103,7 +103,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
 
     Args:
         splits: ``{"train": (x, t), "val": (x, t), "test": (x, t) or None}``, x (n, in)
-            standardized features, t (n,) class codes 0..K-1 (``fnnet.prepare.prepare``;
+            standardized features, t (n,) class codes 0..K-1 (``fnnet.load_splits``
             ``load_splits`` loads any data set ``fnnet train`` can).
         space: a SearchSpace (default: its defaults).
         elite: the best this many are carried unchanged (default population // 8, at least 1).
@@ -118,17 +118,18 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
 
     Returns a SearchResult: the leaderboard of every trained candidate, best first.
     """
-    from fnnet import search_pad, search_train  # jax: only once a search runs
+    from fnnet.structure import padding, trainer  # jax: only once a search runs
 
     space = SearchSpace() if space is None else space
     if not isinstance(space, SearchSpace):
         raise ValueError(f"space: expected a SearchSpace, got {type(space).__name__}")
     labels = _labels(splits)
     elite = max(1, population // 8) if elite is None and isinstance(population, int) else elite
-    check_run(population, generations, elite, time_budget, epochs, batch_size, len(splits["train"][0]), patience)
+    check_search_settings(population, generations, elite, time_budget, epochs, batch_size, len(splits["train"][0]),
+                          patience)
     stopping = None
     if patience:
-        from fnnet.monitor import EarlyStopping
+        from fnnet.training.monitor import EarlyStopping
 
         stopping = EarlyStopping("val_loss", patience)
     initial = [space.check(c) for c in (initial or [])]
@@ -137,7 +138,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
     x_train = np.asarray(splits["train"][0])
     in_features, k = x_train.shape[1], classes or int(max(t.max() for t in labels)) + 1
     scored = {name: splits[name] for name in ("val", "test") if splits.get(name) is not None}
-    kinds = tuple(a for a in ACTIVATIONS if a in space.activations)  # one order: reused programs
+    kinds = tuple(a for a in SEARCH_ACTIVATIONS if a in space.activations)  # one order: reused programs
     rng, start = np.random.default_rng(seed), time.perf_counter()
     compiled: dict = {}  # the groups' padded widths so far: a later group that fits reuses a program
 
@@ -146,15 +147,15 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
 
         seeds = rng.integers(0, 2**31 - 1, len(candidates))
         entries = [None] * len(candidates)
-        per_program = search_train.per_program()
-        grouped = search_pad.groups(candidates, in_features, k, pieces=space.pieces, kinds=kinds,
-                                    optimizers=space.optimizers, max_width=space.width[1], per_program=per_program,
-                                    compiled=compiled)
+        per_program = trainer.per_program()
+        grouped = padding.group_candidates(candidates, in_features, k, pieces=space.pieces, kinds=kinds,
+                                           optimizers=space.optimizers, max_width=space.width[1],
+                                           per_program=per_program, compiled=compiled)
         def train(idx, group):
-            keys = search_train.group_keys(idx, len(group.members), lambda i: jax.random.key(int(seeds[i])))
-            return search_train.train(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
-                                      evaluate=scored, grad=grad, per_program=per_program,
-                                      early_stopping=stopping, validation=splits["val"] if patience else None)
+            keys = trainer.group_keys(idx, len(group.members), lambda i: jax.random.key(int(seeds[i])))
+            return trainer.train_group(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
+                                       evaluate=scored, grad=grad, per_program=per_program,
+                                       early_stopping=stopping, validation=splits["val"] if patience else None)
 
         # Groups train side by side: compiling their programs is most of a generation's time
         # on a CPU, and two compiles overlap well; each group's keys are fixed above, so the
@@ -217,14 +218,14 @@ def _tournament(rng: np.random.Generator, n: int, size: int) -> int:
 def load_splits(**given) -> tuple[dict, dict, list]:
     """``(splits, settings, classes)`` of a data set as ``fnnet train`` loads it: the data
     settings ``given`` (data, format, label_column, header, val, test, seed) checked by
-    ``fnnet.settings.settings``, loaded, labels encoded, split and standardized by
-    ``fnnet.prepare``. The search needs a validation split (val > 0)."""
-    from fnnet import prepare, settings
+    ``fnnet.runs.settings.with_defaults``, loaded, labels encoded, split and standardized
+    by ``fnnet.runs.preparation``. The search needs a validation split (val > 0)."""
+    from fnnet.runs import preparation, settings
 
-    config = settings.settings(**given)
+    config = settings.with_defaults(**given)
     if not config["val"] > 0:
         raise ValueError(f"--val {config['val']}: the search scores candidates on a validation split; "
                          "expected a fraction > 0")
-    x, y = prepare.load_dataset(config)
-    splits, classes, _ = prepare.prepare(config, x, y)
+    x, y = preparation.load_dataset(config)
+    splits, classes, _ = preparation.prepare_splits(config, x, y)
     return splits, config, classes.tolist()

@@ -1,5 +1,5 @@
 """The search group's optimizer: each member's own (sgd, momentum, adagrad, adam) with its
-own η and L2 λ, between two multiplications by its 0/1 mask (``fnnet.search_pad``)."""
+own η and L2 λ, between two multiplications by its 0/1 mask (``fnnet.structure.padding``)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 ``fit_many`` program.
 
 Each hidden layer is padded to the group's widest (and, with maxout in a group, to its
-pieces); the members' activations differ through ``fnnet.search_layer.Switch``, their
+pieces); the members' activations differ through ``fnnet.structure.switch.Switch``, their
 optimizers through a per-member choice among the group's (``jnp.where`` of the updates,
 so each member gets exactly its own). A per-member 0/1 mask tree (a ``fit_many``
 hyperparameter) multiplies the gradients at the start of the optimizer chain and the
@@ -25,11 +25,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet import activations
-from fnnet.layers import Dense, Dropout
-from fnnet.network import Network
-from fnnet.search_layer import Switch
-from fnnet.search_space import ACTIVATIONS, OPTIMIZERS, Candidate
+from fnnet.model import activations
+from fnnet.model.layers.dense import Dense
+from fnnet.model.layers.dropout import Dropout
+from fnnet.model.network import Network
+from fnnet.names import OPTIMIZERS
+from fnnet.structure.space import SEARCH_ACTIVATIONS, Candidate
+from fnnet.structure.switch import Switch
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Group:
         if len(depth) != 1:
             raise ValueError(f"Group: expected members of one depth, got depths {sorted(depth)}")
         own = {"widths": tuple(max(ws) for ws in zip(*(c.hidden for c in members))),
-               "kinds": tuple(a for a in ACTIVATIONS if any(c.activation == a for c in members)),
+               "kinds": tuple(a for a in SEARCH_ACTIVATIONS if any(c.activation == a for c in members)),
                "optimizers": tuple(o for o in OPTIMIZERS if any(c.optimizer == o for c in members))}
         for name, value in own.items():
             given = getattr(self, name)
@@ -90,9 +92,9 @@ class Group:
                 + ((widths[-1], self.classes, 1),))
 
 
-def groups(candidates, in_features: int, classes: int, *, pieces: int = 2, kinds=None, optimizers=None,
-           max_width: int | None = None, per_program: int = 1,
-           compiled: dict | None = None) -> list[tuple[list[int], Group]]:
+def group_candidates(candidates, in_features: int, classes: int, *, pieces: int = 2, kinds=None, optimizers=None,
+                     max_width: int | None = None, per_program: int = 1,
+                     compiled: dict | None = None) -> list[tuple[list[int], Group]]:
     """The candidates grouped by depth and by maxout or not (maxout's pieces would double a
     dense member's work), one compiled program each: ``[(indices, Group)]``. With
     ``max_width`` (the space's widest), each width is rounded up to a power of two (at most
@@ -144,7 +146,7 @@ def masks(group: Group) -> list:
 
 def pad(group: Group, plain_params: list) -> list:
     """Stacked padded parameters from each member's own (unpadded) parameters, a list of
-    N trees of ``fnnet.prepare.build``'s network (Dense or Maxout hidden layers, Dropout
+    N trees of ``fnnet.runs.preparation.build``'s network (Dense or Maxout hidden layers, Dropout
     entries ``{}``), padded with exact zeros."""
     out = _zeros(group, np.asarray(jax.tree.leaves(plain_params[0])[0]).dtype)
     for i, (c, params) in enumerate(zip(group.members, plain_params)):
@@ -166,7 +168,7 @@ def _zeros(group: Group, dtype) -> list:
 
 
 def unpad(group: Group, params, i: int) -> list:
-    """Member i's own parameters (``fnnet.prepare.build``'s network) from the stacked
+    """Member i's own parameters (``fnnet.runs.preparation.build``'s network) from the stacked
     padded tree: the inverse of ``pad``."""
     c, real, entries = group.members[i], group._real(group.members[i]), [e for e in params if e]
     plain = []

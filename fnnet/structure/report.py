@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from fnnet.search import Entry, SearchResult
+from fnnet.structure.evolution import Entry, SearchResult
 
 #: Data settings a search was run with that the best configuration keeps.
 DATA_SETTINGS = ("data", "format", "label_column", "header", "val", "test", "seed")
@@ -15,34 +15,36 @@ DATA_SETTINGS = ("data", "format", "label_column", "header", "val", "test", "see
 def best_settings(entry: Entry, data_settings: dict, *, epochs: int, batch_size: int, pieces: int = 2,
                   grad: str = "autodiff", patience: int = 0) -> dict:
     """The settings of ``fnnet train`` that train ``entry``'s network as the search did:
-    its genes, the search's data settings (``data_settings``: ``fnnet.settings.settings``
+    its genes, the search's data settings (``data_settings``: ``fnnet.runs.settings.with_defaults``
     of the data, e.g. from ``load_splits``), epochs, batch size and patience (0: no early
-    stopping), maxout's pieces. Checked by ``fnnet.settings.settings``."""
-    from fnnet import settings
+    stopping), maxout's pieces. Checked by ``fnnet.runs.settings.with_defaults``."""
+    from fnnet.data import BUNDLED
+    from fnnet.runs import settings
 
     given = {k: data_settings[k] for k in DATA_SETTINGS if k in data_settings}
-    if given.get("data") in settings.BUNDLED:  # file-only settings must stay unset there
+    if given.get("data") in BUNDLED:  # file-only settings must stay unset there
         given = {k: v for k, v in given.items() if k not in ("format", "label_column", "header")}
     config = {**given, **entry.candidate.settings(), "epochs": epochs, "batch_size": batch_size, "patience": patience,
               "grad": grad}
     if entry.candidate.activation == "maxout":
         config["pieces"] = pieces
-    settings.settings(**config)  # a ValueError names a setting fnnet train would refuse
+    settings.with_defaults(**config)  # a ValueError names a setting fnnet train would refuse
     return config
 
 
 def write_best(path, config: dict) -> str:
     """``config`` as JSON at ``path``, atomically (the old file or the new, never half)."""
-    from fnnet import run_files
+    from fnnet.runs import files
 
-    run_files.write_json(path, config)
+    files.write_json(path, config)
     return os.fspath(path)
 
 
 def plot_fitness(result: SearchResult, path) -> str | None:
     """Best and mean validation accuracy per generation as a PNG at ``path``, written
     atomically; None (nothing written) without matplotlib."""
-    from fnnet import atomic, plots
+    from fnnet import plots
+    from fnnet.storage import atomic
 
     series = {"best": [g.best for g in result.generations], "mean": [g.mean for g in result.generations]}
     try:  # an error inside the block discards the temporary file: nothing is written
@@ -54,7 +56,7 @@ def plot_fitness(result: SearchResult, path) -> str | None:
     return os.fspath(path)
 
 
-def leaderboard(result: SearchResult, top: int = 10) -> list[str]:
+def leaderboard_lines(result: SearchResult, top: int = 10) -> list[str]:
     """The ``top`` entries as table lines: rank, network, parameters (unpadded),
     validation and test accuracy, training seconds (the entry's share of its group's)."""
     shown = result.leaderboard[:top]

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fnnet.names import OPTIMIZERS
+
 #: Hidden activations the search can choose ("maxout": max of ``pieces`` linear pieces).
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "maxout")
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")  # fnnet.optim.OPTIMIZERS, without importing jax
+SEARCH_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "maxout")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Candidate:
     l2: float
 
     def settings(self) -> dict:
-        """The genes as ``fnnet train`` settings (``fnnet.settings.SETTINGS`` names)."""
+        """The genes as ``fnnet train`` settings (``fnnet.runs.settings.SETTINGS`` names)."""
         return {"hidden": list(self.hidden), "activation": self.activation, "dropout": self.dropout,
                 "optimizer": self.optimizer, "lr": self.lr, "l2": self.l2}
 
@@ -79,7 +80,7 @@ class SearchSpace:
 
     depth: tuple = (1, 3)
     width: tuple = (16, 256)
-    activations: tuple = ACTIVATIONS
+    activations: tuple = SEARCH_ACTIVATIONS
     optimizers: tuple = OPTIMIZERS
     lr: tuple = (1e-4, 1e-1)
     l2: tuple = (0.0, 1e-3)
@@ -94,12 +95,12 @@ class SearchSpace:
             "l2": _pair("l2", _floats(self.l2), float, lambda v: v >= 0, "min >= 0"),
             "dropout": _pair("dropout", _floats(self.dropout), float, lambda v: v >= 0, "0 <= min <= max < 1",
                              strict_high=1.0),
-            "activations": _names("activations", self.activations, ACTIVATIONS),
+            "activations": _names("activations", self.activations, SEARCH_ACTIVATIONS),
             "optimizers": _names("optimizers", self.optimizers, OPTIMIZERS),
         }
         if isinstance(self.pieces, bool) or not isinstance(self.pieces, int) or self.pieces < 1:
             raise ValueError(f"SearchSpace.pieces: expected an int >= 1, got {self.pieces!r}")
-        from fnnet import settings  # each bound must be what fnnet train accepts (float32 range)
+        from fnnet.runs import settings  # each bound must be what fnnet train accepts (float32 range)
 
         for name, check in (("lr", settings.positive_number), ("l2", settings.non_negative_number)):
             for bound in fields[name]:

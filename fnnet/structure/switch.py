@@ -11,7 +11,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from fnnet import activations, initializers
+from fnnet.model import activations, initializers
 
 
 class SwitchCache(NamedTuple):
@@ -25,7 +25,7 @@ class SwitchCache(NamedTuple):
 class Switch:
     """``z = a_prev W + b`` with W (in, features, pieces), b (features, pieces); then
     ``a = f_k(z[..., 0])`` for ``k = kinds[params["kind"]]``, or ``a = max_p z[..., p]``
-    (ties to the lowest piece, as ``fnnet.layers.Maxout``) when that kind is "maxout".
+    (ties to the lowest piece, as ``fnnet.Maxout``) when that kind is "maxout".
 
     A Dense member uses piece 0 alone (its other pieces are padding, held at zero), so the
     layer computes exactly what Dense(features, f) and Maxout(features, pieces) compute, to

@@ -1,4 +1,4 @@
-"""Training a padded search group (``fnnet.search_pad``) with ``fnnet.ensemble.fit_many``:
+"""Training a padded search group (``fnnet.structure.padding``) with ``fnnet.fit_many``:
 learning rate, L2 λ, dropout rate, optimizer and the padding mask are per-member
 hyperparameters, and a group trains ``per_program`` members at a time, every call the
 same compiled program; then each member's accuracy on the scored splits.
@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet import ensemble, losses
-from fnnet.network import Network
-from fnnet.search_optim import optimizer_maker
-from fnnet.search_pad import Group, init, masks
+from fnnet.model import losses
+from fnnet.model.network import Network
+from fnnet.structure.member_optim import optimizer_maker
+from fnnet.structure.padding import Group, init, masks
+from fnnet.training.ensemble import fit_many
 
 #: The loss of every candidate: ``fnnet train``'s default (cross-entropy on logits).
 LOSS = losses.cross_entropy(from_logits=True)
@@ -47,9 +48,9 @@ class Trained(NamedTuple):
     seconds: float  # the group's wall time
 
 
-def train(group: Group, train_data, *, keys, epochs: int, batch_size: int, evaluate: dict | None = None,
-          grad: str = "autodiff", params=None, dtype="float32", per_program: int | None = None,
-          early_stopping=None, validation=None) -> Trained:
+def train_group(group: Group, train_data, *, keys, epochs: int, batch_size: int, evaluate: dict | None = None,
+                grad: str = "autodiff", params=None, dtype="float32", per_program: int | None = None,
+                early_stopping=None, validation=None) -> Trained:
     """Train the group with ``fit_many``: member i from ``fold_in(keys[i], 0)`` (its initial
     parameters, unless ``params`` are given) and ``fold_in(keys[i], 1)`` (its run:
     shuffling, dropout); then each member's accuracy on each ``evaluate`` split ``{name:
@@ -85,10 +86,10 @@ def _train_part(group: Group, params, keys, train_data, epochs, batch_size, eval
     hp = {"learning_rate": np.array([c.lr for c in group.members]), "l2": np.array([c.l2 for c in group.members]),
           "dropout": np.array([c.dropout for c in group.members]), "mask": masks(group),
           "which": np.array([names.index(c.optimizer) for c in group.members], np.int32)}
-    result = ensemble.fit_many(group.net, LOSS, optimizer_maker(names), params, train_data,
-                               keys=jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), epochs=epochs,
-                               batch_size=batch_size, hyperparams=hp, grad=grad, early_stopping=early_stopping,
-                               validation_data=validation)
+    result = fit_many(group.net, LOSS, optimizer_maker(names), params, train_data,
+                      keys=jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), epochs=epochs,
+                      batch_size=batch_size, hyperparams=hp, grad=grad, early_stopping=early_stopping,
+                      validation_data=validation)
     accuracy = {}
     if evaluate:
         # One program for every split: their examples side by side, hits split on the host.

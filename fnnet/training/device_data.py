@@ -11,6 +11,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from fnnet.data import features
+from fnnet.model import loss_calls
+
+
+def unpack(data, loss) -> tuple:
+    """``(x, t, w)`` of ``data = (x, t)`` (w None) or ``(x, t, w)``; a ValueError for
+    anything else, or for weights that ``loss`` takes no argument for."""
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError("data: expected (x, t) or (x, t, weights), got "
+                         + (f"{len(data)} arrays" if isinstance(data, (tuple, list)) else type(data).__name__))
+    x, t, w = (*data, None) if len(data) == 2 else data
+    if w is not None and not loss_calls.accepts_weights(loss):
+        raise ValueError(f"data has per-example weights but loss {loss_calls.describe(loss)!r} takes "
+                         "none; give it a third argument, loss(y, t, weights)")
+    return x, t, w
 
 
 def labels_or_targets(t, n: int, out_features: int, what: str = "data"):

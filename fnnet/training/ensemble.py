@@ -1,9 +1,9 @@
 """Ensembles and sweeps: N networks of one shape trained in one compiled program (``jax.vmap``
 over the members: seeds, initial parameters, optimizer hyperparameters), each the run
-``fnnet.fit.fit`` makes alone (to round-off: a batched matmul may sum in another order), with
-early stopping and divergence per member. The ensemble's prediction (the mean of the
-members' probabilities) is in ``fnnet.ensemble_predict``, the argument checks in
-``fnnet.ensemble_args``; their public names are here too."""
+``fnnet.fit`` makes alone (to round-off: a batched matmul may sum in another order), with
+early stopping and divergence per member; the arguments of such a run checked (stacked
+parameter trees, leading axis N, per-member keys and hyperparameters, meshes); and the
+ensemble's prediction, the mean of its members' probabilities."""
 
 from __future__ import annotations
 
@@ -14,17 +14,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
-from fnnet import device_data, loss_calls, losses as losses_, parallel
-from fnnet.ensemble_args import (DROPOUT_NAMES, MEMBERS, check_hyperparams, check_keys, dropout_layers,
-                                 member_dtype, members, members_mesh, unstack)
-from fnnet.ensemble_predict import accuracy, predict
-from fnnet.epochs import make_epoch, make_epochs
-from fnnet.monitor import EarlyStopping, History
-from fnnet.network import Network
-from fnnet.step import TrainState, check_grad, fresh_state
-
-__all__ = ["EnsembleResult", "fit_many", "members", "unstack", "predict", "accuracy", "members_mesh"]
+from fnnet.model import losses as losses_
+from fnnet.model.layers.dropout import Dropout
+from fnnet.model.network import Network
+from fnnet.training import device_data, parallel
+from fnnet.training.epochs import make_epoch, make_epochs
+from fnnet.training.monitor import EarlyStopping, History
+from fnnet.training.state import TrainState, fresh_state
+from fnnet.training.step import check_grad
 
 
 class EnsembleResult(NamedTuple):
@@ -137,7 +136,7 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
              early_stopping: EarlyStopping | None = None, accuracy: bool | None = None,
              grad: str = "autodiff", eval_batch_size: int = 1024, mesh=None,
              members_at_once: int | None = None) -> EnsembleResult:
-    """Train N networks of one shape at once: ``jax.vmap`` of ``fnnet.epochs.make_epoch``
+    """Train N networks of one shape at once: ``jax.vmap`` of ``fnnet.make_epoch``
     over the members, compiled once; member i is ``fit(net, loss, make_optimizer(**hp_i),
     params_i, data, key=keys[i], ...)``.
 
@@ -178,12 +177,13 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
 
     Returns an EnsembleResult: ``params`` stacked (N, ...); ``histories`` a list of N
     ``History`` (fit's records); ``best_epochs``, ``stopped_early``, ``diverged`` lists
-    of N; ``state`` each member's last TrainState, stacked (what fit's ``state`` holds). A member whose loss or parameters become non-finite stops with the parameters
-    of its last finite epoch (where fit would raise DivergenceError) and ``diverged``.
+    of N; ``state`` each member's last TrainState, stacked (what fit's ``state`` holds).
+    A member whose loss or parameters become non-finite stops with the parameters of its
+    last finite epoch (where fit would raise DivergenceError) and ``diverged``.
     """
     loss = losses_.get(loss)
     check_grad(grad)
-    n_members, dtype = members(params), member_dtype(net, params)
+    n_members, dtype = member_count(params), member_dtype(net, params)
     check_keys(keys, n_members)
     names, hp = check_hyperparams(hyperparams, n_members, dtype)
     for name in set(names or ()) & set(DROPOUT_NAMES):
@@ -196,11 +196,7 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
                          f"got {type(make_optimizer).__name__}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-        raise ValueError("data: expected (x, t) or (x, t, weights)")
-    x, t, w = (*data, None) if len(data) == 2 else data
-    if w is not None and not loss_calls.accepts_weights(loss):
-        raise ValueError(f"data has per-example weights but loss {loss_calls.describe(loss)!r} takes none")
+    x, t, w = device_data.unpack(data, loss)
     accuracy = device_data.is_classification(t) if accuracy is None else accuracy
     x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
     n = x.shape[0]
@@ -251,3 +247,155 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     stopped = [bool(s) for s in (p.wait > 0) & (p.wait >= getattr(early_stopping, "patience", 0))]
     return EnsembleResult(final(state), histories, best, stopped, [bool(d) for d in p.diverged],
                           state._replace(stopping=None))
+
+
+# ---------------------------------------------------------------- the arguments
+
+
+def member_count(params) -> int:
+    """N, the members of a stacked parameter tree (every leaf's leading axis); a one-line
+    ValueError names the leaf whose leading axis differs."""
+    flat = [("params" + jax.tree_util.keystr(path), np.shape(leaf))
+            for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]]
+    if not flat:
+        raise ValueError("params: expected a stacked parameter tree (leading axis N), got no arrays")
+    for name, shape in flat:
+        if not shape:
+            raise ValueError(f"{name}: expected a stacked leaf with a leading members axis, got a scalar")
+        if shape[0] != flat[0][1][0]:
+            raise ValueError(f"{name}: leading axis {shape[0]} but {flat[0][0]} has {flat[0][1][0]} (the "
+                             "members, N); every leaf must stack the same members")
+    return flat[0][1][0]
+
+
+def member_dtype(net: Network, params):
+    """``net.checked_dtype`` of one member, checked on shapes alone (nothing is sliced)."""
+    member_count(params)
+    one = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], jnp.result_type(a)), params)
+    try:
+        return net.checked_dtype(one)
+    except ValueError as e:
+        raise ValueError(f"one member's {e}") from None
+
+
+def check_keys(keys, n: int):
+    typed = hasattr(keys, "dtype") and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key)
+    shape = np.shape(keys) if hasattr(keys, "shape") else None
+    if shape is None or len(shape) != 2 - typed or shape[0] != n:
+        got = (type(keys).__name__ if shape is None else "a single key" if len(shape) == 1 - typed
+               else f"shape {shape}")
+        raise ValueError(f"keys: expected {n} keys (one per member, e.g. jax.random.split(key, {n})), got {got}")
+
+
+#: hyperparams names that set the network's dropout rates, not the optimizer's arguments.
+DROPOUT_NAMES = ("dropout", "input_dropout")
+
+
+def dropout_layers(net: Network, name: str) -> tuple:
+    """The indices of the Dropout layers that hyperparams[name] sets: "input_dropout" the one
+    before the first Dense layer, "dropout" every other one."""
+    first = next((i for i, layer in enumerate(net.layers) if not isinstance(layer, Dropout)), 0)
+    found = tuple(i for i, layer in enumerate(net.layers)
+                  if isinstance(layer, Dropout) and (i < first) == (name == "input_dropout"))
+    if not found:
+        where = "an input Dropout layer" if name == "input_dropout" else "Dropout layers after its hidden layers"
+        raise ValueError(f"hyperparams[{name!r}]: the network has no {where} to set; build it with one "
+                         f"(e.g. mlp(..., {name}=0.5): the value there is replaced per member)")
+    return found
+
+
+def check_hyperparams(hyperparams, n: int, dtype) -> tuple[tuple, tuple]:
+    """``(names, values)``: the names sorted, each value an array (or a tree of arrays, e.g.
+    a mask) with leading axis n, floats in the parameters' dtype; dropout rates in [0, 1)."""
+    if hyperparams is None:
+        return None, ()
+    if not isinstance(hyperparams, dict) or not all(isinstance(k, str) for k in hyperparams):
+        raise ValueError(f"hyperparams: expected a dict of name -> ({n},) array, got {type(hyperparams).__name__}")
+    names, values = tuple(sorted(hyperparams)), []
+    for name in names:
+        tree = jax.tree.map(jnp.asarray, hyperparams[name])
+        for path, v in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            if not v.shape or v.shape[0] != n:
+                raise ValueError(f"hyperparams[{name!r}]{jax.tree_util.keystr(path)}: expected {n} values (one "
+                                 "per member), got " + (f"{v.shape[0]}" if v.shape else "a scalar"))
+        if name in DROPOUT_NAMES:
+            rates = np.asarray(tree) if not isinstance(tree, jax.core.Tracer) else None
+            if rates is None or rates.ndim != 1 or not ((rates >= 0) & (rates < 1)).all():
+                raise ValueError(f"hyperparams[{name!r}]: expected {n} dropout rates in [0, 1), got "
+                                 f"{rates if rates is None or rates.ndim != 1 else [float(f'{r:.6g}') for r in rates]}")
+        values.append(jax.tree.map(lambda v: v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v,
+                                   tree))
+    return names, tuple(values)
+
+
+#: the mesh axes fit_many shards the members and each minibatch along
+MEMBERS, DATA = "members", "data"
+
+
+def members_mesh(mesh, n: int, batch_size: int):
+    """``(members, data)`` shardings for ``fit_many(mesh=)``: members split along the
+    mesh's "members" axis, each minibatch along its "data" axis (None if it has none).
+    Both live on an auto-axes copy of the mesh: the vmapped epoch's loop does not trace
+    with explicit axes."""
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"mesh: expected a jax.sharding.Mesh, got {type(mesh).__name__}")
+    if MEMBERS not in mesh.axis_names:
+        raise ValueError(f"mesh has no axis {MEMBERS!r} to split the members along (its axes: "
+                         f"{tuple(mesh.axis_names)}); e.g. jax.make_mesh((2, 4), ('members', 'data'))")
+    extra = [a for a in mesh.axis_names if a not in (MEMBERS, DATA)]
+    if extra:
+        raise ValueError(f"mesh: expected the axes 'members' and optionally 'data', got {tuple(mesh.axis_names)}")
+    if n % mesh.shape[MEMBERS]:
+        raise ValueError(f"{n} members are not divisible by the {mesh.shape[MEMBERS]} devices of mesh axis "
+                         f"{MEMBERS!r}")
+    if DATA in mesh.axis_names and batch_size % mesh.shape[DATA]:
+        raise ValueError(f"batch_size {batch_size} is not divisible by the {mesh.shape[DATA]} devices of mesh "
+                         f"axis {DATA!r}")
+    auto = Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+    return NamedSharding(auto, P(MEMBERS)), NamedSharding(auto, P(DATA)) if DATA in mesh.axis_names else None
+
+
+def unstack(params) -> list:
+    """A stacked tree as a list of its N members' trees; the other way is
+    ``jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)``."""
+    return [jax.tree.map(lambda a, i=i: a[i], params) for i in range(member_count(params))]
+
+
+# ---------------------------------------------------------------- the ensemble's prediction
+
+
+def _outputs_are_probabilities(net: Network) -> bool:
+    """Whether the last layer with an activation ends in softmax or sigmoid."""
+    last = next((a for a in (getattr(layer, "activation", None) for layer in reversed(net.layers))
+                 if a is not None), None)
+    return getattr(last, "name", last) in ("softmax", "sigmoid")
+
+
+@functools.lru_cache(maxsize=32)
+def _predict_program(net: Network, probabilities: bool):
+    def predict(params, x):
+        y = jax.vmap(lambda p: net.apply(p, x))(params)  # (N, ..., out)
+        if not probabilities:
+            y = jax.nn.sigmoid(y) if net.out_features == 1 else jax.nn.softmax(y, axis=-1)
+        return jnp.mean(y, axis=0)
+
+    return jax.jit(predict)
+
+
+def ensemble_predict(net: Network, params, x, *, probabilities: bool | None = None):
+    """The ensemble's probabilities ``(1/N) Σ_i p_i(x)``: x (batch, in) -> (batch, out).
+    ``p_i`` is member i's output when ``probabilities`` (the outputs already are: a
+    softmax or sigmoid last activation, inferred when None), else the softmax of its
+    logits (the sigmoid for a single output). ``params``: stacked, leading axis N."""
+    member_dtype(net, params)
+    if probabilities is None:
+        probabilities = _outputs_are_probabilities(net)
+    return _predict_program(net, bool(probabilities))(params, x)
+
+
+def ensemble_accuracy(net: Network, params, x, t, *, probabilities: bool | None = None) -> float:
+    """The ensemble's accuracy: the fraction of examples whose argmax of ``ensemble_predict``
+    matches the label t (n,) or one-hot target (n, out); for one output, p > 0.5."""
+    dtype = member_dtype(net, params)
+    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    return float(losses_.accuracy(ensemble_predict(net, params, x, probabilities=probabilities), t))

@@ -1,4 +1,4 @@
-"""The compiled epochs: an epoch scans ``fnnet.step``'s update over shuffled minibatches
+"""The compiled epochs: an epoch scans ``fnnet.training.step``'s update over shuffled minibatches
 (the last one padded and masked), then validates; ``make_epochs`` runs many in one
 program, and ``epochs_program`` compiles that once per ``EpochSpec``."""
 
@@ -12,9 +12,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet import loss_calls, losses as losses_, parallel
-from fnnet.network import Network
-from fnnet.step import TrainState, evaluate_arrays, fresh_state, make_step
+from fnnet.model import loss_calls, losses as losses_
+from fnnet.model.network import Network
+from fnnet.training import parallel
+from fnnet.training.evaluation import evaluate_arrays
+from fnnet.training.state import TrainState, fresh_state
+from fnnet.training.step import make_step
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet import device_data
-from fnnet.epochs import EpochSpec, epochs_program
-from fnnet.network import Network
+from fnnet.model.network import Network
+from fnnet.training import device_data
+from fnnet.training.epochs import EpochSpec, epochs_program
 
 #: fit runs this many updates per device call at least (many epochs at once when epochs
 #: are short), unless it needs the host after every epoch (early stopping, a callback).

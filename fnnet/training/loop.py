@@ -1,5 +1,5 @@
-"""The host loop: ``fit`` runs the compiled epochs of ``fnnet.step``, keeps the history,
-early stopping and its progress, and names the update where training diverged."""
+"""The host loop: ``fit`` runs the compiled epochs (``fnnet.training.epochs``), keeps the
+history, early stopping and its progress, and names the update where training diverged."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import data as data_, device_data, fit_plan, loss_calls, losses as losses_, parallel
-from fnnet.epochs import EpochSpec, epochs_program
-from fnnet.fit_plan import UPDATES_PER_CALL, _program, device_int  # noqa: F401  (importable from here)
-from fnnet.monitor import EarlyStopping, History  # noqa: F401  (fit's arguments and results)
-from fnnet.network import Network
-from fnnet.step import TrainState, check_grad, init_state
+from fnnet import data as data_
+from fnnet.model import losses as losses_
+from fnnet.model.network import Network
+from fnnet.training import device_data, fit_plan, parallel
+from fnnet.training.epochs import EpochSpec, epochs_program
+from fnnet.training.fit_plan import device_int
+from fnnet.training.monitor import EarlyStopping, History
+from fnnet.training.state import TrainState, init_state
+from fnnet.training.step import check_grad
 
 
 class FitResult(NamedTuple):
@@ -93,13 +96,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         done = (0, 0)  # epochs and updates
     else:
         params, key, done = state.params, state.key, (int(state.epoch), int(state.step))
-    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-        raise ValueError("data: expected (x, t) or (x, t, weights), got "
-                         + (f"{len(data)} arrays" if isinstance(data, (tuple, list)) else type(data).__name__))
-    x, t, w = (*data, None) if len(data) == 2 else data
-    if w is not None and not loss_calls.accepts_weights(loss):
-        raise ValueError(f"data has per-example weights but loss {loss_calls.describe(loss)!r} takes "
-                         "none; give it a third argument, loss(y, t, weights)")
+    x, t, w = device_data.unpack(data, loss)
     if validation_split:
         if validation_data is not None:
             raise ValueError("pass validation_data or validation_split, not both")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fnnet.step import StoppingState
+from fnnet.training.state import StoppingState
 
 
 @dataclass(frozen=True)

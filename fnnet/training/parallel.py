@@ -3,7 +3,7 @@ across one axis of a ``Mesh`` (``NamedSharding``), parameters and optimizer stat
 replicated, and the compiler reduces the gradients (``jit`` with shardings, no ``pmap``).
 
 ``fit(..., mesh=mesh)`` trains that way on a mesh's "data" axis, or on another axis with
-``mesh=batch_sharding(mesh, "batch")``; ``fnnet.step.evaluate(..., mesh=)`` evaluates on
+``mesh=batch_sharding(mesh, "batch")``; ``fnnet.evaluate(..., mesh=)`` evaluates on
 one. The data set is replicated on the mesh's devices: each device gathers its B/N rows
 of every shuffled minibatch locally (a shuffled gather from a batch-sharded data set would
 move rows between devices at every update), so its update works on (B/N, in). Both
@@ -12,7 +12,7 @@ explicit meshes (``jax.make_mesh``'s default) and auto meshes work.
 Several hosts (``jax.distributed``): ``host_local_batch`` makes global arrays of each
 process's rows; fit and evaluate all-gather them onto every device as above.
 
-For a ``jax.shard_map`` of your own, ``fnnet.step.make_step(..., grad_reduce=...)`` takes
+For a ``jax.shard_map`` of your own, ``fnnet.make_step(..., grad_reduce=...)`` takes
 e.g. ``lambda g: jax.lax.pmean(g, "data")``.
 """
 
@@ -147,10 +147,3 @@ def under_mesh(program, sharding: NamedSharding):
             return program(*args)
 
     return run
-
-
-def evaluate(net, loss, params, x, t, *, mesh, batch_size: int = 1024) -> dict:
-    """``fnnet.step.evaluate(..., mesh=mesh)``: each chunk split across the batch axis."""
-    from fnnet import step  # step imports this module
-
-    return step.evaluate(net, loss, params, x, t, batch_size=batch_size, mesh=mesh)

@@ -1,0 +1,80 @@
+"""The Layer protocol: what ``Network`` needs of a layer, and the checks of the fields
+that the built-in layers share.
+
+A layer is a frozen, hashable description. It never holds arrays; its parameters live
+in the pytree entry that ``init`` returns. Each layer has a forward rule that also
+returns what its backward rule needs (the cache) and a backward rule:
+
+    delta = layer.delta(cache, g)                         # ∂C/∂z from g = ∂C/∂a
+    g_prev, grads = layer.backward(params, cache, delta)  # δ Wᵀ, (a_prevᵀ δ, Σ δ)
+
+All arrays are ``(batch, features)``; the network flattens any leading axes into the
+batch axis and adds it for a single example.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from fnnet.model import initializers
+
+
+@runtime_checkable
+class Layer(Protocol):
+    """What ``Network`` needs of a layer; any hashable object with these members is one
+    (a frozen dataclass is the easy way: the network is a jit static argument).
+
+    ``param_shapes(in_features) -> {name: shape}``: the layer's entry in the params list.
+    ``init(key, in_features, dtype) -> {name: array}``: those arrays, freshly drawn.
+    ``forward(params, a_prev, *, key=None, train=False) -> (a, cache)``: a_prev
+    (batch, in) -> a (batch, out), and whatever the backward rule needs.
+    ``delta(cache, g) -> delta``: ∂C/∂z from g = ∂C/∂a (the ``⊙ f'(z)`` step).
+    ``backward(params, cache, delta) -> (g_prev, grads)``: ∂C/∂a_prev (batch, in) and
+    ∂C/∂params (the entry's tree).
+    ``out_features(in_features) -> int``; ``needs_key``: forward draws random numbers
+    in training mode (the network then folds a key for it).
+    """
+
+    needs_key: bool
+
+    def param_shapes(self, in_features: int) -> dict: ...
+
+    def init(self, key, in_features: int, dtype) -> dict: ...
+
+    def forward(self, params, a_prev, *, key=None, train=False) -> tuple[Any, Any]: ...
+
+    def delta(self, cache, g): ...
+
+    def backward(self, params, cache, delta) -> tuple[Any, dict]: ...
+
+    def out_features(self, in_features: int) -> int: ...
+
+
+PROTOCOL_METHODS = ("param_shapes", "init", "forward", "delta", "backward", "out_features")
+
+
+def missing(layer: Any) -> list[str]:
+    """The members of the Layer protocol that ``layer`` (a layer or a layer type) lacks
+    (empty for a layer)."""
+    absent = [m for m in PROTOCOL_METHODS if not callable(getattr(layer, m, None))]
+    return absent + ([] if hasattr(layer, "needs_key") else ["needs_key"])
+
+
+def check_features(kind: str, features: Any) -> None:
+    """A ValueError unless ``features`` (a layer's width) is a positive int."""
+    if isinstance(features, bool) or not isinstance(features, int) or features < 1:
+        raise ValueError(f"{kind}: features must be a positive int, got {features!r}")
+
+
+def check_fields(layer) -> None:
+    """The fields every parameterised built-in has: ``w_init``, ``b_init``, ``use_bias``,
+    and all of them hashable."""
+    kind = type(layer).__name__
+    initializers.check(kind, "w_init", layer.w_init)
+    initializers.check(kind, "b_init", layer.b_init)
+    if not isinstance(layer.use_bias, bool):
+        raise ValueError(f"{kind}: use_bias must be True or False, got {layer.use_bias!r}")
+    try:
+        hash(layer)
+    except TypeError as e:  # e.g. an initializer that is an unhashable object
+        raise TypeError(f"{kind}: every field must be hashable (a network is a jit static argument): {e}") from None

@@ -1,0 +1,78 @@
+"""Evaluation in inference mode: a data set's loss (in the loss's reduction) and accuracy,
+a chunk of examples at a time, optionally weighted per example and split across a mesh."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from fnnet.model import loss_calls, losses as losses_
+from fnnet.model.network import Network
+from fnnet.training import device_data, parallel
+
+
+def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, w=None, sharding=None) -> dict:
+    """Traceable ``evaluate``: ``{"loss", "accuracy"}`` in inference mode over x (n, in)
+    and t, ``chunk`` examples at a time (the last chunk padded and masked). ``w`` (n,):
+    per-example weights, so ``L = Σ_n w_n C^n`` ("sum") or ``Σ_n w_n C^n / Σ_n w_n``
+    ("mean") and accuracy ``Σ_n w_n hit_n / Σ_n w_n``. A loss that is not an fnnet
+    ``Loss`` (no per-example values to add up) sees all of x at once. ``sharding``
+    (``fnnet.parallel.batch_sharding``): x and t replicated on its mesh, each chunk's
+    examples split across its batch axis (chunk rounded up to the device count)."""
+    n = x.shape[0]
+    if not isinstance(loss, losses_.Loss):
+        y = net.apply(params, x)
+        return {"loss": loss_calls.value(loss, y, t, w), "accuracy": losses_.accuracy(y, t, w)}
+    chunk = min(chunk, n)
+    if sharding is not None:
+        chunk = -(-chunk // parallel.devices_along(sharding)) * parallel.devices_along(sharding)
+    count = -(-n // chunk)
+    pad = count * chunk - n
+    weights = jnp.ones((n,), x.dtype) if w is None else w.astype(x.dtype)
+    ws = jnp.concatenate([weights, jnp.zeros((pad,), x.dtype)]).reshape(count, chunk)
+    xs = jnp.pad(x, ((0, pad), (0, 0))).reshape(count, chunk, -1)
+    ts = jnp.pad(t, ((0, pad),) + ((0, 0),) * (t.ndim - 1)).reshape((count, chunk) + t.shape[1:])
+    if sharding is not None:
+        xs, ts, ws = (parallel.shard(a, sharding, 1) for a in (xs, ts, ws))
+
+    def one(batch):
+        xb, tb, wb = batch
+        y = net.apply(params, xb)
+        c = loss.per_example(y, losses_.targets_like(y, tb))
+        return jnp.sum(c * wb.astype(c.dtype)), losses_.accuracy(y, tb, wb) * jnp.sum(wb)
+
+    total, hits = jax.lax.map(one, (xs, ts, ws))
+    total, total_weight = jnp.sum(total), (n if w is None else jnp.sum(weights))
+    return {"loss": total if loss.reduction == "sum" else total / total_weight,
+            "accuracy": jnp.sum(hits) / total_weight}
+
+
+@functools.lru_cache(maxsize=64)
+def _evaluate_program(net, loss, chunk, sharding=None):
+    program = jax.jit(lambda params, x, t, w: evaluate_arrays(net, loss, params, x, t, chunk, w=w,
+                                                              sharding=sharding))
+    return program if sharding is None else parallel.under_mesh(program, sharding)
+
+
+def evaluate(net: Network, loss, params, data, *, batch_size: int = 1024, mesh=None) -> dict:
+    """``{"loss", "accuracy"}`` of ``data`` in inference mode, as floats: data is ``(x, t)``
+    or ``(x, t, w)`` as for ``fit`` (x (n, in), t (n,) labels or (n, out) targets, w (n,)
+    per-example weights >= 0); loss in the loss's reduction, ``L = Σ_n w_n C^n`` or its
+    weighted mean, accuracy ``Σ_n w_n hit_n / Σ_n w_n`` (w = 1 without weights). Runs
+    ``batch_size`` examples at a time; with ``mesh`` (a Mesh or
+    ``parallel.batch_sharding``) each chunk is split across its batch axis, the chunk
+    rounded up to a multiple of the device count."""
+    loss = losses_.get(loss)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
+    x, t, w = device_data.unpack(data, loss)
+    dtype = net.param_dtype(params)
+    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    w = None if w is None else device_data.weights(w, x.shape[0], dtype, "data")
+    sharding = None if mesh is None else parallel.batch_sharding(mesh)
+    if sharding is not None:
+        params, x, t, w = parallel.replicate(sharding, (params, x, t, w))
+    metrics = _evaluate_program(net, loss, batch_size, sharding)(params, x, t, w)
+    return {k: float(v) for k, v in metrics.items()}
