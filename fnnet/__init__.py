@@ -52,6 +52,7 @@ _PUBLIC = {
     "SearchSpace": ("fnnet.structure.space", "SearchSpace"),
     "Candidate": ("fnnet.structure.space", "Candidate"),
     "cross_validate": ("fnnet.structure.cross_validation", "cross_validate"),
+    "search_report": ("fnnet.structure.report", None),
     # modules
     "activations": ("fnnet.model.activations", None),
     "initializers": ("fnnet.model.initializers", None),
@@ -103,6 +104,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; never run
     from fnnet.structure.cross_validation import cross_validate as cross_validate
     from fnnet.structure.evolution import SearchResult as SearchResult, load_splits as load_splits
     from fnnet.structure.evolution import search as search
+    from fnnet.structure import report as search_report  # noqa: F401 (a face name)
     from fnnet.structure.space import Candidate as Candidate, SearchSpace as SearchSpace
     from fnnet.training import parallel as parallel
     from fnnet.training.ensemble import EnsembleResult as EnsembleResult, ensemble_accuracy as ensemble_accuracy

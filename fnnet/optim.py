@@ -98,7 +98,7 @@ def weights_only(params) -> Any:
     return _named_leaves(params, "w")
 
 
-def biases(params) -> Any:
+def biases_only(params) -> Any:
     """Mask tree: True on every leaf under a ``"b"`` dict key (fnnet biases), False elsewhere."""
     return _named_leaves(params, "b")
 

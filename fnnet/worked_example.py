@@ -93,7 +93,7 @@ def train(params, steps: int = STEPS, *, train_biases: bool = False, order: str 
 def _train(params, steps, train_biases, order):
     dtype = params[0]["w"].dtype
     x, t = _data(dtype)
-    opt = optim.sgd(ETA) if train_biases else optax.chain(optim.sgd(ETA), optim.freeze(optim.biases))
+    opt = optim.sgd(ETA) if train_biases else optax.chain(optim.sgd(ETA), optim.freeze(optim.biases_only))
 
     def step(carry, _):
         params, state = carry

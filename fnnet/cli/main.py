@@ -12,7 +12,7 @@ import time
 
 from fnnet import loaders
 from fnnet.cli.evaluate import evaluate_command
-from fnnet.cli.parser import build_parser as _build_parser
+from fnnet.cli.parser import make_parser
 from fnnet.cli.predict import predict_command
 from fnnet.cli.resume import resume_command
 from fnnet.cli.search import search_command
@@ -52,14 +52,14 @@ def _terminate(signum, frame):
 
 def build_parser():
     """The command's argument parser."""
-    return _build_parser({"train": train_command, "resume": resume_command, "evaluate": evaluate_command,
-                          "predict": predict_command, "worked-example": worked_example_command,
-                          "search": search_command},
-                         "Train a digit recogniser (or a classifier of your own data), resume, evaluate and "
-                         "predict with it; and the notes' worked backpropagation example.")
+    return make_parser({"train": train_command, "resume": resume_command, "evaluate": evaluate_command,
+                        "predict": predict_command, "worked-example": worked_example_command,
+                        "search": search_command},
+                       "Train a digit recogniser (or a classifier of your own data), resume, evaluate and "
+                       "predict with it; and the notes' worked backpropagation example.")
 
 
-def main(argv=None) -> int:
+def run(argv=None) -> int:
     """Run the command; returns its exit status (2 for any mistake, said in one line;
     130 or 143 when interrupted or terminated)."""
     try:
@@ -95,9 +95,9 @@ def main(argv=None) -> int:
 
 
 def entry() -> None:
-    """The console script: ``main``, then an exit that skips the interpreter's teardown
+    """The console script: ``run``, then an exit that skips the interpreter's teardown
     after an interrupt (which can crash while XLA is compiling)."""
-    code = main()
+    code = run()
     if code in (130, 143):
         sys.stdout.flush()
         sys.stderr.flush()

@@ -185,7 +185,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
-def build_parser(commands, description: str) -> argparse.ArgumentParser:
+def make_parser(commands, description: str) -> argparse.ArgumentParser:
     """The command's parser; ``commands`` maps each subcommand to the function it runs."""
     parser = _Parser(prog="fnnet", description=description)
     sub = parser.add_subparsers(dest="command", required=True)

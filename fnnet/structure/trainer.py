@@ -21,7 +21,7 @@ from fnnet.structure.padding import Group, init, masks
 from fnnet.training.ensemble import fit_many
 
 #: The loss of every candidate: ``fnnet train``'s default (cross-entropy on logits).
-LOSS = losses.cross_entropy(from_logits=True)
+CANDIDATE_LOSS = losses.cross_entropy(from_logits=True)
 
 
 def per_program() -> int:
@@ -86,7 +86,7 @@ def _train_part(group: Group, params, keys, train_data, epochs, batch_size, eval
     hp = {"learning_rate": np.array([c.lr for c in group.members]), "l2": np.array([c.l2 for c in group.members]),
           "dropout": np.array([c.dropout for c in group.members]), "mask": masks(group),
           "which": np.array([names.index(c.optimizer) for c in group.members], np.int32)}
-    result = fit_many(group.net, LOSS, optimizer_maker(names), params, train_data,
+    result = fit_many(group.net, CANDIDATE_LOSS, optimizer_maker(names), params, train_data,
                       keys=jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), epochs=epochs,
                       batch_size=batch_size, hyperparams=hp, grad=grad, early_stopping=early_stopping,
                       validation_data=validation)

@@ -72,7 +72,7 @@ def to_device(x, t, in_features: int, out_features: int, dtype, what: str = "dat
 _KNOWN: dict[int, tuple] = {}  # id(array) -> (weakref, {fact: value})
 
 
-def weights(w, n: int, dtype, what: str = "data"):
+def example_weights(w, n: int, dtype, what: str = "data"):
     """Per-example weights checked (shape (n,), finite, >= 0, not all 0) as a device
     array in ``dtype``."""
     values = np.asarray(w)

@@ -200,7 +200,7 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     accuracy = device_data.is_classification(t) if accuracy is None else accuracy
     x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
     n = x.shape[0]
-    w = None if w is None else device_data.weights(w, n, dtype, "data")
+    w = None if w is None else device_data.example_weights(w, n, dtype, "data")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
     val = None if validation_data is None else device_data.to_device(

@@ -70,7 +70,7 @@ def evaluate(net: Network, loss, params, data, *, batch_size: int = 1024, mesh=N
     x, t, w = device_data.unpack(data, loss)
     dtype = net.param_dtype(params)
     x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
-    w = None if w is None else device_data.weights(w, x.shape[0], dtype, "data")
+    w = None if w is None else device_data.example_weights(w, x.shape[0], dtype, "data")
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
     if sharding is not None:
         params, x, t, w = parallel.replicate(sharding, (params, x, t, w))

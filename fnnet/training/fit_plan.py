@@ -61,7 +61,7 @@ def plan(net: Network, loss, optimizer: optax.GradientTransformation, params, x,
         accuracy = device_data.is_classification(t)
     x_dev, t_dev = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
     if w is not None:
-        w = device_data.weights(w, x_dev.shape[0], dtype, "data")
+        w = device_data.example_weights(w, x_dev.shape[0], dtype, "data")
     n = x_dev.shape[0]
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
