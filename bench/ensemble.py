@@ -1,6 +1,6 @@
-"""Ensemble throughput: ``fnnet.ensemble.fit_many`` trains N networks of one shape in one
+"""Ensemble throughput: ``fnnet.fit_many`` trains N networks of one shape in one
 vmapped compiled program (and, as "1 at a time", with ``members_at_once=1``: one program
-that loops over the members); against it, N separate ``fnnet.train.fit`` calls one after
+that loops over the members); against it, N separate ``fnnet.fit`` calls one after
 another and N Equinox per-step loops (``bench.contenders.peer_equinox``, the peer's
 documented pattern). The figure is aggregate model-updates per second: members × updates
 per member / seconds.
@@ -28,7 +28,7 @@ from bench.contenders import fnnet_fit, peer_equinox
 from bench.contenders.common import Skip, Task
 
 #: The networks. ``digits`` is what ``fnnet train`` builds on the bundled digits by default
-#: (fnnet.settings.DEFAULTS: one hidden layer of 256 ReLU, Adam 1e-3, batch 32, about 1,150
+#: (fnnet.runs.settings.DEFAULTS: one hidden layer of 256 ReLU, Adam 1e-3, batch 32, about 1,150
 #: training examples) less its dropout 0.2 and validation pass, so that all three contenders
 #: train the same network; the data are synthetic, of digits' shape. ``mnist`` is
 #: bench.configs' mnist with fewer examples, so N = 512 (340M parameters) fits a CPU run.
@@ -114,11 +114,11 @@ class NetBench:
 
     def fit_many(self, params, keys, at_once=None):
         import jax
-        from fnnet import ensemble
 
-        result = ensemble.fit_many(self.net, self.loss, self.optimizer, params, self.data, keys=keys,
-                                   epochs=self.task.epochs, batch_size=self.config.batch,
-                                   members_at_once=at_once)
+        import fnnet
+
+        result = fnnet.fit_many(self.net, self.loss, self.optimizer, params, self.data, keys=keys,
+                                epochs=self.task.epochs, batch_size=self.config.batch, members_at_once=at_once)
         jax.block_until_ready(result.params)
         return result
 
@@ -126,8 +126,8 @@ class NetBench:
         import jax
         import fnnet
 
-        result = fnnet.train.fit(self.net, self.loss, self.optimizer, params, self.data, key=key,
-                                 epochs=self.task.epochs, batch_size=self.config.batch)
+        result = fnnet.fit(self.net, self.loss, self.optimizer, params, self.data, key=key,
+                           epochs=self.task.epochs, batch_size=self.config.batch)
         jax.block_until_ready(result.params)
         return result
 

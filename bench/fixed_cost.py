@@ -22,7 +22,8 @@ def measure(rounds: int = 5, min_round_s: float = 0.5) -> dict:
     from bench.configs import CONFIGS, make_data
     from bench.contenders import fnnet_fit, pure_jax
     from bench.contenders.common import Task
-    from fnnet import fit_plan, losses
+    from fnnet import losses
+    from fnnet.training import fit_plan
 
     config = CONFIGS["worked-example"]
     task = Task(config, *make_data(config), epochs=1, accelerator=jax.default_backend() != "cpu")

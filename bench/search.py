@@ -1,15 +1,15 @@
 """Structure-search throughput: candidates evaluated (trained, then scored on validation and
 test) per second by ``fnnet.search`` on digits (population 64, 5 generations: one compiled
-program per depth, ``fnnet.search_pad``) against the same candidates trained one after
-another with ``fnnet.fit`` (``fnnet train``'s network and optimizer for each, then
-``fnnet.step.evaluate``).
+program per depth, ``fnnet.structure.padding``) against the same candidates trained one
+after another with ``fnnet.fit`` (``fnnet train``'s network and optimizer for each, then
+``fnnet.evaluate``).
 
     python -m bench.search [--population 64] [--generations 5] [--epochs 10] [--timed 12] [--json PATH]
 
 Both start cold, compilation included. The search's first generation compiles its
 programs; later generations reuse them where their groups' padded shapes recur (widths
-rounded to powers of two, members trained ``search_train.per_program()`` at a time), so it
-is reported on its own as well as the whole search. A fit per candidate compiles each.
+rounded to powers of two, members trained ``fnnet.structure.trainer.per_program()`` at a
+time), so it is reported on its own as well as the whole search. A fit per candidate compiles each.
 The sequential baseline is linear in the candidates: ``--timed`` of them, spread evenly
 over the search's, are run and the time is scaled (marked ``~``).
 """
@@ -26,19 +26,18 @@ import numpy as np
 def _sequential(candidates, splits, classes, epochs, batch_size, seed) -> float:
     import jax
 
-    from fnnet import prepare, settings
-    from fnnet.fit import fit
-    from fnnet.step import evaluate
+    from fnnet import evaluate, fit
+    from fnnet.runs import preparation, settings
 
     start = time.perf_counter()
     for i, c in enumerate(candidates):
-        config = {**settings.settings(**c.settings()), "in_features": 64, "classes": classes}
-        net, loss, optimizer = prepare.build(config)
+        config = {**settings.with_defaults(**c.settings()), "in_features": 64, "classes": classes}
+        net, loss, optimizer = preparation.build(config)
         key = jax.random.key(seed + i)
         result = fit(net, loss, optimizer, net.init(jax.random.fold_in(key, 0)), splits["train"],
                      key=jax.random.fold_in(key, 1), epochs=epochs, batch_size=batch_size)
         for name in ("val", "test"):
-            evaluate(net, loss, result.params, *splits[name])
+            evaluate(net, loss, result.params, splits[name])
     return time.perf_counter() - start
 
 
@@ -57,15 +56,15 @@ def main(argv=None) -> dict:
     import jax
 
     from bench import report
-    from fnnet import search, search_train
-    from fnnet.search_space import SearchSpace
+    import fnnet
+    from fnnet.structure import trainer
 
-    splits, _, classes = search.load_splits(data="digits")
+    splits, _, classes = fnnet.load_splits(data="digits")
     jax.block_until_ready(jax.jit(lambda a: a + 1)(np.float32(0)))  # the backend's start, for neither side
     start = time.perf_counter()
     ends = []
-    result = search.search(splits, SearchSpace(), population=args.population, generations=args.generations,
-                           seed=args.seed, epochs=args.epochs, on_generation=lambda g: ends.append(time.perf_counter()))
+    result = fnnet.search(splits, fnnet.SearchSpace(), population=args.population, generations=args.generations,
+                          seed=args.seed, epochs=args.epochs, on_generation=lambda g: ends.append(time.perf_counter()))
     searched, first = time.perf_counter() - start, ends[0] - start
     trained = sorted(result.leaderboard, key=lambda e: e.generation)  # each candidate trained once
     assert len(trained) == sum(g.evaluated for g in result.generations)
@@ -75,7 +74,7 @@ def main(argv=None) -> dict:
     gen1 = result.generations[0].evaluated
     figures = {"population": args.population, "generations": len(result.generations), "epochs": args.epochs,
                "evaluated": len(trained), "programs": [g.programs for g in result.generations],
-               "per_program": search_train.per_program(),
+               "per_program": trainer.per_program(),
                "first_generation_s": first, "first_generation_speedup": per_fit * gen1 / first,
                "search_s": searched, "search_cand_per_s": len(trained) / searched,
                "fit_s_per_candidate": per_fit, "fit_cand_per_s": 1 / per_fit,

@@ -1,6 +1,6 @@
 """A layer of your own: layer normalization with its hand-written backward pass.
 
-Any hashable object with the Layer protocol's members (``fnnet.layers.Layer``) can go
+Any hashable object with the Layer protocol's members (``fnnet.Layer``) can go
 in a Network; nothing in fnnet has to know about it. ``LayerNorm`` normalizes each
 example over its features and applies a learned gain g and bias b:
 
@@ -22,7 +22,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from fnnet import Dense, Network, gradcheck, layers, losses
+import fnnet
+from fnnet import Dense, Network, gradcheck, losses
 
 
 class LayerNormCache(NamedTuple):
@@ -30,7 +31,7 @@ class LayerNormCache(NamedTuple):
     r: jax.Array  # (batch, 1): 1 / sqrt(σ² + ε)
 
 
-@layers.register  # so Network.to_config / from_config can describe it
+@fnnet.register_layer  # so Network.to_config / from_config can describe it
 @dataclass(frozen=True)
 class LayerNorm:
     """``a = g ⊙ (a_prev − μ) / sqrt(σ² + ε) + b`` per example; g, b: (features,)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import jax
 
 import fnnet
-from fnnet import data, losses, optim, plots, train
+from fnnet import data, losses, optim, plots
 
 OUTPUT = Path(__file__).parent / "output"
 
@@ -24,10 +24,10 @@ def main(epochs: int = 60, plot: bool = True, seed: int = 0):
     tr, va, te = [(std.apply(a), b) for a, b in (tr, va, te)]
     net = fnnet.mlp([64, 256, 10], activation="relu", dropout=0.2)
     loss = losses.cross_entropy(from_logits=True)
-    result = train.fit(net, loss, optim.adam(1e-3), net.init(jax.random.key(seed)), tr,
+    result = fnnet.fit(net, loss, optim.adam(1e-3), net.init(jax.random.key(seed)), tr,
                        key=jax.random.key(seed + 1), epochs=epochs, batch_size=32,
-                       validation_data=va, early_stopping=train.EarlyStopping(patience=10))
-    scores = {name: train.evaluate(net, loss, result.params, *split)
+                       validation_data=va, early_stopping=fnnet.EarlyStopping(patience=10))
+    scores = {name: fnnet.evaluate(net, loss, result.params, split)
               for name, split in (("train", tr), ("validation", va), ("test", te))}
     for name, m in scores.items():
         print(f"{name:<11} loss {m['loss']:.4f}  accuracy {m['accuracy']:.2%}")

@@ -1,7 +1,7 @@
 """Dropout as "a kind of ensemble" (the notes), against an explicit one.
 
 On the digits, 64-256-10 ReLU networks, Adam, the same epochs for all: an ensemble of N
-networks trained at once (``fnnet.ensemble.fit_many``, seeds 0..N-1; its prediction is
+networks trained at once (``fnnet.fit_many``, seeds 0..N-1; its prediction is
 the mean of the members' probabilities), one network with dropout 0.5 (each update
 trains a random thinned network; at test time the whole one stands for their average),
 and one plain network (member 0 trained alone by ``fit``: the same seed, so the same
@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 import fnnet
-from fnnet import data, ensemble, losses, optim, plots, train
+from fnnet import data, losses, optim, plots
 
 OUTPUT = Path(__file__).parent / "output"
 WIDTHS = [64, 256, 10]
@@ -35,18 +35,18 @@ def main(epochs: int = 40, members: int = 8, plot: bool = True, rate: float = 0.
     seeds = [jax.random.key(i) for i in range(members)]
     params = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[net.init(k) for k in seeds])
     keys = jnp.stack([jax.random.fold_in(k, 1) for k in seeds])
-    many = ensemble.fit_many(net, loss, adam, params, tr, keys=keys, **common)
-    member_acc = [train.evaluate(net, loss, p, *te)["accuracy"] for p in ensemble.unstack(many.params)]
+    many = fnnet.fit_many(net, loss, adam, params, tr, keys=keys, **common)
+    member_acc = [fnnet.evaluate(net, loss, p, te)["accuracy"] for p in fnnet.unstack(many.params)]
 
     table = {f"member {i}": acc for i, acc in enumerate(member_acc)}
     table["mean of members"] = sum(member_acc) / members
-    table[f"ensemble of {members}"] = ensemble.accuracy(net, many.params, *te)
+    table[f"ensemble of {members}"] = fnnet.ensemble_accuracy(net, many.params, *te)
     curves = {"members (mean)": [sum(h[e]["val_accuracy"] for h in many.histories) / members
                                  for e in range(epochs)]}
     for name, dropout in ((f"dropout {rate}", rate), ("plain", 0.0)):
         one = fnnet.mlp(WIDTHS, activation="relu", dropout=dropout)
-        result = train.fit(one, loss, adam, one.init(seeds[0]), tr, key=jax.random.fold_in(seeds[0], 1), **common)
-        table[name] = train.evaluate(one, loss, result.params, *te)["accuracy"]
+        result = fnnet.fit(one, loss, adam, one.init(seeds[0]), tr, key=jax.random.fold_in(seeds[0], 1), **common)
+        table[name] = fnnet.evaluate(one, loss, result.params, te)["accuracy"]
         curves[name] = [h["val_accuracy"] for h in result.history]
 
     print(f"test accuracy on {len(te[0])} digits after {epochs} epochs (64-256-10 ReLU, Adam)")

@@ -12,7 +12,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from fnnet import Dense, Maxout, Network, data, losses, optim, plots, train
+from fnnet import Dense, Maxout, Network, data, evaluate, fit, losses, optim, plots
 
 OUTPUT = Path(__file__).parent / "output"
 
@@ -28,9 +28,9 @@ def main(epochs: int = 30, plot: bool = True):
             "maxout, 4 pieces": Network(64, (Maxout(128, 4), Dense(10)))}
     results, curves = {}, {}
     for name, net in nets.items():
-        r = train.fit(net, loss, optim.adam(1e-3), net.init(jax.random.key(0)), tr,
-                      key=jax.random.key(1), epochs=epochs, batch_size=32, validation_data=va)
-        results[name] = train.evaluate(net, loss, r.params, *te)["accuracy"]
+        r = fit(net, loss, optim.adam(1e-3), net.init(jax.random.key(0)), tr,
+                key=jax.random.key(1), epochs=epochs, batch_size=32, validation_data=va)
+        results[name] = evaluate(net, loss, r.params, te)["accuracy"]
         curves[name] = [h["val_loss"] for h in r.history]
         print(f"{name:<18} test accuracy {results[name]:.2%}")
         if isinstance(net.layers[0], Maxout):

@@ -10,7 +10,7 @@ from pathlib import Path
 import jax
 
 import fnnet
-from fnnet import data, losses, optim, plots, train
+from fnnet import data, losses, optim, plots
 
 OPTIMIZERS = {
     "sgd (eta 0.1)": optim.sgd(0.1),
@@ -31,7 +31,7 @@ def main(epochs: int = 20, plot: bool = True):
     params = net.init(jax.random.key(0))
     curves = {}
     for name, optimizer in OPTIMIZERS.items():
-        result = train.fit(net, losses.cross_entropy(from_logits=True), optimizer, params,
+        result = fnnet.fit(net, losses.cross_entropy(from_logits=True), optimizer, params,
                            (x_train, y_train), key=jax.random.key(1), epochs=epochs, batch_size=32)
         curves[name] = [h["loss"] for h in result.history]
     names = list(curves)

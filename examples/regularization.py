@@ -12,7 +12,7 @@ import jax
 import optax
 
 import fnnet
-from fnnet import data, losses, optim, plots, train
+from fnnet import data, losses, optim, plots
 
 OUTPUT = Path(__file__).parent / "output"
 ETA = 1e-3
@@ -25,7 +25,7 @@ def variants():
         "L2 (lambda 1e-2)": (0.0, optax.chain(optim.l2(1e-2), sgd), None),
         "L1 (lambda 1e-3)": (0.0, optax.chain(optim.l1(1e-3), sgd), None),
         "dropout 0.5": (0.5, sgd, None),
-        "early stopping": (0.0, sgd, train.EarlyStopping(monitor="val_loss", patience=5)),
+        "early stopping": (0.0, sgd, fnnet.EarlyStopping(monitor="val_loss", patience=5)),
     }
 
 
@@ -39,10 +39,10 @@ def main(epochs: int = 150, plot: bool = True, n_train: int = 300):
     table, curves = {}, {}
     for name, (dropout, optimizer, stopper) in variants().items():
         net = fnnet.mlp([64, 256, 256, 10], activation="relu", dropout=dropout)
-        result = train.fit(net, loss, optimizer, net.init(jax.random.key(0)), tr,
+        result = fnnet.fit(net, loss, optimizer, net.init(jax.random.key(0)), tr,
                            key=jax.random.key(1), epochs=epochs, batch_size=32,
                            validation_data=va, early_stopping=stopper)
-        table[name] = {split: train.evaluate(net, loss, result.params, *d)["accuracy"]
+        table[name] = {split: fnnet.evaluate(net, loss, result.params, d)["accuracy"]
                        for split, d in (("train", tr), ("test", te))}
         table[name]["epochs"] = len(result.history)
         curves[name] = [h["val_accuracy"] for h in result.history]

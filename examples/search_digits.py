@@ -5,7 +5,7 @@ activation, dropout, L2, optimizer and learning rate, on the bundled digits.
 1. Search (fitness: validation accuracy; ``fnnet train``'s default network, 64-256-10
    ReLU with dropout 0.2 and Adam 1e-3, is among the first candidates).
 2. Score the search's best few and the default again by 5-fold cross-validation on
-   every example outside the test split (``fnnet.search_cv``): the validation split's
+   every example outside the test split (``fnnet.cross_validate``): the validation split's
    270 examples alone cannot tell them apart. The highest score is the network found.
 3. Train both as ``fnnet train`` does, from five initial draws each: the default with
    its own settings (early stopping), the network found with the settings written for it
@@ -31,19 +31,17 @@ def train_like_fnnet(given: dict, draws=(0,)) -> dict:
     parameter count and test accuracies."""
     import jax
 
-    from fnnet import experiment, prepare
-    from fnnet.fit import fit
-    from fnnet.step import evaluate
+    from fnnet import evaluate, fit, pipeline
 
-    plan = experiment.plan(given)
+    plan = pipeline.plan_run(given)
     config, splits = plan.config, plan.splits
-    stopping = prepare.stopper(config, splits["val"] is not None)
+    stopping = pipeline.stopper(config, splits["val"] is not None)
     tests = []
     for draw in draws:
-        state = prepare.template(plan.net, plan.optimizer, {**config, "seed": config["seed"] + draw}, stopping)
+        state = pipeline.template(plan.net, plan.optimizer, {**config, "seed": config["seed"] + draw}, stopping)
         result = fit(plan.net, plan.loss, plan.optimizer, state, splits["train"], epochs=config["epochs"],
                      batch_size=config["batch_size"], validation_data=splits["val"], early_stopping=stopping)
-        tests.append(float(evaluate(plan.net, plan.loss, result.params, *splits["test"])["accuracy"]))
+        tests.append(float(evaluate(plan.net, plan.loss, result.params, splits["test"])["accuracy"]))
     params = sum(int(leaf.size) for leaf in jax.tree.leaves(result.params))
     return {"params": params, "tests": tests, "test_accuracy": sum(tests) / len(tests), "splits": splits,
             "config": config}
@@ -59,8 +57,7 @@ def main(population: int = 32, generations: int = 5, epochs: int = 60, patience:
     mean), tests}, "searched": {params, val_accuracy, cv_accuracy, test_accuracy (as the
     search trained it, or None for the default), retrained_test_accuracy (the mean),
     retrained_tests, network}, "settings": its configuration, "programs": per generation}``."""
-    from fnnet import search, search_cv, search_report
-    from fnnet.search_space import Candidate, SearchSpace
+    from fnnet import Candidate, SearchSpace, cross_validate, search, search_report
 
     out = Path(out or OUTPUT)
     base = train_like_fnnet({"data": "digits", "seed": seed, "epochs": default_epochs}, range(draws))
@@ -72,16 +69,16 @@ def main(population: int = 32, generations: int = 5, epochs: int = 60, patience:
         initial = [space.check(default)]
     except ValueError:
         initial = []
-    result = search.search(base["splits"], space, population=population, generations=generations, seed=seed,
-                           epochs=epochs, patience=patience, initial=initial, on_generation=lambda g: print(
-                               f"generation {g.generation}: best {g.best:.2%}, mean {g.mean:.2%}, "
-                               f"{g.programs} program(s), {g.seconds:.0f} s"))
-    print("\n".join(search_report.leaderboard(result, finalists)))
+    result = search(base["splits"], space, population=population, generations=generations, seed=seed,
+                    epochs=epochs, patience=patience, initial=initial, on_generation=lambda g: print(
+                        f"generation {g.generation}: best {g.best:.2%}, mean {g.mean:.2%}, "
+                        f"{g.programs} program(s), {g.seconds:.0f} s"))
+    print("\n".join(search_report.leaderboard_lines(result, finalists)))
     entries = {e.candidate: e for e in result.leaderboard}
     finals = [e.candidate for e in result.leaderboard[:finalists]] + initial
     finals = list(dict.fromkeys(finals))  # the default may be among the best already
-    scores = search_cv.cross_validate(finals, base["splits"], folds=folds, epochs=epochs, seed=seed,
-                                      pieces=space.pieces, patience=patience)
+    scores = cross_validate(finals, base["splits"], folds=folds, epochs=epochs, seed=seed,
+                            pieces=space.pieces, patience=patience)
     print(f"\n{folds}-fold cross-validation on the {len(base['splits']['train'][0]) + len(base['splits']['val'][0])} "
           "examples outside the test split:")
     for c, score in sorted(zip(finals, scores), key=lambda p: -p[1]):

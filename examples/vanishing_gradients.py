@@ -11,7 +11,7 @@ from pathlib import Path
 import jax
 
 import fnnet
-from fnnet import data, diagnostics, losses, optim, plots, train
+from fnnet import data, diagnostics, losses, optim, plots
 
 OUTPUT = Path(__file__).parent / "output"
 DEPTH, WIDTH = 8, 32
@@ -27,7 +27,7 @@ def main(epochs: int = 10, plot: bool = True):
         net = fnnet.mlp([64] + [WIDTH] * DEPTH + [10], activation=activation)
         params = net.init(jax.random.key(0))
         norms[f"{activation}, initial"] = diagnostics.gradient_norms(net, loss, params, x, y)
-        result = train.fit(net, loss, optim.sgd(0.1), params, (x, y), key=jax.random.key(1),
+        result = fnnet.fit(net, loss, optim.sgd(0.1), params, (x, y), key=jax.random.key(1),
                            epochs=epochs, batch_size=32)
         norms[f"{activation}, after {epochs} epochs"] = diagnostics.gradient_norms(
             net, loss, result.params, x, y)

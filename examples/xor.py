@@ -7,7 +7,7 @@ Plain SGD (η = 0.5) on one example at a time, squared error, as in the notes' c
 import jax
 
 import fnnet
-from fnnet import data, losses, optim, train
+from fnnet import data, losses, optim
 
 NET = fnnet.Network(2, (fnnet.Dense(5, "sigmoid"), fnnet.Dense(1, "sigmoid")))
 
@@ -15,7 +15,7 @@ NET = fnnet.Network(2, (fnnet.Dense(5, "sigmoid"), fnnet.Dense(1, "sigmoid")))
 def main(seed: int = 0, epochs: int = 2500):
     x, labels = data.xor()
     params = NET.init(jax.random.key(seed))
-    result = train.fit(NET, losses.squared_error("sum"), optim.sgd(0.5), params, (x, labels),
+    result = fnnet.fit(NET, losses.squared_error("sum"), optim.sgd(0.5), params, (x, labels),
                        key=jax.random.key(seed + 1), epochs=epochs, batch_size=1)
     y = NET.apply(result.params, x)
     for xi, yi, ti in zip(x, y, labels):

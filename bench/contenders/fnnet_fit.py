@@ -1,4 +1,4 @@
-"""fnnet as its users call it: one ``fnnet.train.fit`` over the data per repetition."""
+"""fnnet as its users call it: one ``fnnet.fit`` over the data per repetition."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def _make(task: Task, grad: str) -> Runner:
 
     def run():
         # A fresh run from the same parameters each time: a fixed amount of work.
-        result = fnnet.train.fit(net, loss, optimizer, params, data, key=key,
-                                 epochs=task.epochs, batch_size=config.batch, grad=grad)
+        result = fnnet.fit(net, loss, optimizer, params, data, key=key,
+                           epochs=task.epochs, batch_size=config.batch, grad=grad)
         jax.block_until_ready(result.params)
         last["result"] = result
 
@@ -68,17 +68,17 @@ def make_backprop(task: Task) -> Runner:
 
 def make_epochs(task: Task) -> Runner:
     """fnnet's compiled epochs called directly, as a user's own loop would:
-    ``jax.jit(train.make_epochs(train.make_epoch(...), E))`` on a TrainState, with none of
+    ``jax.jit(fnnet.make_epochs(fnnet.make_epoch(...), E))`` on a TrainState, with none of
     fit's per-call validation, state set-up and history."""
     import jax
     import fnnet
 
     config = task.config
     net, params, loss, optimizer = _setup(config)
-    epoch = fnnet.train.make_epoch(net, loss, optimizer, batch_size=config.batch,
-                                   accuracy=config.loss != "squared_error")
-    program = jax.jit(fnnet.train.make_epochs(epoch, task.epochs))
-    state = {"train": fnnet.train.init_state(params, optimizer, jax.random.key(1)), "metrics": None}
+    epoch = fnnet.make_epoch(net, loss, optimizer, batch_size=config.batch,
+                             accuracy=config.loss != "squared_error")
+    program = jax.jit(fnnet.make_epochs(epoch, task.epochs))
+    state = {"train": fnnet.init_state(params, optimizer, jax.random.key(1)), "metrics": None}
 
     def run():
         state["train"], state["metrics"] = program(state["train"], task.x_dev, task.t_dev, None, task.epochs)
