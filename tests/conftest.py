@@ -29,7 +29,7 @@ def x64():
 
 def pytest_sessionfinish(session):
     # Under pytest-xdist each worker hands its record to the controller.
-    from tests import worst_seen
+    from tests.support import worst_seen
 
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
@@ -37,14 +37,14 @@ def pytest_sessionfinish(session):
 
 
 def pytest_testnodedown(node, error):
-    from tests import worst_seen
+    from tests.support import worst_seen
 
     for name, value in getattr(node, "workeroutput", {}).get("fnnet_worst", {}).items():
         worst_seen.record(name, value)
 
 
 def pytest_terminal_summary(terminalreporter):
-    from tests import worst_seen
+    from tests.support import worst_seen
 
     if worst_seen.WORST:
         terminalreporter.section("worst gradient disagreement seen (normwise relative, per leaf)")

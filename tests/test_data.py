@@ -11,18 +11,6 @@ import pytest
 
 from fnnet import data
 
-
-def test_loader_names_in_data_still_work_with_a_deprecation_warning():
-    # The loaders live in fnnet.loaders (their tests are in test_loaders.py).
-    from fnnet import loaders
-
-    for name in ("DataError", "load", "load_csv", "load_idx", "load_mnist", "load_npz", "load_svmlight"):
-        with pytest.warns(DeprecationWarning, match=f"fnnet.data.{name} is fnnet.loaders.{name}"):
-            assert getattr(data, name) is getattr(loaders, name)
-    with pytest.raises(AttributeError):
-        data.to_device  # noqa: B018 (moved to fnnet.device_data)
-
-
 # --- bundled sets, labels --------------------------------------------------------------
 
 

@@ -1,11 +1,15 @@
 """The examples do what their docstrings say."""
 
 import importlib.util
-import pathlib
+import json
 
 import pytest
 
-EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
+from fnnet.runs import settings
+from tests.support import ROOT
+from tests.support.search import SMALL, SPACE
+
+EXAMPLES = ROOT / "examples"
 
 
 def load(name):
@@ -88,3 +92,15 @@ def test_ensemble_vs_dropout_example(tmp_path, monkeypatch):
     assert abs(table["plain"] - table["member 0"]) <= 1 / 359
     assert 0.8 < table["dropout 0.5"] <= 1
     assert (tmp_path / "ensemble_vs_dropout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_search_digits_example_runs_with_tiny_arguments(tmp_path):
+    numbers = load("search_digits").main(generations=2, default_epochs=2, space=SPACE, out=tmp_path, plot=False, folds=3,
+                                         draws=2, finalists=2, patience=1, **SMALL)
+    assert numbers["default"]["params"] == 64 * 256 + 256 + 256 * 10 + 10 and len(numbers["default"]["tests"]) == 2
+    searched = numbers["searched"]
+    assert 0 < searched["test_accuracy"] <= 1 and 0 < searched["cv_accuracy"] <= 1
+    assert searched["retrained_test_accuracy"] == sum(searched["retrained_tests"]) / 2
+    assert numbers["programs"] == [1, 1]
+    written = json.loads((tmp_path / "search_best.json").read_text())
+    assert settings.with_defaults(**written) and written["patience"] == 1 and written["epochs"] == 2

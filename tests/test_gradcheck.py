@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fnnet import Dense, Network, gradcheck, gradcheck_fn, losses
-
-from . import worst_seen
+from fnnet import Dense, Maxout, Network, gradcheck, losses
+from tests.model.test_backprop import materialize
+from tests.model.test_network import MIXED, mixed_problem
+from tests.support import worst_seen
 
 
 def mlp_params(dtype, n_in=3, n_hidden=5, n_out=2, seed=0):
@@ -105,7 +106,7 @@ def test_the_users_gradient_can_be_the_reference(x64):
                                   reference="hand-written", methods=("autodiff",))
     assert report.reference == "hand-written" and {r.method for r in report.rows} == {"autodiff"}
     assert report.worst() < 1e-14 and report.dl_dy is None and "∂L/∂y" not in str(report)
-    assert gradcheck.compare_fn is gradcheck_fn.compare_fn
+    assert gradcheck.compare_fn is gradcheck.compare_fn
 
 
 def test_without_a_gradient_the_automatic_methods_are_checked(x64):
@@ -208,3 +209,56 @@ def test_a_network_report_says_where_backprop_takes_dl_dy_from(x64):
     assert plain.worst("backprop") < 1e-14
     # existing constructions without the new field still work
     assert gradcheck.Report("autodiff", "float32", 0.0, ()).dl_dy is None
+
+
+def test_forward_mode_on_a_network_that_jacfwd_gets_wrong_under_jit():
+    # A draw of the float32 suite: jax.jit(jax.jacfwd(f)) (jax 0.10.2, XLA CPU) returns a
+    # wrong gradient for this network; the checker's chunked forward mode must not.
+    problem = (Network(17, (Maxout(32, 4), Dense(4))), losses.cross_entropy("sum", from_logits=True),
+               16, False, True, False, 0)
+    net, loss, params, x, t, w, key, train = materialize(problem, "float32")
+    report = gradcheck.assert_gradients_close(net, loss, params, x, t, weights=w,
+                                              methods=("backprop", "forward"), rtol=1e-4)
+    assert report.worst("forward") < 1e-5
+
+
+def test_the_checker_catches_a_wrong_derivative(x64):
+    class Wrong(losses.SquaredError):
+        def dc_dy(self, y, t):  # off by a factor 1.001
+            return 1.001 * (y - t)
+
+    net = Network(3, (Dense(4, "tanh"), Dense(2)))
+    params = net.init(jax.random.key(0), jnp.float64)
+    x, t = jnp.ones((2, 3), jnp.float64), jnp.ones((2, 2), jnp.float64)
+    with pytest.raises(AssertionError, match="leaves disagree.*backprop"):
+        gradcheck.assert_gradients_close(net, Wrong(), params, x, t)
+    report = gradcheck.compare(net, losses.SquaredError(), params, x, t)
+    assert report.worst("backprop") < 1e-14
+    assert "[0]['w']" in str(report) and "central_difference" in str(report)
+
+
+def test_gradient_reports_name_unknown_methods():
+    net = Network(2, (Dense(1),))
+    with pytest.raises(ValueError, match="unknown methods \\['magic'\\]"):
+        gradcheck.gradients(net, "squared_error", net.init(jax.random.key(0)), jnp.ones(2), jnp.ones(1),
+                            methods=("magic",))
+
+
+def test_gradient_check_uses_bfloat16_tolerances():
+    params, x, t = mixed_problem()
+    loss = losses.cross_entropy(from_logits=True)
+    report = gradcheck.assert_gradients_close(MIXED, loss, params, x, t, key=jax.random.key(2), train=True,
+                                              methods=("backprop", "forward"))
+    assert report.dtype == "bfloat16" and report.worst("backprop") < gradcheck.RTOL["bfloat16"][0]
+
+    # A dense network's bfloat16 gradient is within a few percent of the float32 one. (With
+    # maxout, pieces within bfloat16 rounding of each other can swap winners: 0.4% of them
+    # here, which moves that layer's gradient by up to ~20%.)
+    dense = (Dense(64, "relu"), Dense(64, "tanh"), Dense(10))
+    mixed, full = Network(20, dense, compute_dtype="bfloat16"), Network(20, dense)
+    params = full.init(jax.random.key(0))
+    g16 = gradcheck.gradients(mixed, loss, params, x, t, methods=("backprop",))
+    g32 = gradcheck.gradients(full, loss, params, x, t, methods=("autodiff",))
+    for a, b in zip(jax.tree.leaves(g16["backprop"]), jax.tree.leaves(g32["autodiff"])):
+        assert a.dtype == jnp.float32
+        assert float(jnp.max(jnp.abs(a - b))) <= 0.05 * float(jnp.max(jnp.abs(b)))

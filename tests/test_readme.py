@@ -1,12 +1,13 @@
 """The README's research-script snippets run as written, and say what they claim."""
 
-import pathlib
 import re
 
 import jax
 import numpy as np
 
-README = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+from tests.support import ROOT
+
+README = (ROOT / "README.md").read_text()
 
 
 def _section(title: str) -> str:
@@ -35,3 +36,17 @@ def test_the_research_snippets_run_and_their_claims_hold():
         got = {"embed": pullback(dl_dh)[0], "head": head_grads}
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
             np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+
+
+def test_the_tour_runs_through_the_face_and_its_figures_are_sane():
+    (block,) = re.findall(r"```python\n(.*?)```", _section("A quick tour"), re.S)
+    assert "fnnet.fit(" in block and "fnnet.fit_many(" in block and "fnnet.search(" in block
+    scope: dict = {}
+    with jax.numpy_dtype_promotion("standard"):
+        exec(compile(block, "README.md", "exec"), scope)
+    result, many, found = scope["result"], scope["many"], scope["found"]
+    assert 1 <= len(result.history) <= 30 and scope["report"].worst("backprop") < 1e-4
+    fnnet, net, loss, x, labels = (scope[k] for k in ("fnnet", "net", "loss", "x", "labels"))
+    assert fnnet.evaluate(net, loss, result.params, (x, labels))["accuracy"] > 0.95
+    assert fnnet.ensemble_accuracy(net, many.params, x, labels) > 0.9 and len(many.histories) == 8
+    assert len(found.best.candidate.hidden) in (1, 2) and len(found.generations) == 2

@@ -1,8 +1,5 @@
 """The notes' worked example, figure by figure, in float64."""
 
-import json
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -91,21 +88,3 @@ def test_updates_run_as_one_compiled_loop():
 def test_bad_order_is_named():
     with pytest.raises(ValueError, match=r"order: expected one of \['simultaneous', 'notes'\]"):
         we.train(we.notes_params(jnp.float32), 1, order="random")
-
-
-def test_cli_prints_json():
-    out = subprocess.run([sys.executable, "-m", "fnnet", "worked-example", "--json"],
-                         capture_output=True, text=True, check=True).stdout
-    figures = json.loads(out)["figures"]
-    assert figures["E_total"] == pytest.approx(0.298371109, abs=1e-9)
-    assert figures["dE/dw5"] == pytest.approx(0.082167041, abs=1e-9)
-    assert figures["gradient_descent"]["E_after_10000"] == pytest.approx(3.51019e-5, abs=1e-9)
-
-
-def test_the_old_seed_spellings_still_work_with_a_deprecation_warning():
-    with pytest.warns(DeprecationWarning, match="SEED_QUOTES is now NOTES_QUOTES"):
-        assert we.SEED_QUOTES is we.NOTES_QUOTES
-    with pytest.warns(DeprecationWarning, match='order="seed" is now order="notes"'):
-        a, _ = we.train(we.notes_params(jnp.float32), 2, order="seed")
-    b, _ = we.train(we.notes_params(jnp.float32), 2, order="notes")
-    assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))

@@ -1,11 +1,10 @@
 """The benchmark command runs (a smoke test: no timing is asserted)."""
 
 import json
-import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).parent.parent
+from tests.support import ROOT
 
 
 def test_quick_benchmark_runs_and_writes_json(tmp_path):

@@ -2,16 +2,19 @@
 second search into the same folder is refused while the first runs, bad settings are
 refused before the folder is made, and a refused or failed search leaves no folder."""
 
+import importlib.util
 import json
 
-from fnnet import cli, locks
+import pytest
+
+from fnnet.cli import main as cli
+from fnnet.cli import search as search_command
+from fnnet.runs import settings
+from fnnet.storage import locks
+from tests.support.command import fnnet
 
 TINY = ["--population", "2", "--generations", "1", "--epochs", "1", "--depth", "1", "1", "--width", "8", "8",
         "--no-plot", "--quiet"]
-
-
-def fnnet(*argv):
-    return cli.main([str(a) for a in argv])
 
 
 def test_an_earlier_search_is_kept_unless_overwrite(tmp_path, capsys):
@@ -64,17 +67,32 @@ def test_patience_stops_candidates_early_and_is_written_with_the_best(tmp_path):
 
 
 def test_ctrl_c_keeps_the_best_of_the_generations_done(tmp_path, capsys, monkeypatch):
-    from fnnet import search_command
-
-    def bar(total, quiet):
-        def on_generation(g):
-            if g.generation == 2:
+    def bar(total, unit, quiet):
+        def show(label, text):
+            if label == "generation 2":
                 raise KeyboardInterrupt  # Ctrl-C as generation 2 ends
-        return on_generation, lambda: None
+        return show, lambda: None
 
-    monkeypatch.setattr(search_command, "_bar", bar)
+    monkeypatch.setattr(search_command, "progress", bar)
     out = tmp_path / "s"
     assert fnnet("search", *TINY, "--generations", "50", "--out", out) == 130
     err = capsys.readouterr().err
     assert err == f"fnnet search: interrupted after 2 generation(s); the best so far is in {out / 'best.json'}\n"
     assert json.loads((out / "best.json").read_text())["hidden"] == [8]
+
+
+def test_the_command_searches_and_writes_its_files(tmp_path, capsys):
+    args = cli.build_parser().parse_args(["search", "--population", "4", "--generations", "2", "--epochs", "2",
+                                          "--depth", "1", "1", "--width", "2", "8", "--activations", "sigmoid",
+                                          "tanh", "relu", "leaky_relu", "--out", str(tmp_path / "s"), "--top", "3"])
+    assert search_command.search_command(args) == 0
+    out = capsys.readouterr().out
+    assert "compiled programs per generation: [1, 1]" in out
+    assert f"fnnet train --config {tmp_path / 's' / 'best.json'}" in out
+    config = json.loads((tmp_path / "s" / "best.json").read_text())
+    assert settings.with_defaults(**config)["patience"] == 0
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "s" / "fitness.png").stat().st_size > 0
+    args.depth = [2, 1]
+    with pytest.raises(ValueError, match="SearchSpace.depth"):
+        search_command.search_command(args)

@@ -1,61 +1,17 @@
-"""Any loss: the new losses with their hand derivatives, user callables (with and without
-a ``grad``), per-example weights in ``fit``, and ∂L/∂x from the hand-written pass."""
+"""Calling any loss alike: user callables without a ``grad`` (∂L/∂y from ``jax.grad``)
+in backprop, ``fit`` and ``evaluate``, and one-line errors for losses that do not fit."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fnnet import Dense, Network, backprop, gradcheck, losses, optim, step
-from fnnet.fit import fit
+import fnnet
+from fnnet import Dense, Network, backprop, fit, gradcheck, losses, optim
 
 RNG = np.random.default_rng(0)
 
 
-def _np_bce(p, t):
-    return -(t * np.log(p) + (1 - t) * np.log1p(-p)).sum(-1)
-
-
-def _np_huber(r, d):
-    a = np.abs(r)
-    return np.where(a <= d, 0.5 * a * a, d * (a - 0.5 * d)).sum(-1)
-
-
-NEW_LOSSES = [  # (loss, output activation, outputs, targets maker, NumPy per-example C^n of (y, t))
-    (losses.binary_cross_entropy(), "sigmoid", 1, lambda n: RNG.integers(0, 2, n),
-     lambda y, t: _np_bce(y, t[:, None].astype(float))),
-    (losses.binary_cross_entropy(from_logits=True), "identity", 3, lambda n: RNG.integers(0, 2, (n, 3)) * 1.0,
-     lambda y, t: _np_bce(1 / (1 + np.exp(-y)), t)),
-    (losses.cross_entropy(label_smoothing=0.1), "softmax", 4, lambda n: RNG.integers(0, 4, n),
-     lambda y, t: -(((0.9 * np.eye(4)[t]) + 0.1 / 4) * np.log(y)).sum(-1)),
-    (losses.cross_entropy(from_logits=True, label_smoothing=0.2), "identity", 3, lambda n: RNG.integers(0, 3, n),
-     lambda y, t: -(((0.8 * np.eye(3)[t]) + 0.2 / 3) * (y - np.log(np.exp(y).sum(-1, keepdims=True)))).sum(-1)),
-    (losses.huber(0.5), "identity", 2, lambda n: RNG.normal(size=(n, 2)) * 2,
-     lambda y, t: _np_huber(y - t, 0.5)),
-]
-
-
-@pytest.mark.parametrize("case", NEW_LOSSES, ids=lambda c: repr(c[0]))
-def test_new_losses_match_numpy_and_their_hand_derivative_matches_jax_grad(x64, case):
-    loss, _, out, targets, reference = case
-    n = 6
-    y = RNG.normal(size=(n, out))
-    if out == 1 or isinstance(loss, losses.CrossEntropy) and not loss.from_logits:
-        y = jax.nn.sigmoid(y) if out == 1 else jax.nn.softmax(y, axis=-1)
-    y, t, w = jnp.asarray(y), jnp.asarray(targets(n)), jnp.asarray(RNG.uniform(0.5, 2, n))
-    want = np.sum(reference(np.asarray(y), np.asarray(t)) * np.asarray(w)) / np.sum(np.asarray(w))
-    np.testing.assert_allclose(float(loss(y, t, w)), want, rtol=1e-12)
-    np.testing.assert_allclose(loss.grad(y, t, w), jax.grad(lambda y: loss(y, t, w))(y), rtol=1e-11, atol=1e-15)
-
-
-@pytest.mark.parametrize("case", NEW_LOSSES, ids=lambda c: repr(c[0]))
-def test_the_checker_proves_backprop_through_each_new_loss(x64, case):
-    loss, activation, out, targets, _ = case
-    net = Network(3, (Dense(5, "tanh"), Dense(out, activation)))
-    params = net.init(jax.random.key(0), jnp.float64)
-    x, t = jnp.asarray(RNG.normal(size=(7, 3))), jnp.asarray(targets(7))
-    report = gradcheck.assert_gradients_close(net, loss, params, x, t, weights=jnp.asarray(RNG.uniform(0.5, 2, 7)))
-    assert report.worst("backprop") < 1e-12
 
 
 def _logits_cross_entropy(y, t):  # a user's loss: no grad method, no weights
@@ -89,48 +45,9 @@ def test_fit_step_and_evaluate_take_a_callable_loss():
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(mine.history.column("loss"), builtin.history.column("loss"), rtol=2e-5)
     assert mine.history[-1]["accuracy"] == builtin.history[-1]["accuracy"]
-    got = step.evaluate(net, _logits_cross_entropy, mine.params, x, t)
-    want = step.evaluate(net, "cross_entropy_logits", mine.params, x, t)
+    got = fnnet.evaluate(net, _logits_cross_entropy, mine.params, (x, t))
+    want = fnnet.evaluate(net, "cross_entropy_logits", mine.params, (x, t))
     np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-5)
-
-
-def test_weights_in_fit_equal_repeated_and_dropped_examples(x64):
-    net = Network(2, (Dense(3, "tanh"), Dense(1, "sigmoid")))
-    params = net.init(jax.random.key(0), jnp.float64)
-    x = RNG.normal(size=(6, 2))
-    t = RNG.integers(0, 2, 6)
-    w = np.array([2.0, 1.0, 0.0, 1.0, 3.0, 1.0])
-    reps = w.astype(int)
-    kw = dict(key=jax.random.key(2), epochs=5)
-    for reduction in ("mean", "sum"):
-        loss = losses.binary_cross_entropy(reduction)
-        weighted = fit(net, loss, optim.sgd(0.5), params, (x, t, w), batch_size=6, **kw)
-        repeated = fit(net, loss, optim.sgd(0.5), params, (np.repeat(x, reps, 0), np.repeat(t, reps)),
-                       batch_size=int(reps.sum()), **kw)
-        for a, b in zip(jax.tree.leaves(weighted.params), jax.tree.leaves(repeated.params)):
-            np.testing.assert_allclose(a, b, rtol=1e-12)
-        np.testing.assert_allclose(weighted.history.column("loss"), repeated.history.column("loss"), rtol=1e-12)
-
-
-def test_the_input_gradient_matches_jax_grad(x64):
-    net = Network(3, (Dense(4, "tanh"), Dense(2, "softmax")))
-    params = net.init(jax.random.key(3), jnp.float64)
-    for x, t in ((RNG.normal(size=(5, 3)), RNG.integers(0, 2, 5)), (RNG.normal(size=3), np.array(1))):
-        x = jnp.asarray(x)
-        value, (grads, g_x) = backprop.loss_and_grad(net, "cross_entropy", params, x, t, wrt_input=True)
-        want = jax.grad(lambda x: losses.cross_entropy()(net.apply(params, x), t))(x)
-        assert g_x.shape == x.shape
-        np.testing.assert_allclose(g_x, want, rtol=1e-12, atol=1e-16)
-        np.testing.assert_allclose(value, backprop.loss_and_grad(net, "cross_entropy", params, x, t)[0], rtol=0)
-
-
-def test_a_loss_with_its_own_field_first_constructs_as_expected():
-    assert losses.Huber(0.5) == losses.Huber(delta=0.5) and losses.Huber(0.5).reduction == "mean"
-    assert losses.Huber(delta=0.5, reduction="sum").delta == 0.5
-    assert losses.SquaredError("sum").reduction == "sum"  # the notes' losses keep theirs first
-    assert losses.get("huber", "sum") == losses.Huber(reduction="sum")
-    with pytest.raises(ValueError, match="Huber: delta must be a number > 0, got -1"):
-        losses.Huber(-1)
 
 
 def test_bad_losses_get_one_line_errors():

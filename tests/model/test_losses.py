@@ -117,3 +117,51 @@ def test_concrete_labels_out_of_range_are_an_error_not_a_number(make):
     assert jnp.isnan(jax.jit(make())(y, jnp.array([-1, 2, 3])))
     assert jnp.isnan(jax.jit(single)(jnp.full((2, 1), 0.5), jnp.array([0, 2])))
     assert jnp.all(jnp.isnan(jax.jit(jax.grad(make()))(y, jnp.array([0, 12, 3]))[1]))  # its gradient too
+
+
+RNG = np.random.default_rng(0)
+
+
+def _np_bce(p, t):
+    return -(t * np.log(p) + (1 - t) * np.log1p(-p)).sum(-1)
+
+
+def _np_huber(r, d):
+    a = np.abs(r)
+    return np.where(a <= d, 0.5 * a * a, d * (a - 0.5 * d)).sum(-1)
+
+
+NEW_LOSSES = [  # (loss, output activation, outputs, targets maker, NumPy per-example C^n of (y, t))
+    (losses.binary_cross_entropy(), "sigmoid", 1, lambda n: RNG.integers(0, 2, n),
+     lambda y, t: _np_bce(y, t[:, None].astype(float))),
+    (losses.binary_cross_entropy(from_logits=True), "identity", 3, lambda n: RNG.integers(0, 2, (n, 3)) * 1.0,
+     lambda y, t: _np_bce(1 / (1 + np.exp(-y)), t)),
+    (losses.cross_entropy(label_smoothing=0.1), "softmax", 4, lambda n: RNG.integers(0, 4, n),
+     lambda y, t: -(((0.9 * np.eye(4)[t]) + 0.1 / 4) * np.log(y)).sum(-1)),
+    (losses.cross_entropy(from_logits=True, label_smoothing=0.2), "identity", 3, lambda n: RNG.integers(0, 3, n),
+     lambda y, t: -(((0.8 * np.eye(3)[t]) + 0.2 / 3) * (y - np.log(np.exp(y).sum(-1, keepdims=True)))).sum(-1)),
+    (losses.huber(0.5), "identity", 2, lambda n: RNG.normal(size=(n, 2)) * 2,
+     lambda y, t: _np_huber(y - t, 0.5)),
+]
+
+
+@pytest.mark.parametrize("case", NEW_LOSSES, ids=lambda c: repr(c[0]))
+def test_new_losses_match_numpy_and_their_hand_derivative_matches_jax_grad(x64, case):
+    loss, _, out, targets, reference = case
+    n = 6
+    y = RNG.normal(size=(n, out))
+    if out == 1 or isinstance(loss, losses.CrossEntropy) and not loss.from_logits:
+        y = jax.nn.sigmoid(y) if out == 1 else jax.nn.softmax(y, axis=-1)
+    y, t, w = jnp.asarray(y), jnp.asarray(targets(n)), jnp.asarray(RNG.uniform(0.5, 2, n))
+    want = np.sum(reference(np.asarray(y), np.asarray(t)) * np.asarray(w)) / np.sum(np.asarray(w))
+    np.testing.assert_allclose(float(loss(y, t, w)), want, rtol=1e-12)
+    np.testing.assert_allclose(loss.grad(y, t, w), jax.grad(lambda y: loss(y, t, w))(y), rtol=1e-11, atol=1e-15)
+
+
+def test_a_loss_with_its_own_field_first_constructs_as_expected():
+    assert losses.Huber(0.5) == losses.Huber(delta=0.5) and losses.Huber(0.5).reduction == "mean"
+    assert losses.Huber(delta=0.5, reduction="sum").delta == 0.5
+    assert losses.SquaredError("sum").reduction == "sum"  # the notes' losses keep theirs first
+    assert losses.get("huber", "sum") == losses.Huber(reduction="sum")
+    with pytest.raises(ValueError, match="Huber: delta must be a number > 0, got -1"):
+        losses.Huber(-1)

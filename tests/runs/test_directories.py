@@ -1,13 +1,12 @@
 """Run directories: created atomically, marked, locked, replaced only when safe, and
 never deleting what fnnet did not write."""
 
-import json
 import os
 import threading
 
 import pytest
 
-from fnnet import atomic, run_files, runs
+from fnnet.runs import directories as runs
 
 
 def snapshot(root):
@@ -170,40 +169,6 @@ def test_opening_a_run_removes_what_a_killed_writer_left(tmp_path):
                                               "checkpoint.npz", "config.json"])
 
 
-def test_history_is_cut_back_to_the_checkpoints_epoch(tmp_path):
-    out = make_run(tmp_path / "r")
-    for epoch in range(1, 6):
-        run_files.append_history(out, {"epoch": epoch, "loss": 1.0 / epoch})
-    with open(out / runs.HISTORY, "a") as f:
-        f.write('{"epoch": 6, "lo')  # a kill in the middle of a line
-    assert [r["epoch"] for r in run_files.read_history(out)] == [1, 2, 3, 4, 5]
-    assert [r["epoch"] for r in run_files.truncate_history(out, 4)] == [1, 2, 3, 4]
-    assert (out / runs.HISTORY).read_text() == "".join(
-        json.dumps({"epoch": e, "loss": 1.0 / e}) + "\n" for e in range(1, 5))
-    with pytest.raises(runs.RunError, match="holds epochs \\[1, 2, 3, 4\\].*checkpoint is at epoch 7"):
-        run_files.truncate_history(out, 7)
-
-
-def test_a_malformed_history_line_is_named(tmp_path):
-    out = make_run(tmp_path / "r")
-    (out / runs.HISTORY).write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')
-    with pytest.raises(runs.RunError, match=r"history.jsonl: line 2, column 1: not valid JSON"):
-        run_files.read_history(out)
-
-
-def test_run_files_get_the_permissions_of_a_plain_file(tmp_path):
-    atomic.write_text(tmp_path / "a.json", "{}")
-    (tmp_path / "plain").write_text("x")
-    assert (tmp_path / "a.json").stat().st_mode == (tmp_path / "plain").stat().st_mode
-
-
-def test_writing_to_a_device_writes_in_place_and_names_it_when_full():
-    with pytest.raises(OSError, match="No space left on device") as info:
-        atomic.write_text("/dev/full", "x" * 10000)
-    assert info.value.filename == "/dev/full"
-    assert not os.path.isfile("/dev/full")  # still the device, not a file renamed over it
-
-
 def test_an_empty_directory_made_for_the_run_is_used_and_kept(tmp_path):
     (tmp_path / "results").mkdir()
     with pytest.raises(ValueError):
@@ -246,16 +211,3 @@ def test_a_lock_file_planted_as_a_link_is_not_followed(tmp_path):
     with pytest.raises(runs.RunError, match="cannot write to the run directory"):
         runs.open_run(out)
     assert (tmp_path / "precious.txt").read_text() == "mine"
-
-
-def test_replacing_keeps_a_files_own_permissions_and_writes_through_links(tmp_path):
-    (tmp_path / "private.csv").write_text("old")
-    os.chmod(tmp_path / "private.csv", 0o600)
-    atomic.write_text(tmp_path / "private.csv", "new")
-    assert oct(os.stat(tmp_path / "private.csv").st_mode & 0o777) == "0o600"
-    (tmp_path / "link.csv").symlink_to(tmp_path / "private.csv")
-    atomic.write_text(tmp_path / "link.csv", "through")
-    assert (tmp_path / "link.csv").is_symlink() and (tmp_path / "private.csv").read_text() == "through"
-    long_name = tmp_path / ("p" * 240 + ".csv")
-    atomic.write_text(long_name, "fits")  # the temporary file's name stays within NAME_MAX
-    assert long_name.read_text() == "fits"

@@ -7,14 +7,15 @@ import jax
 import numpy as np
 import pytest
 
-from fnnet import checkpoint, cli, ensemble, experiment, experiment_members, runs
-from fnnet.restore import restore, run_data
+from fnnet import checkpoint, ensemble_accuracy, unstack
+from fnnet.runs import directories as runs
+from fnnet.runs import members as members_run
+from fnnet.runs import pipeline
+from fnnet.runs.pipeline import restore_run as restore
+from fnnet.runs.pipeline import run_data
+from tests.support.command import fnnet
 
 FAST = ["--epochs", "3", "--hidden", "16", "--quiet", "--no-plot"]
-
-
-def fnnet(*argv):
-    return cli.main([str(a) for a in argv])
 
 
 def _close(got, want, **tolerance):
@@ -24,15 +25,15 @@ def _close(got, want, **tolerance):
 
 def test_member_0_is_the_plain_run_and_the_best_member_is_saved(tmp_path):
     assert fnnet("train", *FAST, "--seed", 3, "--out", tmp_path / "plain") == 0
-    plan = experiment.plan({"epochs": 3, "hidden": [16], "seed": 3})
-    outcome = experiment_members.train(plan, 3, out=tmp_path / "m", plot=False)
+    plan = pipeline.plan_run({"epochs": 3, "hidden": [16], "seed": 3})
+    outcome = members_run.train_members(plan, 3, out=tmp_path / "m", plot=False)
     board = outcome.leaderboard
     assert sorted(r["member"] for r in board) == [0, 1, 2]
     assert all(r["seed"] == 3 + r["member"] for r in board)
     assert [r["val_loss"] for r in board] == sorted(r["val_loss"] for r in board)
     assert len({r["val_loss"] for r in board}) == 3  # distinct seeds, distinct networks
 
-    members = ensemble.unstack(outcome.result.params)
+    members = unstack(outcome.result.params)
     _close(members[0], checkpoint.load_params(tmp_path / "plain" / runs.CHECKPOINT), rtol=1e-4, atol=1e-5)
     metrics = json.loads((tmp_path / "plain" / runs.SUMMARY).read_text())["metrics"]
     row = next(r for r in board if r["member"] == 0)
@@ -46,7 +47,7 @@ def test_member_0_is_the_plain_run_and_the_best_member_is_saved(tmp_path):
     assert saved["seeds"] == [3, 4, 5] and saved["ranked_by"] == "val_loss"
     run = restore(tmp_path / "m")
     assert run.config["members"] == 3
-    assert saved["ensemble"]["test"] == ensemble.accuracy(run.net, outcome.result.params, *run_data(run)["test"])
+    assert saved["ensemble"]["test"] == ensemble_accuracy(run.net, outcome.result.params, *run_data(run)["test"])
 
 
 def test_the_command_prints_the_leaderboard_and_the_run_works_as_any_run(tmp_path, capsys):

@@ -1,24 +1,33 @@
 """The command's settings: their names are the library's, and each is checked."""
 
+import optax
 import pytest
 
-from fnnet import activations, optim, settings, step
+from fnnet import activations, names, optim
+from fnnet.runs import settings
+from fnnet.training.step import check_grad
 
 
 def test_the_settings_offer_what_the_library_has():
-    # settings.py imports no JAX (the command's --help stays fast), so it spells the
-    # library's names out; they must stay the library's.
-    assert set(settings.ACTIVATIONS) - {"maxout"} <= set(activations.ACTIVATIONS)
-    assert {"identity", "softmax"} == set(activations.ACTIVATIONS) - set(settings.ACTIVATIONS)  # output only
-    assert settings.OPTIMIZERS == optim.OPTIMIZERS
-    assert settings.ADAGRAD_FORMS == optim.ADAGRAD_FORMS
-    assert settings.GRADS == step.GRADS
+    # The command's choices are checked without JAX (its --help stays fast); each must be
+    # something the library builds.
+    assert set(settings.ACTIVATION_CHOICES) - {"maxout"} <= set(activations.ACTIVATIONS)
+    assert {"identity", "softmax"} == set(activations.ACTIVATIONS) - set(settings.ACTIVATION_CHOICES)  # output only
+    for name in names.OPTIMIZERS:
+        for form in names.ADAGRAD_FORMS:
+            config = settings.with_defaults(optimizer=name, adagrad_form=form)
+            assert isinstance(optim.optimizer(config["optimizer"], 0.1, adagrad_form=config["adagrad_form"]),
+                              optax.GradientTransformation)
+    for grad in names.GRADS:
+        check_grad(settings.with_defaults(grad=grad)["grad"])
+    with pytest.raises(ValueError, match="grad: expected one of"):
+        check_grad("finite_differences")
 
 
 def test_a_data_set_brings_its_own_defaults_and_given_settings_win():
-    assert settings.settings(data="xor")["hidden"] == [5]
-    assert settings.settings(data="xor", hidden=[3])["hidden"] == [3]
-    assert settings.settings()["hidden"] == settings.DEFAULTS["hidden"]
+    assert settings.with_defaults(data="xor")["hidden"] == [5]
+    assert settings.with_defaults(data="xor", hidden=[3])["hidden"] == [3]
+    assert settings.with_defaults()["hidden"] == settings.DEFAULTS["hidden"]
 
 
 @pytest.mark.parametrize("given, message", [
@@ -30,4 +39,4 @@ def test_a_data_set_brings_its_own_defaults_and_given_settings_win():
 ])
 def test_bad_settings_name_the_option(given, message):
     with pytest.raises(ValueError, match=message):
-        settings.settings(**given)
+        settings.with_defaults(**given)

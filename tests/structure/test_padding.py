@@ -1,18 +1,16 @@
-"""Padding and masking (fnnet.search_pad): a member of a padded, masked search group trains
+"""Padding and masking (fnnet.structure.padding): a member of a padded, masked search group trains
 exactly like its own unpadded network (float64, to round-off), by jax.grad and by the
 hand-written backward pass; padded weights, optimizer state and updates stay exactly 0."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fnnet import prepare, settings
-from fnnet.fit import fit
-from fnnet.search_optim import optimizer_maker
-from fnnet.search_pad import Group, groups, init, masks, pad, unpad
-from fnnet.search_train import train
-from fnnet.search_space import Candidate
+from fnnet import fit
+from fnnet.runs import preparation, settings
+from fnnet.structure.padding import Group, group_candidates, init, masks, pad, unpad
+from fnnet.structure.space import Candidate
+from fnnet.structure.trainer import train_group
 
 # Every member narrower than the group's (7, 6); the fourth drops out (its draws differ
 # from its own network's, so it is checked for padding alone).
@@ -26,8 +24,8 @@ EXACT = 3  # members without dropout
 
 def _own(c: Candidate):
     """``fnnet train``'s network, loss and optimizer for the candidate."""
-    config = {**settings.settings(**c.settings()), "in_features": 5, "classes": [0, 1, 2]}
-    return prepare.build(config)
+    config = {**settings.with_defaults(**c.settings()), "in_features": 5, "classes": [0, 1, 2]}
+    return preparation.build(config)
 
 
 def _data():
@@ -49,7 +47,7 @@ def test_padded_members_train_exactly_like_their_own_networks(grad, x64):
     start = [net.init(jax.random.key(10 + i), "float64") for i, (net, _, _) in enumerate(own)]
     padded = pad(GROUP, start)
     assert all(not _padding(padded, i).any() for i in range(len(MEMBERS)))
-    result = train(GROUP, (x, t), keys=keys, epochs=2, batch_size=8, grad=grad, params=padded, dtype="float64")
+    result = train_group(GROUP, (x, t), keys=keys, epochs=2, batch_size=8, grad=grad, params=padded, dtype="float64")
     assert jax.tree.leaves(result.params)[0].dtype == np.float64
     for i, (net, loss, optimizer) in enumerate(own[:EXACT]):
         alone = fit(net, loss, optimizer, start[i], (x, t), key=jax.random.fold_in(keys[i], 1), epochs=2,
@@ -65,34 +63,12 @@ def test_padded_members_train_exactly_like_their_own_networks(grad, x64):
 
 
 def test_the_initial_draw_is_zero_on_padding_and_each_member_keeps_its_kind():
-    result = train(GROUP, _data(), keys=jax.random.split(jax.random.key(1), len(MEMBERS)), epochs=1,
-                   batch_size=8, evaluate={"val": _data()})
+    result = train_group(GROUP, _data(), keys=jax.random.split(jax.random.key(1), len(MEMBERS)), epochs=1,
+                         batch_size=8, evaluate={"val": _data()})
     for i, c in enumerate(MEMBERS):
         assert (_padding(result.params, i) == 0).all()
         assert float(result.params[0]["kind"][i]) == GROUP.kinds.index(c.activation)
     assert set(result.accuracy) == {"val"} and result.accuracy["val"].shape == (len(MEMBERS),)
-
-
-@pytest.mark.parametrize("which", range(4))
-def test_the_masked_optimizer_leaves_padding_exactly_zero(which):
-    # One member's view: its mask, a dense gradient everywhere (padding included), two steps.
-    names = ("sgd", "momentum", "adagrad", "adam")
-    mask = jax.tree.map(lambda m: jnp.asarray(m[0]), masks(GROUP))
-    params = jax.tree.map(lambda m: m * 0.5, mask)
-    grads = jax.tree.map(lambda m: jnp.full(m.shape, 0.3, jnp.float32), mask)
-    opt = optimizer_maker(names)(jnp.float32(0.1), jnp.float32(0.01), mask, jnp.int32(which))
-    with jax.numpy_dtype_promotion("standard"):  # optax's counts (fnnet.optim's note)
-        state = opt.init(params)
-        for _ in range(2):
-            updates, state = opt.update(grads, state, params)
-    for u, m in zip(jax.tree.leaves(updates), jax.tree.leaves(mask), strict=True):
-        assert (np.asarray(u)[np.asarray(m) == 0] == 0).all()
-        if (np.asarray(m) == 1).any():  # the member's own entries do move
-            assert (np.asarray(u)[np.asarray(m) == 1] != 0).any()
-    for leaf in jax.tree.leaves(state):
-        for m in jax.tree.leaves(mask):
-            if np.shape(leaf) == np.shape(m) and np.ndim(m) > 1:
-                assert (np.asarray(leaf)[np.asarray(m) == 0] == 0).all()
 
 
 def test_groups_hold_one_depth_and_their_widths_fit():
@@ -115,30 +91,20 @@ def _dense(n: int, seed: int, widest: int) -> list:
 
 def test_a_later_group_that_fits_reuses_the_compiled_program():
     compiled, data = {}, _data()
-    [(_, wide)] = groups(_dense(3, 0, 8) + [Candidate((8, 7), "relu", 0.0, "sgd", 0.1, 0.0)], 5, 3,
-                         max_width=8, per_program=2, compiled=compiled)
-    [(idx, narrow)] = groups(_dense(5, 1, 4), 5, 3, max_width=8, per_program=2, compiled=compiled)
+    [(_, wide)] = group_candidates(_dense(3, 0, 8) + [Candidate((8, 7), "relu", 0.0, "sgd", 0.1, 0.0)], 5, 3,
+                                   max_width=8, per_program=2, compiled=compiled)
+    [(idx, narrow)] = group_candidates(_dense(5, 1, 4), 5, 3, max_width=8, per_program=2, compiled=compiled)
     assert wide.widths == narrow.widths == (8, 8) and compiled == {(2, False): [(8, 8)]}
     assert len(narrow.members) == 6 and idx == list(range(5))  # rounded up to whole calls
     for group in (wide, narrow):
         keys = jax.random.split(jax.random.key(3), len(group.members))
         before = len(_COMPILES)
-        result = train(group, data, keys=keys, epochs=1, batch_size=8, evaluate={"val": data}, per_program=2)
+        result = train_group(group, data, keys=keys, epochs=1, batch_size=8, evaluate={"val": data}, per_program=2)
         assert result.accuracy["val"].shape == (len(group.members),)
     assert len(_COMPILES) == before  # the narrow group compiled nothing
-    [(_, other)] = groups([Candidate((12, 3), "relu", 0.0, "sgd", 0.1, 0.0)], 5, 3, max_width=16, per_program=2,
-                          compiled=compiled)
+    [(_, other)] = group_candidates([Candidate((12, 3), "relu", 0.0, "sgd", 0.1, 0.0)], 5, 3, max_width=16, per_program=2,
+                                    compiled=compiled)
     assert other.widths == (16, 4) and compiled[(2, False)] == [(8, 8), (16, 4)]  # too wide: its own
-
-
-def test_training_in_parts_equals_training_all_at_once(x64):
-    keys = jax.random.split(jax.random.key(4), len(MEMBERS))
-    whole = train(GROUP, _data(), keys=keys, epochs=2, batch_size=8, dtype="float64")
-    parts = train(GROUP, _data(), keys=keys, epochs=2, batch_size=8, dtype="float64", per_program=2)
-    for a, b in zip(jax.tree.leaves(whole.params), jax.tree.leaves(parts.params), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
-    with pytest.raises(ValueError, match=r"^per_program: expected a divisor of the group's 4 members, got 3$"):
-        train(GROUP, _data(), keys=keys, epochs=1, batch_size=8, per_program=3)
 
 
 def test_the_initial_draw_has_each_members_own_law_and_follows_from_the_keys():
@@ -159,24 +125,3 @@ def test_the_initial_draw_has_each_members_own_law_and_follows_from_the_keys():
     again, other = init(group, keys), init(group, jax.random.split(jax.random.key(6), 3))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again)))
     assert not np.array_equal(params[0]["w"], other[0]["w"])
-
-
-def test_members_that_stop_early_equal_fit_with_the_same_early_stopping(x64):
-    from fnnet.monitor import EarlyStopping
-
-    x, t = _data()
-    val, stopping = (x[:8] + 0.5, t[::-1][:8]), EarlyStopping("val_loss", 1)
-    keys = jax.random.split(jax.random.key(7), len(MEMBERS))
-    own = [_own(c) for c in MEMBERS]
-    start = [net.init(jax.random.key(20 + i), "float64") for i, (net, _, _) in enumerate(own)]
-    result = train(GROUP, (x, t), keys=keys, epochs=8, batch_size=8, params=pad(GROUP, start), dtype="float64",
-                   early_stopping=stopping, validation=val)
-    stopped = []
-    for i, (net, loss, optimizer) in enumerate(own[:EXACT]):
-        alone = fit(net, loss, optimizer, start[i], (x, t), key=jax.random.fold_in(keys[i], 1), epochs=8,
-                    batch_size=8, validation_data=val, early_stopping=stopping)
-        stopped.append(alone.stopped_early)
-        for got, want in zip(jax.tree.leaves(unpad(GROUP, result.params, i)), jax.tree.leaves(alone.params),
-                             strict=True):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
-    assert any(stopped)  # the comparison covers a member that stopped (and restored its best)

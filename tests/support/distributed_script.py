@@ -1,5 +1,5 @@
 """One of two processes training together through ``jax.distributed`` on the CPU backend,
-run by tests/test_distributed.py: ``python distributed_script.py PROCESS_ID PORT OUT.npz``
+run by tests/training/test_parallel.py: ``python distributed_script.py PROCESS_ID PORT OUT.npz``
 with XLA_FLAGS giving each process 2 devices. Each process holds only its half of the
 data set, trains once with ``fit(..., mesh=)`` and once with a loop of ``train_step``
 over minibatches it feeds its share of, and writes the final parameters to OUT.npz."""
@@ -7,16 +7,14 @@ over minibatches it feeds its share of, and writes the final parameters to OUT.n
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 import fnnet  # noqa: E402
-from fnnet import parallel  # noqa: E402
-from fnnet.fit import fit  # noqa: E402
-from fnnet.step import init_state, train_step  # noqa: E402
+from fnnet import evaluate, fit, init_state, parallel, train_step  # noqa: E402
 
 PROCESSES = 2
 LOSS = "cross_entropy_logits"
@@ -91,7 +89,7 @@ def main(process: int, port: int, out: str):
 
     val = parallel.host_local_batch((rows(xv, process), rows(tv, process)), mesh)
     result = fit(net, LOSS, optimizer, params, (gx, gt), key=key, validation_data=val, mesh=mesh, **FIT)
-    evaluated = parallel.evaluate(net, LOSS, result.params, *val, mesh=mesh, batch_size=8)
+    evaluated = evaluate(net, LOSS, result.params, val, mesh=mesh, batch_size=8)
 
     # The multi-host pattern for a loop of one's own: replicated parameters, each update's
     # batch fed by every host (its LOCAL_BATCH next rows), the compiler reducing the gradients.

@@ -21,5 +21,5 @@ def small_fit(params=None, dtype=jnp.float32, **kw):
     kw.setdefault("batch_size", 4)
     params = NET.init(jax.random.key(0), dtype) if params is None else params
     xt = kw.pop("data", None) or data(dtype=np.dtype(dtype))
-    return fit.fit(NET, LOSS, kw.pop("optimizer", optim.sgd(0.1)), params, xt,
-                   key=kw.pop("key", jax.random.key(1)), **kw)
+    return fit(NET, LOSS, kw.pop("optimizer", optim.sgd(0.1)), params, xt,
+               key=kw.pop("key", jax.random.key(1)), **kw)

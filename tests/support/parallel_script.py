@@ -1,4 +1,4 @@
-"""Data-parallel checks on 8 virtual CPU devices, run by tests/test_parallel.py in a
+"""Data-parallel checks on 8 virtual CPU devices, run by tests/training/test_parallel.py in a
 process of its own (the device count is fixed when jax is imported). Prints one
 "name value" line per check and "OK" last; a failed check raises (non-zero exit)."""
 
@@ -7,13 +7,14 @@ import re
 import sys
 
 os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
+from jax.sharding import NamedSharding  # noqa: E402
+from jax.sharding import PartitionSpec as P
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
@@ -21,10 +22,9 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 import dataclasses  # noqa: E402
 
 import fnnet  # noqa: E402
-from fnnet import parallel  # noqa: E402
-from fnnet.epochs import epochs_program  # noqa: E402
-from fnnet.fit import DivergenceError, _program, fit  # noqa: E402
-from fnnet.step import evaluate, make_step  # noqa: E402
+from fnnet import DivergenceError, evaluate, fit, make_step, parallel  # noqa: E402
+from fnnet.training.epochs import epochs_program  # noqa: E402
+from fnnet.training.fit_plan import _program  # noqa: E402
 
 RTOL, ATOL = 1e-5, 1e-6
 
@@ -65,7 +65,9 @@ def main():
     kw = dict(key=jax.random.key(2), epochs=3, batch_size=B, validation_data=(xv, tv), eval_batch_size=6)
     single = fit(net, "cross_entropy_logits", opt, params, (x, t), **kw)
     single_w = fit(net, "cross_entropy_logits", opt, params, (x, t, wts), **kw)
-    ref_eval = evaluate(net, "cross_entropy_logits", single.params, xv, tv, batch_size=6)
+    ref_eval = evaluate(net, "cross_entropy_logits", single.params, (xv, tv), batch_size=6)
+    wv = rng.uniform(0.5, 2.0, size=13).astype(np.float32)
+    ref_eval_w = evaluate(net, "cross_entropy_logits", single.params, (xv, tv, wv), batch_size=6)
 
     for explicit in (True, False):
         kind = "explicit" if explicit else "auto"
@@ -84,17 +86,20 @@ def main():
         # One batch of everything (n == batch_size: no shuffle).
         one = fit(net, "cross_entropy_logits", opt, params, (x[:24], t[:24]), **{**kw, "batch_size": 24})
         got = fit(net, "cross_entropy_logits", opt, params, (x[:24], t[:24]), mesh=mesh,
-                        **{**kw, "batch_size": 24})
+                  **{**kw, "batch_size": 24})
         close(f"fit_full_batch_{kind}", got.params, one.params)
-        on_mesh = parallel.evaluate(net, "cross_entropy_logits", single.params, xv, tv, mesh=mesh, batch_size=6)
+        on_mesh = evaluate(net, "cross_entropy_logits", single.params, (xv, tv), mesh=mesh, batch_size=6)
         close(f"evaluate_{kind}", [on_mesh["loss"], on_mesh["accuracy"]], [ref_eval["loss"], ref_eval["accuracy"]])
+        on_mesh = evaluate(net, "cross_entropy_logits", single.params, (xv, tv, wv), mesh=mesh, batch_size=6)
+        close(f"evaluate_weighted_{kind}", [on_mesh["loss"], on_mesh["accuracy"]],
+              [ref_eval_w["loss"], ref_eval_w["accuracy"]])
 
         # The compiled epoch's dots work on B/8 = 1 example per device.
         spec, _ = _program(
             net, fnnet.losses.get("cross_entropy_logits"), opt, B, "autodiff", True, 6, None, 1, True)
         sharded = epochs_program(dataclasses.replace(spec, sharding=parallel.batch_sharding(mesh)), 1, fresh=True)
         rep = parallel.replicate(parallel.batch_sharding(mesh), (params, kw["key"], jnp.asarray(x), jnp.asarray(t),
-                                                                  (jnp.asarray(xv), jnp.asarray(tv))))
+                                                                 (jnp.asarray(xv), jnp.asarray(tv))))
         with jax.set_mesh(mesh):
             hlo = sharded.__wrapped__.lower(*rep, jnp.asarray(1, jnp.int32)).compile().as_text()
         dots = re.findall(r"= (f32\[[0-9,]*\])[^ ]* (?:dot|convolution)\(", hlo)
@@ -118,13 +123,13 @@ def main():
     close("shard_map_step_metrics", [got[2]["loss"], got[2]["accuracy"]], [ref[2]["loss"], ref[2]["accuracy"]])
 
     error("error_batch", lambda: fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=mesh,
-                                           **{**kw, "batch_size": 6}),
+                                     **{**kw, "batch_size": 6}),
           r"^batch_size 6 is not divisible by the 8 devices of mesh axis 'data'$")
     other = parallel.data_mesh(axis="batch")
     error("error_axis", lambda: fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=other, **kw),
           r"mesh has no axis 'data'")
     named = fit(net, "cross_entropy_logits", opt, params, (x, t), mesh=parallel.batch_sharding(other, "batch"),
-                      **kw)
+                **kw)
     close("fit_named_axis", named.params, single.params)
     # Divergence on the mesh: the replay names the update, as on one device.
     sgd = optax.sgd(optax.piecewise_constant_schedule(0.01, {7: 1e6}))
@@ -143,7 +148,7 @@ def main():
 
 def ensembles():
     """fit_many on a 2 x 4 mesh (members x data shards) equals the unsharded ensemble."""
-    from fnnet import ensemble
+    from fnnet.training import ensemble
 
     net = fnnet.Network(5, (fnnet.Dense(16, "relu"), fnnet.Dropout(0.2), fnnet.Dense(3)))
     rng = np.random.default_rng(1)
@@ -158,10 +163,10 @@ def ensembles():
           "l2": np.array([0, 1e-3, 1e-2, 0.1], np.float32), "dropout": np.array([0, .2, .4, .6], np.float32)}
     kw = dict(keys=jax.random.split(jax.random.key(1), 4), epochs=3, batch_size=8, hyperparams=hp,
               validation_data=(xv, tv))
-    alone = ensemble.fit_many(net, "cross_entropy_logits", make, params, (x, t), **kw)
+    alone = fnnet.fit_many(net, "cross_entropy_logits", make, params, (x, t), **kw)
     for kind in ("explicit", "auto"):
         mesh = jax.make_mesh((2, 4), ("members", "data"), (getattr(jax.sharding.AxisType, kind.title()),) * 2)
-        r = ensemble.fit_many(net, "cross_entropy_logits", make, params, (x, t), mesh=mesh, **kw)
+        r = fnnet.fit_many(net, "cross_entropy_logits", make, params, (x, t), mesh=mesh, **kw)
         close(f"ensemble_2d_{kind}", r.params, alone.params)
         close(f"ensemble_2d_history_{kind}", [[h[k] for k in sorted(h)] for hs in r.histories for h in hs],
               [[h[k] for k in sorted(h)] for hs in alone.histories for h in hs])

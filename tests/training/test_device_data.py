@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fnnet import device_data
+from fnnet.training import device_data
 
 
 def test_host_arrays_are_checked_and_cast():

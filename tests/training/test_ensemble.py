@@ -10,9 +10,8 @@ import numpy as np
 import optax
 import pytest
 
-from fnnet import Dense, Dropout, Network, ensemble, losses, optim
-from fnnet.fit import DivergenceError, fit
-from fnnet.monitor import EarlyStopping
+import fnnet
+from fnnet import Dense, DivergenceError, Dropout, EarlyStopping, Network, fit, losses, optim
 
 NET = Network(5, (Dense(8, "relu"), Dropout(0.2), Dense(3)))  # dropout: the keys matter
 LOSS = "cross_entropy_logits"
@@ -57,8 +56,8 @@ def test_every_member_equals_its_run_alone(dtype, rtol, request):
     if dtype == "float64":
         request.getfixturevalue("x64")
     params, keys, data, val = _setup(dtype)
-    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=3, batch_size=16,
-                          hyperparams={"learning_rate": LR, "l2": L2}, validation_data=val)
+    r = fnnet.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=3, batch_size=16,
+                       hyperparams={"learning_rate": LR, "l2": L2}, validation_data=val)
     assert jax.tree.leaves(r.params)[0].dtype == np.dtype(dtype)
     # every member in float64; in float32 the sweep's two ends (each run alone is a compile)
     for i in range(N) if dtype == "float64" else (0, N - 1):
@@ -80,7 +79,7 @@ def test_a_shared_optimizer_and_weighted_data():
     params, keys, (x, t), _ = _setup("float32")
     w = np.linspace(0.5, 2.0, x.shape[0])
     opt = optim.momentum(0.1, 0.9)
-    r = ensemble.fit_many(NET, LOSS, opt, params, (x, t, w), keys=keys, epochs=2, batch_size=12)
+    r = fnnet.fit_many(NET, LOSS, opt, params, (x, t, w), keys=keys, epochs=2, batch_size=12)
     for i in (0, N - 1):
         alone = fit(NET, LOSS, opt, _member(params, i), (x, t, w), key=keys[i], epochs=2, batch_size=12)
         _close(_member(r.params, i), alone.params, 1e-5, 1e-7)
@@ -95,8 +94,8 @@ def test_early_stopping_is_per_member_and_equals_fit(stop, x64):
     params, keys, data, val = _setup("float64")
     lr = np.array([0.01, 1.0, 3.0, 0.3])
     hp = {"learning_rate": lr, "l2": np.zeros(N)}
-    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=20, batch_size=8,
-                          hyperparams=hp, validation_data=val, early_stopping=stop)
+    r = fnnet.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=20, batch_size=8,
+                       hyperparams=hp, validation_data=val, early_stopping=stop)
     for i in range(N):
         alone = fit(NET, LOSS, make(float(lr[i]), 0.0), _member(params, i), data, key=keys[i], epochs=20,
                     batch_size=8, validation_data=val, early_stopping=stop)
@@ -113,7 +112,7 @@ def test_a_diverging_member_keeps_its_last_finite_params_and_the_others_go_on(x6
     params, keys, data, val = _setup("float64")
     lr = np.array([0.1, 1e300, 0.2, 0.05])
     hp = {"learning_rate": lr, "l2": np.zeros(N)}
-    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=3, batch_size=16, hyperparams=hp)
+    r = fnnet.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=3, batch_size=16, hyperparams=hp)
     assert r.diverged == [False, True, False, False]
     with pytest.raises(DivergenceError) as e:
         fit(NET, LOSS, make(1e300, 0.0), _member(params, 1), data, key=keys[1], epochs=3, batch_size=16)
@@ -126,17 +125,17 @@ def test_a_diverging_member_keeps_its_last_finite_params_and_the_others_go_on(x6
 
 def test_the_ensemble_prediction_is_the_mean_of_the_members_softmaxes():
     params, _, _, (x, t) = _setup("float32")
-    p = ensemble.predict(NET, params, x)
+    p = fnnet.ensemble_predict(NET, params, x)
     want = np.mean([jax.nn.softmax(NET.apply(_member(params, i), x), axis=-1) for i in range(N)], axis=0)
     np.testing.assert_allclose(p, want, rtol=1e-6, atol=1e-7)
-    assert ensemble.accuracy(NET, params, x, t) == pytest.approx(float(np.mean(np.argmax(want, 1) == t)))
+    assert fnnet.ensemble_accuracy(NET, params, x, t) == pytest.approx(float(np.mean(np.argmax(want, 1) == t)))
     # outputs that already are probabilities are averaged as they are
     soft = Network(5, (Dense(8, "tanh"), Dense(3, "softmax")))
     sp = jax.vmap(soft.init)(jax.random.split(jax.random.key(3), N))
     want = np.mean([soft.apply(_member(sp, i), x) for i in range(N)], axis=0)
-    np.testing.assert_allclose(ensemble.predict(soft, sp, x), want, rtol=1e-6, atol=1e-7)
-    assert float(losses.accuracy(ensemble.predict(soft, sp, x), jnp.asarray(t))) == ensemble.accuracy(soft, sp, x, t)
-    members = ensemble.unstack(sp)
+    np.testing.assert_allclose(fnnet.ensemble_predict(soft, sp, x), want, rtol=1e-6, atol=1e-7)
+    assert float(losses.accuracy(fnnet.ensemble_predict(soft, sp, x), jnp.asarray(t))) == fnnet.ensemble_accuracy(soft, sp, x, t)
+    members = fnnet.unstack(sp)
     assert len(members) == N and np.array_equal(members[2][1]["w"], sp[1]["w"][2])
 
 
@@ -145,7 +144,7 @@ def _bad(**change):
     kwargs = dict(params=params, keys=keys, hyperparams={"learning_rate": LR, "l2": L2})
     kwargs.update(change)
     params = kwargs.pop("params")
-    ensemble.fit_many(NET, LOSS, make, params, data, epochs=1, batch_size=16, **kwargs)
+    fnnet.fit_many(NET, LOSS, make, params, data, epochs=1, batch_size=16, **kwargs)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -178,11 +177,11 @@ def test_a_sweep_compiles_once_and_zero_epochs_return_the_start(caplog):
     params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), N))
     with jax.log_compiles(True):
         for lr in (LR, LR[::-1]):  # other values, other data: the same program
-            ensemble.fit_many(net, LOSS, make, params, _data("float32", seed=int(lr[0] * 100)), keys=keys,
-                              epochs=3, batch_size=16, hyperparams={"learning_rate": lr, "l2": L2})
+            fnnet.fit_many(net, LOSS, make, params, _data("float32", seed=int(lr[0] * 100)), keys=keys,
+                           epochs=3, batch_size=16, hyperparams={"learning_rate": lr, "l2": L2})
     assert len([r for r in caplog.records if "Compiling jit(ensemble_epochs)" in r.getMessage()]) == 1
-    r = ensemble.fit_many(net, LOSS, make, params, data, keys=keys, epochs=0, batch_size=16,
-                          hyperparams={"learning_rate": LR, "l2": L2})
+    r = fnnet.fit_many(net, LOSS, make, params, data, keys=keys, epochs=0, batch_size=16,
+                       hyperparams={"learning_rate": LR, "l2": L2})
     _close(r.params, params, 0, 0)
     assert [len(h) for h in r.histories] == [0] * N
 
@@ -200,16 +199,16 @@ def test_bad_arguments_get_one_line_errors(kwargs, message):
     params, keys, data, _ = _setup("float32")
     kwargs = {"make_optimizer": make, "hyperparams": {"learning_rate": LR, "l2": L2}, **kwargs}
     with pytest.raises(ValueError) as e:
-        ensemble.fit_many(NET, LOSS, kwargs.pop("make_optimizer"), params, data, keys=keys, epochs=1,
-                          batch_size=16, **kwargs)
+        fnnet.fit_many(NET, LOSS, kwargs.pop("make_optimizer"), params, data, keys=keys, epochs=1,
+                       batch_size=16, **kwargs)
     assert str(e.value) == message
 
 
 def test_per_member_dropout_rates_equal_each_rate_alone(x64):
     params, keys, data, _ = _setup("float64")
     rates = np.array([0.0, 0.2, 0.5, 0.7])
-    r = ensemble.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=2, batch_size=16,
-                          hyperparams={"learning_rate": LR, "l2": L2, "dropout": rates})
+    r = fnnet.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=2, batch_size=16,
+                       hyperparams={"learning_rate": LR, "l2": L2, "dropout": rates})
     finals = []
     for i in range(N):
         net = Network(5, (Dense(8, "relu"), Dropout(float(rates[i])), Dense(3)))
@@ -231,8 +230,8 @@ def test_a_tree_hyperparameter_masks_updates_per_member():
             lambda p: optax.EmptyState(), lambda u, s, p=None: (jax.tree.map(jnp.multiply, u, mask), s))
         return optax.chain(optim.sgd(learning_rate), times_mask)
 
-    r = ensemble.fit_many(NET, LOSS, masked, params, data, keys=keys, epochs=1, batch_size=16,
-                          hyperparams={"learning_rate": LR, "mask": mask})
+    r = fnnet.fit_many(NET, LOSS, masked, params, data, keys=keys, epochs=1, batch_size=16,
+                       hyperparams={"learning_rate": LR, "mask": mask})
     w0, w = params[0]["w"], r.params[0]["w"]
     np.testing.assert_array_equal(w[1::2], w0[1::2])  # masked members: the first layer's w unchanged
     assert not np.allclose(w[::2], w0[::2])
@@ -249,8 +248,8 @@ def test_bad_dropout_rates_get_one_line_errors(net, rates, message):
     params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), N))
     _, keys, data, _ = _setup("float32")
     with pytest.raises(ValueError) as e:
-        ensemble.fit_many(net, LOSS, optim.sgd(0.1), params, data, keys=keys, epochs=1, batch_size=16,
-                          hyperparams={"dropout": np.array(rates, np.float32)})
+        fnnet.fit_many(net, LOSS, optim.sgd(0.1), params, data, keys=keys, epochs=1, batch_size=16,
+                       hyperparams={"dropout": np.array(rates, np.float32)})
     assert str(e.value) == message
 
 
@@ -259,10 +258,10 @@ def test_members_in_groups_equal_all_at_once(at_once):
     params, keys, data, val = _setup("float32")
     kw = dict(keys=keys, epochs=2, batch_size=16, hyperparams={"learning_rate": LR, "l2": L2, "dropout": LR},
               validation_data=val)
-    together = ensemble.fit_many(NET, LOSS, make, params, data, **kw)
-    grouped = ensemble.fit_many(NET, LOSS, make, params, data, members_at_once=at_once, **kw)
+    together = fnnet.fit_many(NET, LOSS, make, params, data, **kw)
+    grouped = fnnet.fit_many(NET, LOSS, make, params, data, members_at_once=at_once, **kw)
     _close(grouped.params, together.params, 1e-5, 1e-6)
     for g, t in zip(grouped.histories, together.histories):
         _histories_close(g, t, 1e-5)
     with pytest.raises(ValueError, match=r"^members_at_once: expected None or an int >= 1 \(without mesh=\), got 0$"):
-        ensemble.fit_many(NET, LOSS, make, params, data, members_at_once=0, **kw)
+        fnnet.fit_many(NET, LOSS, make, params, data, members_at_once=0, **kw)

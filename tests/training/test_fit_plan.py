@@ -8,8 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fnnet import device_data, fit_plan, optim, train
-from tests.training import LOSS, NET, data
+import fnnet
+from fnnet import optim
+from fnnet.training import device_data, fit_plan
+from tests.support.nets import LOSS, NET, data
 
 OPT = optim.sgd(0.1)
 
@@ -20,7 +22,7 @@ def _device_data(seed=0):
 
 
 def _fit(params, xt, **kw):
-    return train.fit(NET, LOSS, OPT, params, xt, key=jax.random.key(1), **{"epochs": 3, "batch_size": 4, **kw})
+    return fnnet.fit(NET, LOSS, OPT, params, xt, key=jax.random.key(1), **{"epochs": 3, "batch_size": 4, **kw})
 
 
 def test_a_repeated_call_on_device_arrays_is_planned_once_and_trains_the_same(monkeypatch):

@@ -3,7 +3,6 @@ checker proves its hand-written backward pass (or catches a wrong one)."""
 
 import dataclasses
 import importlib.util
-import pathlib
 import sys
 
 import jax
@@ -11,9 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fnnet import Dense, Dropout, Maxout, Network, backprop, layers
+import fnnet
+from fnnet import Dense, Dropout, Maxout, Network, backprop
+from fnnet.model import network
+from fnnet.model.layers import protocol
+from tests.support import ROOT
 
-_PATH = pathlib.Path(__file__).parent.parent / "examples" / "custom_layer.py"
+_PATH = ROOT / "examples" / "custom_layer.py"
 
 
 def _load():
@@ -45,8 +48,8 @@ class WrongLayerNorm(LayerNorm):
 
 def test_builtin_layers_and_the_example_satisfy_the_protocol():
     for layer in (Dense(3), Maxout(3), Dropout(0.5), LayerNorm(4)):
-        assert isinstance(layer, layers.Layer) and layers.missing(layer) == []
-    assert layers.missing("dense") == [*layers.PROTOCOL_METHODS, "needs_key"]
+        assert isinstance(layer, fnnet.Layer) and protocol.missing(layer) == []
+    assert protocol.missing("dense") == [*protocol.PROTOCOL_METHODS, "needs_key"]
 
 
 def test_layer_norm_forward_is_the_formula(x64):
@@ -149,12 +152,12 @@ def test_config_describes_registered_layer_types_only(monkeypatch):
     assert config["layers"][1] == {"type": "LayerNorm", "features": 8, "eps": 1e-3}
     assert Network.from_config(config) == net
     with pytest.raises(ValueError, match=r"to_config: layers\[1\] \(WrongLayerNorm\) is not a registered layer "
-                                         r"type; decorate its class with @fnnet.layers.register"):
+                                         r"type; decorate its class with @fnnet.register_layer"):
         Network(6, (Dense(8), WrongLayerNorm(8))).to_config()
-    monkeypatch.setattr(layers, "REGISTERED", dict(layers.REGISTERED))
+    monkeypatch.setattr(network, "LAYER_TYPES", dict(network.LAYER_TYPES))
     with pytest.raises(ValueError, match="another layer type is already registered as 'LayerNorm'"):
-        layers.register(dataclasses.make_dataclass("LayerNorm", [], bases=(LayerNorm,), frozen=True))
+        fnnet.register_layer(dataclasses.make_dataclass("LayerNorm", [], bases=(LayerNorm,), frozen=True))
     with pytest.raises(TypeError, match="expected a dataclass type"):
-        layers.register(_Half)
+        fnnet.register_layer(_Half)
     with pytest.raises(ValueError, match=r"layers\[0\]: unknown layer type 'Gone'"):
         Network.from_config({"in_features": 2, "layers": [{"type": "Gone"}]})

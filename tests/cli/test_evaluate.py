@@ -1,0 +1,36 @@
+"""fnnet evaluate (and predict after it) on a trained run, and labels the run never saw."""
+
+import json
+
+import numpy as np
+
+from tests.support.command import FAST, fnnet
+
+
+def test_evaluate_and_predict(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert fnnet("train", *FAST, "--epochs", "10", "--out", out) == 0
+    capsys.readouterr()
+    assert fnnet("evaluate", out, "--json") == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results) == {"train", "val", "test"} and results["test"]["accuracy"] > 0.85
+    from fnnet import data
+
+    x, y = data.digits()
+    np.savez(tmp_path / "some.npz", x=x[:50], y=y[:50])
+    assert fnnet("evaluate", out, "--data", tmp_path / "some.npz") == 0
+    assert "some.npz" in capsys.readouterr().out
+    np.save(tmp_path / "features.npy", x[:20])
+    assert fnnet("predict", out, tmp_path / "features.npy", "--out", tmp_path / "pred.csv") == 0
+    lines = (tmp_path / "pred.csv").read_text().splitlines()
+    assert lines[0] == "index,prediction,probability" and len(lines) == 21
+    predicted = np.array([int(line.split(",")[1]) for line in lines[1:]])
+    assert np.mean(predicted == y[:20]) >= 0.8
+
+
+def test_evaluate_rejects_labels_the_run_never_saw(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert fnnet("train", *FAST, "--epochs", "1", "--out", out) == 0
+    np.savez(tmp_path / "d.npz", x=np.zeros((3, 64), np.float32), y=np.array([1, 2, 11]))
+    assert fnnet("evaluate", out, "--data", tmp_path / "d.npz") == 2
+    assert "labels [11] were not among the run's classes" in capsys.readouterr().err

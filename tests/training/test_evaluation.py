@@ -1,0 +1,74 @@
+"""Evaluation in inference mode: the data set's loss and accuracy, in chunks, weighted
+per example as fit weights them, and one-line errors."""
+
+import jax
+import numpy as np
+import pytest
+
+import fnnet
+from fnnet import Dense, Network, losses
+from tests.support.nets import LOSS, NET
+from tests.support.nets import data as _data
+
+
+def test_evaluate_runs_in_inference_mode():
+    params = NET.init(jax.random.key(0))
+    x, t = _data()
+    m = fnnet.evaluate(NET, LOSS, params, (x, t), batch_size=5)  # padded chunks
+    assert m["loss"] == pytest.approx(float(LOSS(NET.apply(params, x), t)), rel=1e-6)
+    assert m["accuracy"] == pytest.approx(float(losses.accuracy(NET.apply(params, x), t)))
+
+
+def test_evaluate_on_an_empty_data_set_is_named():
+    net = Network(5, (Dense(4, "relu"), Dense(3)))
+    with pytest.raises(ValueError, match=r"data: the data set is empty \(0 examples\)"):
+        fnnet.evaluate(net, "cross_entropy_logits", net.init(jax.random.key(0)),
+                       (np.ones((0, 5), np.float32), np.zeros(0, np.int32)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_weights_count_an_example_as_often_as_its_weight(reduction):
+    params = NET.init(jax.random.key(0))
+    x, t = _data()
+    w = np.random.default_rng(0).integers(0, 4, len(x)).astype(np.float32)
+    loss = losses.cross_entropy(reduction)
+    weighted = fnnet.evaluate(NET, loss, params, (x, t, w), batch_size=5)
+    reps = w.astype(int)
+    repeated = fnnet.evaluate(NET, loss, params, (np.repeat(x, reps, 0), np.repeat(t, reps)), batch_size=5)
+    assert weighted["loss"] == pytest.approx(repeated["loss"], rel=1e-5)
+    assert weighted["accuracy"] == pytest.approx(repeated["accuracy"], rel=1e-6)
+    unweighted = fnnet.evaluate(NET, loss, params, (x, t))
+    assert weighted["loss"] != pytest.approx(unweighted["loss"], rel=1e-3)  # the weights did something
+    assert fnnet.evaluate(NET, loss, params, (x, t, np.ones(len(x)))) == pytest.approx(unweighted)
+
+
+def test_a_callable_loss_gets_the_weights_when_it_takes_them():
+    params = NET.init(jax.random.key(0))
+    x, t = _data()
+    w = np.linspace(0.5, 2.0, len(x)).astype(np.float32)
+    seen = []
+
+    def weighted_mean(y, t, weights):
+        seen.append(weights.shape)
+        return losses.cross_entropy()(y, t, weights)
+
+    got = fnnet.evaluate(NET, weighted_mean, params, (x, t, w))
+    assert seen == [(len(x),)]
+    assert got == pytest.approx(fnnet.evaluate(NET, LOSS, params, (x, t, w)), rel=1e-6)
+
+
+@pytest.mark.parametrize("data, message", [
+    (lambda x, t: x, r"data: expected \(x, t\) or \(x, t, weights\), got ndarray"),
+    (lambda x, t: (x,), r"data: expected \(x, t\) or \(x, t, weights\), got 1 arrays"),
+    (lambda x, t: (x, t, -np.ones(len(x))), r"data: weights must be finite and >= 0, and not all 0"),
+    (lambda x, t: (x, t, np.ones(3)), r"data: expected 23 per-example weights \(one per example\), got shape \(3,\)"),
+])
+def test_data_that_is_not_what_fit_takes_is_named(data, message):
+    params = NET.init(jax.random.key(0))
+    with pytest.raises(ValueError, match=message):
+        fnnet.evaluate(NET, LOSS, params, data(*_data()))
+    with pytest.raises(ValueError, match="loss 'plain' takes none; give it a third argument"):
+        def plain(y, t):
+            return LOSS(y, t)
+        fnnet.evaluate(NET, plain, params, (*_data(), np.ones(23)))
+
