@@ -4,8 +4,8 @@ proven equal to ``jax.grad``.
 This module is the public face: every public name is in ``__all__``, each with one path
 (``fnnet.fit``, ``fnnet.Network``, ``fnnet.losses``, ...). The names load on first use,
 so ``import fnnet`` (and the command's ``--help``) imports no JAX. The subpackages behind
-them (``model``, ``training``, ``structure``, ``runs``, ``storage``, ``cli``) are the
-implementation; ARCHITECTURE.md maps them.
+them (``model``, ``training``, ``structure``, ``runs``, ``storage``, ``cli``, ``loaders``)
+are the implementation; ARCHITECTURE.md maps them.
 """
 
 from __future__ import annotations
