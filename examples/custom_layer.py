@@ -27,46 +27,51 @@ from fnnet import Dense, Network, gradcheck, losses
 
 
 class LayerNormCache(NamedTuple):
-    xhat: jax.Array  # (batch, features): the normalized input
-    r: jax.Array  # (batch, 1): 1 / sqrt(σ² + ε)
+    xhat: jax.Array  # (batch, ..., features): the normalized input
+    r: jax.Array  # (batch, ..., 1): 1 / sqrt(σ² + ε)
 
 
 @fnnet.register_layer  # so Network.to_config / from_config can describe it
 @dataclass(frozen=True)
 class LayerNorm:
-    """``a = g ⊙ (a_prev − μ) / sqrt(σ² + ε) + b`` per example; g, b: (features,)."""
+    """``a = g ⊙ (a_prev − μ) / sqrt(σ² + ε) + b`` over the last axis (the features, or an
+    image's channels at each position); g, b: (features,)."""
 
     features: int
     eps: float = 1e-5
 
     needs_key = False  # draws no random numbers
 
-    def out_features(self, in_features: int) -> int:
-        if in_features != self.features:
-            raise ValueError(f"LayerNorm({self.features}) follows a layer of width {in_features}")
-        return self.features
+    def out_shape(self, in_shape: tuple) -> tuple:
+        if in_shape[-1] != self.features:
+            raise ValueError(f"LayerNorm({self.features}) follows a layer of {in_shape[-1]} features")
+        return in_shape
 
-    def param_shapes(self, in_features: int) -> dict:
-        return {"g": (self.out_features(in_features),), "b": (self.features,)}
+    def param_shapes(self, in_shape: tuple) -> dict:
+        self.out_shape(in_shape)
+        return {"g": (self.features,), "b": (self.features,)}
 
-    def init(self, key, in_features: int, dtype) -> dict:
+    def init(self, key, in_shape: tuple, dtype) -> dict:
         # The identity map to start with: unit gain, no shift.
-        return {"g": jnp.ones((self.out_features(in_features),), dtype), "b": jnp.zeros((self.features,), dtype)}
+        self.out_shape(in_shape)
+        return {"g": jnp.ones((self.features,), dtype), "b": jnp.zeros((self.features,), dtype)}
 
     def forward(self, params, a_prev, *, key=None, train=False):
         mu = jnp.mean(a_prev, axis=-1, keepdims=True)
         var = jnp.mean((a_prev - mu) ** 2, axis=-1, keepdims=True)
         r = 1 / jnp.sqrt(var + self.eps)
         xhat = (a_prev - mu) * r
-        return params["g"][None, :] * xhat + params["b"][None, :], LayerNormCache(xhat, r)
+        lead = (None,) * (xhat.ndim - 1)  # g and b apply along the last axis, at every position
+        return params["g"][lead] * xhat + params["b"][lead], LayerNormCache(xhat, r)
 
     def delta(self, cache: LayerNormCache, g):
         # a is affine in (g, b) given x̂, so ∂C/∂a is the δ that backward distributes (as for maxout).
         return g
 
     def backward(self, params, cache: LayerNormCache, delta):
-        grads = {"g": jnp.sum(delta * cache.xhat, axis=0), "b": jnp.sum(delta, axis=0)}
-        d = delta * params["g"][None, :]
+        every = tuple(range(delta.ndim - 1))  # the batch and any positions
+        grads = {"g": jnp.sum(delta * cache.xhat, axis=every), "b": jnp.sum(delta, axis=every)}
+        d = delta * params["g"][(None,) * (delta.ndim - 1)]
         mean_d = jnp.mean(d, axis=-1, keepdims=True)
         mean_dx = jnp.mean(d * cache.xhat, axis=-1, keepdims=True)
         return cache.r * (d - mean_d - cache.xhat * mean_dx), grads
@@ -84,7 +89,7 @@ def main(seed: int = 0, net: Network = NET):
         i = next(i for i, layer in enumerate(net.layers) if isinstance(layer, LayerNorm))
         params[i] = {"g": params[i]["g"] + 0.3 * jax.random.normal(k_g, params[i]["g"].shape, jnp.float64),
                      "b": params[i]["b"] + 0.3 * jax.random.normal(k_b, params[i]["b"].shape, jnp.float64)}
-        x = jax.random.normal(k_x, (5, net.in_features), jnp.float64)
+        x = jax.random.normal(k_x, (5, *net.in_shape), jnp.float64)
         t = jnp.arange(5) % net.out_features
         report = gradcheck.assert_gradients_close(net, losses.cross_entropy(), params, x, t)
     print(report)

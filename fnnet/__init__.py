@@ -25,6 +25,13 @@ _PUBLIC = {
     "Dense": ("fnnet.model.layers.dense", "Dense"),
     "Dropout": ("fnnet.model.layers.dropout", "Dropout"),
     "Maxout": ("fnnet.model.layers.maxout", "Maxout"),
+    "Conv1D": ("fnnet.model.layers.conv", "Conv1D"),
+    "Conv2D": ("fnnet.model.layers.conv", "Conv2D"),
+    "MaxPool1D": ("fnnet.model.layers.pool", "MaxPool1D"),
+    "MaxPool2D": ("fnnet.model.layers.pool", "MaxPool2D"),
+    "AvgPool1D": ("fnnet.model.layers.pool", "AvgPool1D"),
+    "AvgPool2D": ("fnnet.model.layers.pool", "AvgPool2D"),
+    "Flatten": ("fnnet.model.layers.flatten", "Flatten"),
     # training
     "fit": ("fnnet.training.loop", "fit"),
     "FitResult": ("fnnet.training.loop", "FitResult"),
@@ -94,9 +101,13 @@ if TYPE_CHECKING:  # what editors and type checkers see; never run
     from fnnet import optim as optim, plots as plots, worked_example as worked_example
     from fnnet.model import activations as activations, backprop as backprop
     from fnnet.model import initializers as initializers, losses as losses
+    from fnnet.model.layers.conv import Conv1D as Conv1D, Conv2D as Conv2D
     from fnnet.model.layers.dense import Dense as Dense
     from fnnet.model.layers.dropout import Dropout as Dropout
+    from fnnet.model.layers.flatten import Flatten as Flatten
     from fnnet.model.layers.maxout import Maxout as Maxout
+    from fnnet.model.layers.pool import AvgPool1D as AvgPool1D, AvgPool2D as AvgPool2D
+    from fnnet.model.layers.pool import MaxPool1D as MaxPool1D, MaxPool2D as MaxPool2D
     from fnnet.model.layers.protocol import Layer as Layer
     from fnnet.model.network import Network as Network, mlp as mlp, register_layer as register_layer
     from fnnet.runs import pipeline as pipeline

@@ -21,17 +21,21 @@ from fnnet import loaders
 BUNDLED = ("digits", "xor")
 
 
-def features(x, in_features: int, what: str = "data"):
-    """``x`` checked to be finite numbers of shape (n, in_features)."""
+def features(x, in_shape, what: str = "data"):
+    """``x`` checked to be finite numbers of shape (n, *in_shape); ``in_shape`` a tuple (one
+    example's shape) or an int (features)."""
+    shape = (in_shape,) if isinstance(in_shape, (int, np.integer)) else tuple(in_shape)
     x = np.asarray(x)
-    if x.ndim != 2 or x.shape[1] != in_features:
-        raise ValueError(f"{what}: expected features of shape (n, {in_features}), got {x.shape}")
+    if x.shape[1:] != shape or x.ndim != len(shape) + 1:
+        raise ValueError(f"{what}: expected features of shape (n, {', '.join(map(str, shape))}), got {x.shape}")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise ValueError(f"{what}: features must be numbers, got dtype {x.dtype}")
     finite = np.isfinite(x)
     if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        raise ValueError(f"{what}: features must be finite; found {x[row, col]} at row {row}, column {col}")
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        at = (f"row {where[0]}, column {where[1]}" if len(where) == 2
+              else f"example {where[0]}, position {where[1:]}")
+        raise ValueError(f"{what}: features must be finite; found {x[where]} at {at}")
     return x
 
 

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.model import losses as losses_
+from fnnet.model.layers.conv import Convolution
 from fnnet.model.layers.dense import Dense
 from fnnet.model.network import Network
 
@@ -38,7 +39,8 @@ def _gradient_norms(net, loss):
 
 
 def dead_units(net: Network, params, x) -> list[float | None]:
-    """For each ReLU layer, the fraction of its units that output 0 on every example of x
+    """For each ReLU layer (Dense or a convolution), the fraction of its units (a
+    convolution's: its channels) that output 0 on every example of x and everywhere in it
     (they pass back no gradient, so they cannot learn); None for other layers."""
     fractions = _dead_units(net)(params, x)
     return [None if f is None else float(f) for f in fractions]
@@ -48,8 +50,9 @@ def dead_units(net: Network, params, x) -> list[float | None]:
 def _dead_units(net):
     def fractions(params, x):
         _, caches = net.forward_with_cache(params, x)
-        return [jnp.mean(jnp.all(cache.a <= 0, axis=0)) if isinstance(layer, Dense)
-                and layer.activation == "relu" else None for layer, cache in zip(net.layers, caches)]
+        return [jnp.mean(jnp.all(cache.a <= 0, axis=tuple(range(cache.a.ndim - 1))))
+                if isinstance(layer, (Dense, Convolution)) and layer.activation == "relu" else None
+                for layer, cache in zip(net.layers, caches)]
 
     return jax.jit(fractions)
 

@@ -42,7 +42,7 @@ def _chain(net: Network, params, caches, g=None, delta=None):
         g = g if compute is None else g.astype(compute)
     else:
         delta = delta if compute is None else delta.astype(compute)
-    grads = [None] * len(net.layers)
+    grads = [None] * len(net.layers)  # g and delta: (n, *out_shape) of each layer, walking back
     for i in reversed(range(len(net.layers))):
         layer = net.layers[i]
         if delta is None:
@@ -53,15 +53,15 @@ def _chain(net: Network, params, caches, g=None, delta=None):
 
 
 def backward(net: Network, params, caches, g=None, *, delta=None):
-    """Gradients (the tree of ``params``) from ``g = ∂L/∂a_L`` (batch, out), or from the
-    output layer's ``delta = ∂L/∂z_L`` when given, walking the layers from the last back."""
+    """Gradients (the tree of ``params``) from ``g = ∂L/∂a_L`` (batch, *out_shape), or from
+    the output layer's ``delta = ∂L/∂z_L`` when given, walking the layers from the last back."""
     return _chain(net, params, caches, g, delta)[0]
 
 
 def loss_and_grad(net: Network, loss, params, x, t, *, key=None, train=False, weights=None,
                   has_aux=False, wrt_input=False):
     """``(L, ∂L/∂params)`` for ``L = loss(net.apply(params, x), t)`` by the hand-written
-    backward pass; x (batch, ..., in) or (in,), t targets or labels, weights (batch,) or
+    backward pass; x (batch, ..., *in_shape) or in_shape, t targets or labels, weights (batch,) or
     None; ``loss`` any loss (``fnnet.losses``' protocol: ∂L/∂y from its ``grad`` or, if it
     has none, from ``jax.grad`` of the loss in y). Same results as ``jax.value_and_grad``
     of the forward path; ``has_aux=True`` returns ``((L, y), grads)`` with the output y;
@@ -70,13 +70,13 @@ def loss_and_grad(net: Network, loss, params, x, t, *, key=None, train=False, we
     loss = losses_.get(loss)
     y, caches = net.forward_with_cache(params, x, key=key, train=train)
     value = loss_calls.value(loss, y, t, weights)
-    out = y.shape[-1]
+    rows = (-1,) + net.out_shape
     if fused_softmax_cross_entropy(net, loss):
         delta = loss.softmax_delta(y, t, weights)
-        grads, g_x = _chain(net, params, caches, delta=delta.reshape(-1, out))
+        grads, g_x = _chain(net, params, caches, delta=delta.reshape(rows))
     else:
         g = loss_calls.dl_dy(loss, y, t, weights)
-        grads, g_x = _chain(net, params, caches, g.reshape(-1, out))
+        grads, g_x = _chain(net, params, caches, g.reshape(rows))
     value = (value, y) if has_aux else value
     if not wrt_input:
         return value, grads

@@ -1,12 +1,15 @@
 """Initial weights and biases: a name or any ``jax.nn.initializers`` callable.
 
 A layer's ``w_init`` is "glorot" (Glorot/Xavier uniform), "he" (He normal), "lecun"
-(LeCun normal), None (the layer's default) or a callable ``(key, shape, dtype) ->
-array``; ``b_init`` is "zeros" (also None, the default) or such a callable. A callable
-is handed the matrix view of the weight, ``(in, units)`` with ``units = out ×
-pieces`` for maxout, and a bias of ``(units,)``, so its fan-in and fan-out are the
-layer's; the draw is then reshaped to the layer's own shape. Only names can be
-written to a network's config.
+(LeCun normal), None (the layer's default: He for ReLU-like activations and maxout,
+Glorot for the rest) or a callable ``(key, shape, dtype) -> array``; ``b_init`` is
+"zeros" (also None, the default) or such a callable. A dense or maxout layer's callable
+is handed the matrix view of the weight, ``(in, units)`` with ``units = out × pieces``
+for maxout, and a bias of ``(units,)``, so its fan-in and fan-out are the layer's; the
+draw is then reshaped to the layer's own shape. A convolution's kernel ``(k..., c_in,
+features)`` is drawn in its own shape, fan-in ``prod(k) · c_in`` and fan-out ``prod(k) ·
+features`` (``jax.nn.initializers``' default axes). Only names can be written to a
+network's config.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from fnnet.model import activations
+
 W_NAMES = ("glorot", "he", "lecun")
 B_NAMES = ("zeros",)
 
@@ -26,6 +31,23 @@ _W_SCHEMES = {
     "he": jax.nn.initializers.he_normal(in_axis=0, out_axis=1),
     "lecun": jax.nn.initializers.lecun_normal(in_axis=0, out_axis=1),
 }
+
+
+# A kernel's fans by jax's default axes: in -2 (c_in), out -1 (features), the rest the
+# receptive field.
+_KERNEL_SCHEMES = {
+    "glorot": jax.nn.initializers.glorot_uniform(),
+    "he": jax.nn.initializers.he_normal(),
+    "lecun": jax.nn.initializers.lecun_normal(),
+}
+
+
+def scheme(w_init, activation) -> Any:
+    """The weights' scheme of a layer: ``w_init`` when given, else "he" for a ReLU-like
+    activation and "glorot" for the others."""
+    if w_init is not None:
+        return w_init
+    return "he" if isinstance(activation, str) and activation in activations.RELU_LIKE else "glorot"
 
 
 def check(kind: str, field: str, spec: Any) -> None:
@@ -51,6 +73,16 @@ def weights(key, shape: tuple, spec, dtype):
     """w of ``shape`` = (in, out, *pieces) drawn by ``spec`` (a name or a callable) on the
     (in, out · pieces) view."""
     return _draw(_W_SCHEMES[spec] if isinstance(spec, str) else spec, key, shape, dtype, "w_init")
+
+
+def kernel(key, shape: tuple, spec, dtype):
+    """A convolution's kernel w of ``shape`` = (k..., c_in, features) drawn by ``spec`` (a
+    name or a callable) in that shape: fan-in prod(k) · c_in, fan-out prod(k) · features."""
+    init = _KERNEL_SCHEMES[spec] if isinstance(spec, str) else spec
+    value = init(key, shape, dtype)
+    if tuple(jnp.shape(value)) != tuple(shape):
+        raise ValueError(f"w_init {init!r} returned shape {tuple(jnp.shape(value))}, expected {tuple(shape)}")
+    return jnp.asarray(value).astype(dtype)
 
 
 def biases(key, shape: tuple, spec, dtype):

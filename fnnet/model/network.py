@@ -1,9 +1,11 @@
-"""Network: a frozen description of a stack of layers, with init and a pure apply."""
+"""Network: a frozen description of a stack of layers, its shapes checked when it is
+built, with init and a pure apply."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -12,18 +14,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from fnnet.model import activations, initializers
+from fnnet.model.layers.conv import Conv1D, Conv2D
 from fnnet.model.layers.dense import Dense
 from fnnet.model.layers.dropout import Dropout
+from fnnet.model.layers.flatten import Flatten
 from fnnet.model.layers.maxout import Maxout
+from fnnet.model.layers.pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 from fnnet.model.layers.protocol import PROTOCOL_METHODS, missing
 
 
 @dataclass(frozen=True)
 class Network:
-    """A fully connected feedforward network ``in_features -> layers[0] -> ... -> layers[-1]``.
+    """A feedforward network ``in_shape -> layers[0] -> ... -> layers[-1]``.
 
-    ``layers``: Dense, Maxout, Dropout or any hashable object with the Layer protocol's
-    members (``fnnet.Layer``).
+    ``in_shape``: one example's shape, an int for a flat input (``64``: 64 features) or a
+    tuple (``(8, 8, 1)``: an 8×8 image of one channel, channels last). ``layers``: Dense,
+    Maxout, Dropout, Conv1D, Conv2D, the poolings, Flatten, or any hashable object with
+    the Layer protocol's members (``fnnet.Layer``). Each layer's output shape is worked
+    out when the network is built (``shapes``); a layer that does not fit its input is a
+    ValueError naming its index and the shapes.
 
     Frozen and hashable; it holds no arrays, so it can be closed over or passed as a
     static argument. ``compute_dtype`` (e.g. "bfloat16") runs the forward and backward
@@ -31,14 +40,18 @@ class Network:
     output comes back in the parameters' dtype.
     """
 
-    in_features: int
+    in_shape: tuple
     layers: tuple
     compute_dtype: str | None = None
 
     def __post_init__(self):
-        n = self.in_features
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"Network: in_features must be a positive int, got {n!r}")
+        shape = (self.in_shape,) if isinstance(self.in_shape, int) and not isinstance(self.in_shape, bool) \
+            else self.in_shape
+        if not (isinstance(shape, (tuple, list)) and shape
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)):
+            raise ValueError("Network: in_shape must be a positive int (features) or a tuple of positive ints "
+                             f"(one example's shape), got {self.in_shape!r}")
+        object.__setattr__(self, "in_shape", tuple(shape))
         layers = tuple(self.layers) if isinstance(self.layers, (list, tuple)) else None
         if not layers:
             raise ValueError(f"Network: layers must be a non-empty list of layers, got {self.layers!r}")
@@ -58,12 +71,13 @@ class Network:
             if not jnp.issubdtype(dtype, jnp.floating):
                 raise ValueError(f"Network: compute_dtype must be a float dtype, got {self.compute_dtype!r}")
             object.__setattr__(self, "compute_dtype", dtype.name)
+        self.shapes  # noqa: B018 (worked out now: a layer that does not fit fails here)
 
     def __hash__(self) -> int:
         # Hashed on every fit call (its caches are keyed by the network); fields never change.
         h = self.__dict__.get("_hash")
         if h is None:
-            h = hash((self.in_features, self.layers, self.compute_dtype))
+            h = hash((self.in_shape, self.layers, self.compute_dtype))
             object.__setattr__(self, "_hash", h)
         return h
 
@@ -72,10 +86,10 @@ class Network:
         return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
     def to_config(self) -> dict:
-        """A JSON-ready description: ``{"in_features", "layers": [{"type", ...}], "compute_dtype"}``.
+        """A JSON-ready description: ``{"in_shape", "layers": [{"type", ...}], "compute_dtype"}``.
         A ValueError names a layer that a config cannot describe: an unregistered layer
         type (see ``fnnet.register_layer``), activation or initializer callable."""
-        return {"in_features": self.in_features,
+        return {"in_shape": list(self.in_shape),
                 "layers": [_layer_config(i, layer) for i, layer in enumerate(self.layers)],
                 "compute_dtype": self.compute_dtype}
 
@@ -91,21 +105,40 @@ class Network:
                 if kind not in types:
                     raise ValueError(f"layers[{i}]: unknown layer type {kind!r}; expected one of {sorted(types)}")
                 layers.append(types[kind](**spec))
-            return cls(config["in_features"], tuple(layers), config.get("compute_dtype"))
+            return cls(tuple(config["in_shape"]), tuple(layers), config.get("compute_dtype"))
         except (KeyError, TypeError) as e:
             raise ValueError(f"not a network description ({e}): {config!r}") from None
 
-    @functools.cached_property  # a frozen instance's widths never change
-    def widths(self) -> tuple[int, ...]:
-        """``(in_features, width after layer 0, ..., out_features)``."""
-        widths = [self.in_features]
-        for layer in self.layers:
-            widths.append(layer.out_features(widths[-1]))
-        return tuple(widths)
+    @functools.cached_property  # a frozen instance's shapes never change
+    def shapes(self) -> tuple[tuple, ...]:
+        """One example's shape before each layer and after the last: ``(in_shape, shape
+        after layer 0, ..., out_shape)``."""
+        shapes = [self.in_shape]
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.out_shape(shapes[-1])
+            except ValueError as e:
+                raise ValueError(f"Network: layers[{i}] ({type(layer).__name__}) on input {shapes[-1]}: {e}") from None
+            if not (isinstance(shape, tuple) and shape and all(isinstance(n, int) and n >= 1 for n in shape)):
+                raise ValueError(f"Network: layers[{i}] ({type(layer).__name__}).out_shape({shapes[-1]}) returned "
+                                 f"{shape!r}; expected a tuple of positive ints")
+            shapes.append(shape)
+        return tuple(shapes)
 
-    @functools.cached_property
+    @property
+    def out_shape(self) -> tuple:
+        """One example's output shape."""
+        return self.shapes[-1]
+
+    @property
+    def in_features(self) -> int:
+        """The values in one example: ``prod(in_shape)``."""
+        return math.prod(self.in_shape)
+
+    @property
     def out_features(self) -> int:
-        return self.widths[-1]
+        """The outputs along the last axis (the classes, for a classifier)."""
+        return self.shapes[-1][-1]
 
     def with_dropout(self, rates: dict) -> "Network":
         """This network with ``layers[i]`` (a Dropout) dropping at ``rates[i]``, a scalar that
@@ -160,8 +193,8 @@ class Network:
             got = (f"a {type(params).__name__} of {len(params)} entries" if isinstance(params, (list, tuple))
                    else type(params).__name__)
             raise ValueError(f"params: expected a list of {len(self.layers)} entries, one per layer, got {got}")
-        for i, (layer, entry, n_in) in enumerate(zip(self.layers, params, self.widths)):
-            shapes = layer.param_shapes(n_in)
+        for i, (layer, entry, in_shape) in enumerate(zip(self.layers, params, self.shapes)):
+            shapes = layer.param_shapes(in_shape)
             if not isinstance(entry, dict) or set(entry) != set(shapes):
                 got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
                 raise ValueError(f"params[{i}] ({type(layer).__name__}): expected a dict with keys "
@@ -185,25 +218,26 @@ class Network:
         return dtype if isinstance(dtype, np.dtype) else jnp.result_type(leaves[0])
 
     def _prepare(self, params, x):
-        """Validated inputs as ``(params_c, x2d, lead, out_dtype)`` in the compute dtype; x2d is
-        x as ``(prod(lead), in)`` with ``lead = x.shape[:-1]``."""
+        """Validated inputs as ``(params_c, a, lead, out_dtype)`` in the compute dtype: a is
+        x as ``(prod(lead), *in_shape)`` with ``lead`` x's axes before ``in_shape``."""
         out_dtype = self.checked_dtype(params)
         x = jnp.asarray(x)
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"x: expected shape (batch, ..., {self.in_features}) or ({self.in_features},), "
-                             f"got {tuple(x.shape)}")
+        r = len(self.in_shape)
+        if x.ndim < r or tuple(x.shape[x.ndim - r:]) != self.in_shape:
+            raise ValueError(f"x: expected shape (batch, ..., {', '.join(map(str, self.in_shape))}) or "
+                             f"{self.in_shape}, got {tuple(x.shape)}{_shape_hint(tuple(x.shape), self.in_shape)}")
         compute = jnp.dtype(self.compute_dtype) if self.compute_dtype else out_dtype
         if compute != out_dtype:
             params = jax.tree.map(lambda p: p.astype(compute), params)
-        lead = x.shape[:-1]
-        x2 = x if x.ndim == 2 else x.reshape(-1, self.in_features)
-        return params, x2.astype(compute), lead, out_dtype
+        lead = x.shape[:x.ndim - r]
+        a = x if x.ndim == r + 1 else x.reshape((-1,) + self.in_shape)
+        return params, a.astype(compute), lead, out_dtype
 
     def forward_with_cache(self, params, x, *, key=None, train=False):
-        """``(y, caches)``: y as from ``apply``, ``x.shape[:-1] + (out,)``, and one cache per
-        layer holding what its backward rule needs (``a_prev``, ``z``, ``a``, masks). Caches
-        are always 2-D, ``(n, features)`` with ``n = prod(x.shape[:-1])`` (1 for a single
-        example): the backward pass takes ``∂L/∂y`` reshaped to ``(n, out)``."""
+        """``(y, caches)``: y as from ``apply``, ``lead + out_shape``, and one cache per layer
+        holding what its backward rule needs (``a_prev``, ``z``, ``a``, masks). Caches have
+        one batch axis, ``(n, *shape)`` with ``n = prod(lead)`` (1 for a single example):
+        the backward pass takes ``∂L/∂y`` reshaped to ``(n, *out_shape)``."""
         params, a, lead, out_dtype = self._prepare(params, x)
         if train and key is None:
             needing = [i for i, layer in enumerate(self.layers) if layer.needs_key]
@@ -218,17 +252,18 @@ class Network:
                 a, cache = layer.forward(p, a, key=layer_key, train=train)
             except ValueError as e:  # shapes are static: this runs once, while tracing
                 raise ValueError(f"layers[{i}] ({type(layer).__name__}): {e}") from e
-            if tuple(jnp.shape(a)) != (rows, self.widths[i + 1]):
+            if tuple(jnp.shape(a)) != (rows,) + self.shapes[i + 1]:
                 raise ValueError(f"layers[{i}] ({type(layer).__name__}): forward returned a of shape "
-                                 f"{tuple(jnp.shape(a))}, expected {(rows, self.widths[i + 1])} "
-                                 "(batch, out_features)")
+                                 f"{tuple(jnp.shape(a))}, expected {(rows,) + self.shapes[i + 1]} "
+                                 "(batch, *out_shape)")
             caches.append(cache)
         y = a.astype(out_dtype)
-        return y.reshape(lead + (self.out_features,)), caches
+        return y.reshape(lead + self.out_shape), caches
 
     def apply(self, params, x, *, key=None, train=False):
-        """``y = f_L(... f_1(x W_1 + b_1) ...)``: x (batch, ..., in) or (in,) -> y (batch, ..., out)
-        or (out,); any leading axes are flattened into one batch axis and restored.
+        """``y = f_L(... f_1(x W_1 + b_1) ...)``: x (batch, ..., *in_shape) or in_shape -> y
+        (batch, ..., *out_shape) or out_shape; any leading axes are flattened into one batch
+        axis and restored.
 
         Pure; works under jit, grad and vmap. ``key`` draws the dropout masks and is
         required when ``train=True`` and the network has dropout. x is cast to the
@@ -240,8 +275,21 @@ class Network:
     __call__ = apply
 
 
+def _shape_hint(got: tuple, in_shape: tuple) -> str:
+    """What to do when an input of shape ``got`` holds a batch of the right number of
+    values in another arrangement: channels first (move them last) or flat (reshape)."""
+    if len(got) < 2 or math.prod(got[1:]) != math.prod(in_shape):
+        return ""
+    example, dims = got[1:], ", ".join(map(str, in_shape))
+    if len(in_shape) >= 2 and len(example) == len(in_shape) and example == (in_shape[-1], *in_shape[:-1]):
+        return (f"; channels come last in fnnet (axis -1 of size {in_shape[-1]}), this looks channels-first: "
+                f"x = jnp.moveaxis(x, 1, -1)")
+    return f"; the values are there in another shape: x.reshape(-1, {dims})"
+
+
 #: Layer types a network config can name: the built-ins and those given to ``register_layer``.
-LAYER_TYPES: dict[str, type] = {t.__name__: t for t in (Dense, Maxout, Dropout)}
+LAYER_TYPES: dict[str, type] = {t.__name__: t for t in (Dense, Maxout, Dropout, Conv1D, Conv2D, MaxPool1D, MaxPool2D,
+                                                         AvgPool1D, AvgPool2D, Flatten)}
 
 
 def register_layer(cls: type) -> type:
@@ -302,7 +350,7 @@ def _init_program(net: Network, dtype: str):
     # One compiled program: run op by op, initialisation compiles every random op separately.
     def init(key):
         keys = jax.random.split(key, len(net.layers))
-        return [layer.init(k, n_in, dtype) for layer, k, n_in in zip(net.layers, keys, net.widths)]
+        return [layer.init(k, shape, dtype) for layer, k, shape in zip(net.layers, keys, net.shapes)]
 
     return jax.jit(init)
 
@@ -310,12 +358,15 @@ def _init_program(net: Network, dtype: str):
 def mlp(sizes: Sequence[int], activation: str = "relu", output: str = "identity",
         dropout: float = 0.0, input_dropout: float = 0.0, compute_dtype: Any = None) -> Network:
     """``mlp([64, 128, 10])``: Dense layers of the given widths (the first is the input
-    width), ``activation`` on the hidden ones, ``output`` on the last, and Dropout(``dropout``)
-    after each hidden layer when it is > 0."""
+    width, or one example's shape such as ``(8, 8, 1)``, flattened first), ``activation`` on
+    the hidden ones, ``output`` on the last, and Dropout(``dropout``) after each hidden
+    layer when it is > 0."""
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"mlp: expected at least an input and an output width, got {sizes}")
     layers = [Dropout(input_dropout)] if input_dropout > 0 else []
+    if isinstance(sizes[0], (tuple, list)) and len(sizes[0]) > 1:
+        layers.append(Flatten())  # an image's values in a row, for the Dense layers
     for width in sizes[1:-1]:
         layers.append(Dense(width, activation))
         if dropout > 0:

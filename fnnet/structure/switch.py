@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.model import activations, initializers
+from fnnet.model.layers.protocol import flat
 
 
 class SwitchCache(NamedTuple):
@@ -39,15 +40,17 @@ class Switch:
 
     needs_key = False
 
-    def out_features(self, in_features: int) -> int:
-        return self.features
+    def out_shape(self, in_shape: tuple) -> tuple:
+        flat("Switch", in_shape)
+        return (self.features,)
 
-    def param_shapes(self, in_features: int) -> dict:
-        return {"w": (in_features, self.features, self.pieces), "b": (self.features, self.pieces), "kind": ()}
+    def param_shapes(self, in_shape: tuple) -> dict:
+        return {"w": (flat("Switch", in_shape), self.features, self.pieces), "b": (self.features, self.pieces),
+                "kind": ()}
 
-    def init(self, key, in_features: int, dtype) -> dict:
+    def init(self, key, in_shape: tuple, dtype) -> dict:
         """He-initialised weights, zero biases, kind 0 (the search draws its own, per member)."""
-        w = initializers.weights(key, (in_features, self.features, self.pieces), "he", dtype)
+        w = initializers.weights(key, (flat("Switch", in_shape), self.features, self.pieces), "he", dtype)
         return {"w": w, "b": jnp.zeros((self.features, self.pieces), dtype), "kind": jnp.zeros((), dtype)}
 
     def _is(self, params, k: int):

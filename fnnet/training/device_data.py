@@ -27,42 +27,48 @@ def unpack(data, loss) -> tuple:
     return x, t, w
 
 
-def labels_or_targets(t, n: int, out_features: int, what: str = "data"):
-    """``t`` checked against n examples and ``out_features`` outputs: integer labels
-    (n,) in range, or finite float targets (n, out_features)."""
+def _classes(out_shape: tuple) -> int:
+    return 2 if out_shape[-1] == 1 else out_shape[-1]
+
+
+def labels_or_targets(t, n: int, out_shape: tuple, what: str = "data"):
+    """``t`` checked against n examples of outputs ``out_shape`` (classes last): integer
+    labels (n, *out_shape[:-1]) in range, or finite float targets (n, *out_shape)."""
     t = np.asarray(t)
+    out_features = out_shape[-1]
     if np.issubdtype(t.dtype, np.integer):
-        if t.shape != (n,):
-            raise ValueError(f"{what}: expected {n} integer labels, got shape {t.shape}")
-        classes = 2 if out_features == 1 else out_features
+        if t.shape != (n, *out_shape[:-1]):
+            want = f"{n} integer labels" if len(out_shape) == 1 else f"integer labels of shape {(n, *out_shape[:-1])}"
+            raise ValueError(f"{what}: expected {want}, got shape {t.shape}")
+        classes = _classes(out_shape)
         if t.size and (t.min() < 0 or t.max() >= classes):
             raise ValueError(f"{what}: labels must be in [0, {classes}) for {out_features} outputs, "
                              f"got values in [{t.min()}, {t.max()}]")
         return t.astype(np.int32)
-    if t.shape != (n, out_features):
-        raise ValueError(f"{what}: expected targets of shape ({n}, {out_features}) or {n} integer "
+    if t.shape != (n, *out_shape):
+        raise ValueError(f"{what}: expected targets of shape {(n, *out_shape)} or {n} integer "
                          f"labels, got {t.dtype} of shape {t.shape}")
     if not np.issubdtype(t.dtype, np.number) or not np.all(np.isfinite(t)):
         raise ValueError(f"{what}: targets must be finite numbers")
     return t
 
 
-def to_device(x, t, in_features: int, out_features: int, dtype, what: str = "data"):
+def to_device(x, t, in_shape: tuple, out_shape: tuple, dtype, what: str = "data"):
     """Validated ``(x, t)`` as device arrays, x in ``dtype``, labels int32. Arrays already
     on the device are checked there and not copied to the host."""
     on_device = isinstance(x, jax.Array) and isinstance(t, jax.Array)
     if on_device:  # first, as fit's fixed cost: a pair seen before passed every check below
-        seen = _CLEAN.get((id(x), id(t), in_features, out_features, dtype))
+        seen = _CLEAN.get((id(x), id(t), in_shape, out_shape, dtype))
         if seen is not None and seen[0]() is x and seen[1]() is t:
             return x, t
     if np.ndim(x) >= 1 and np.shape(x)[0] == 0:
         raise ValueError(f"{what}: the data set is empty (0 examples)")
     if on_device:
-        if _clean_on_device(x, t, in_features, out_features, dtype):
-            _remember_clean(x, t, in_features, out_features, dtype)
+        if _clean_on_device(x, t, in_shape, out_shape, dtype):
+            _remember_clean(x, t, in_shape, out_shape, dtype)
             return x, t
-    x = features(x, in_features, what)
-    t = labels_or_targets(t, x.shape[0], out_features, what)
+    x = features(x, in_shape, what)
+    t = labels_or_targets(t, x.shape[0], out_shape, what)
     t = jnp.asarray(t) if t.dtype == np.int32 else jnp.asarray(t, dtype)
     return jnp.asarray(x, dtype), t
 
@@ -87,7 +93,7 @@ def example_weights(w, n: int, dtype, what: str = "data"):
 
 
 # Pairs that passed as they are, for one dict lookup when fit sees them again.
-_CLEAN: dict[tuple, tuple] = {}  # (id(x), id(t), in, out, dtype) -> (weakref x, weakref t)
+_CLEAN: dict[tuple, tuple] = {}  # (id(x), id(t), in_shape, out_shape, dtype) -> (weakref x, weakref t)
 
 
 def _remember_clean(x, t, *shape_and_dtype) -> None:
@@ -106,16 +112,16 @@ def _known(a) -> dict:
     return facts
 
 
-def _clean_on_device(x, t, in_features, out_features, dtype) -> bool:
+def _clean_on_device(x, t, in_shape, out_shape, dtype) -> bool:
     """Whether device arrays need nothing done: the right shapes and dtypes, finite
     features, labels in range. False sends them through the host checks, which name
     what is wrong."""
-    n = x.shape[0] if x.ndim == 2 else -1
-    if x.ndim != 2 or x.shape[1] != in_features or x.dtype != jnp.dtype(dtype):
+    n = x.shape[0] if x.ndim else -1
+    if tuple(x.shape[1:]) != in_shape or x.ndim != len(in_shape) + 1 or x.dtype != jnp.dtype(dtype):
         return False
-    if t.dtype == jnp.int32 and t.shape == (n,):
-        classes = 2 if out_features == 1 else out_features
-    elif t.dtype == jnp.dtype(dtype) and t.shape == (n, out_features):
+    if t.dtype == jnp.int32 and t.shape == (n, *out_shape[:-1]):
+        classes = _classes(out_shape)
+    elif t.dtype == jnp.dtype(dtype) and t.shape == (n, *out_shape):
         classes = None
     else:
         return False
@@ -142,6 +148,6 @@ def is_classification(t) -> bool:
     facts = _known(t) if isinstance(t, jax.Array) else {}
     if "one-hot" not in facts:
         values = np.asarray(t)
-        facts["one-hot"] = (values.ndim == 2 and bool(np.all((values == 0) | (values == 1)))
-                            and bool(np.all(values.sum(1) == 1)))
+        facts["one-hot"] = (values.ndim >= 2 and bool(np.all((values == 0) | (values == 1)))
+                            and bool(np.all(values.sum(-1) == 1)))
     return facts["one-hot"]

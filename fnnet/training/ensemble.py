@@ -198,13 +198,13 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     x, t, w = device_data.unpack(data, loss)
     accuracy = device_data.is_classification(t) if accuracy is None else accuracy
-    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    x, t = device_data.to_device(x, t, net.in_shape, net.out_shape, dtype, "data")
     n = x.shape[0]
     w = None if w is None else device_data.example_weights(w, n, dtype, "data")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), got {batch_size!r}")
     val = None if validation_data is None else device_data.to_device(
-        *validation_data, net.in_features, net.out_features, dtype, "validation_data")
+        *validation_data, net.in_shape, net.out_shape, dtype, "validation_data")
     metrics = ["loss"] + ["accuracy"] * bool(accuracy)
     metrics += ["val_" + m for m in metrics] * (val is not None)
     if early_stopping is not None and early_stopping.monitor not in metrics:
@@ -397,5 +397,5 @@ def ensemble_accuracy(net: Network, params, x, t, *, probabilities: bool | None 
     """The ensemble's accuracy: the fraction of examples whose argmax of ``ensemble_predict``
     matches the label t (n,) or one-hot target (n, out); for one output, p > 0.5."""
     dtype = member_dtype(net, params)
-    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    x, t = device_data.to_device(x, t, net.in_shape, net.out_shape, dtype, "data")
     return float(losses_.accuracy(ensemble_predict(net, params, x, probabilities=probabilities), t))

@@ -14,8 +14,8 @@ from fnnet.training import device_data, parallel
 
 
 def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, w=None, sharding=None) -> dict:
-    """Traceable ``evaluate``: ``{"loss", "accuracy"}`` in inference mode over x (n, in)
-    and t, ``chunk`` examples at a time (the last chunk padded and masked). ``w`` (n,):
+    """Traceable ``evaluate``: ``{"loss", "accuracy"}`` in inference mode over x (n,
+    *in_shape) and t, ``chunk`` examples at a time (the last chunk padded and masked). ``w`` (n,):
     per-example weights, so ``L = Σ_n w_n C^n`` ("sum") or ``Σ_n w_n C^n / Σ_n w_n``
     ("mean") and accuracy ``Σ_n w_n hit_n / Σ_n w_n``. A loss that is not an fnnet
     ``Loss`` (no per-example values to add up) sees all of x at once. ``sharding``
@@ -32,7 +32,7 @@ def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, w=None, sha
     pad = count * chunk - n
     weights = jnp.ones((n,), x.dtype) if w is None else w.astype(x.dtype)
     ws = jnp.concatenate([weights, jnp.zeros((pad,), x.dtype)]).reshape(count, chunk)
-    xs = jnp.pad(x, ((0, pad), (0, 0))).reshape(count, chunk, -1)
+    xs = jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape((count, chunk) + x.shape[1:])
     ts = jnp.pad(t, ((0, pad),) + ((0, 0),) * (t.ndim - 1)).reshape((count, chunk) + t.shape[1:])
     if sharding is not None:
         xs, ts, ws = (parallel.shard(a, sharding, 1) for a in (xs, ts, ws))
@@ -58,7 +58,7 @@ def _evaluate_program(net, loss, chunk, sharding=None):
 
 def evaluate(net: Network, loss, params, data, *, batch_size: int = 1024, mesh=None) -> dict:
     """``{"loss", "accuracy"}`` of ``data`` in inference mode, as floats: data is ``(x, t)``
-    or ``(x, t, w)`` as for ``fit`` (x (n, in), t (n,) labels or (n, out) targets, w (n,)
+    or ``(x, t, w)`` as for ``fit`` (x (n, *in_shape), t (n,) labels or (n, out) targets, w (n,)
     per-example weights >= 0); loss in the loss's reduction, ``L = Σ_n w_n C^n`` or its
     weighted mean, accuracy ``Σ_n w_n hit_n / Σ_n w_n`` (w = 1 without weights). Runs
     ``batch_size`` examples at a time; with ``mesh`` (a Mesh or
@@ -69,7 +69,7 @@ def evaluate(net: Network, loss, params, data, *, batch_size: int = 1024, mesh=N
         raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
     x, t, w = device_data.unpack(data, loss)
     dtype = net.param_dtype(params)
-    x, t = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    x, t = device_data.to_device(x, t, net.in_shape, net.out_shape, dtype, "data")
     w = None if w is None else device_data.example_weights(w, x.shape[0], dtype, "data")
     sharding = None if mesh is None else parallel.batch_sharding(mesh)
     if sharding is not None:

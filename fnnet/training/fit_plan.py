@@ -59,7 +59,7 @@ def plan(net: Network, loss, optimizer: optax.GradientTransformation, params, x,
     dtype = net.checked_dtype(params)
     if accuracy is None:
         accuracy = device_data.is_classification(t)
-    x_dev, t_dev = device_data.to_device(x, t, net.in_features, net.out_features, dtype, "data")
+    x_dev, t_dev = device_data.to_device(x, t, net.in_shape, net.out_shape, dtype, "data")
     if w is not None:
         w = device_data.example_weights(w, x_dev.shape[0], dtype, "data")
     n = x_dev.shape[0]

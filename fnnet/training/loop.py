@@ -61,7 +61,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         params: a parameter tree (a new run; needs ``key``) or a TrainState (resume it,
             early stopping's progress included: a run split in two is bitwise the run
             done at once).
-        data: ``(x, t)`` or ``(x, t, w)``: x (n, in) features, t (n,) integer labels or
+        data: ``(x, t)`` or ``(x, t, w)``: x (n, *in_shape) features, t (n,) integer labels or
             (n, out) targets, w (n,) per-example weights (>= 0, passed to the loss, and
             weighting the reported loss and accuracy); NumPy or device arrays (checked).
         key: the run's base key (epoch e shuffles with ``fold_in(fold_in(key, 0), e)``,
@@ -112,7 +112,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
                                   learning_rate=learning_rate, per_epoch=per_epoch, new_run=state is None)
     val = None
     if validation_data is not None:
-        val = device_data.to_device(*validation_data, net.in_features, net.out_features, plan.dtype,
+        val = device_data.to_device(*validation_data, net.in_shape, net.out_shape, plan.dtype,
                                     "validation_data")
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no "

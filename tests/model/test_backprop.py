@@ -61,12 +61,12 @@ def materialize(problem, dtype):
     net, loss, batch, one_hot, weighted, train, seed = problem
     rng = np.random.default_rng(seed)
     params = []
-    for n_in, shapes in zip(net.widths, (layer.param_shapes(n) for layer, n in zip(net.layers, net.widths))):
+    for (n_in,), shapes in zip(net.shapes, (layer.param_shapes(s) for layer, s in zip(net.layers, net.shapes))):
         # Nonzero biases, so no unit starts exactly on a kink.
         params.append({k: jnp.asarray(rng.normal(0, (1 / np.sqrt(n_in)) if k == "w" else 0.1, shape), dtype)
                        for k, shape in shapes.items()})
     lead = () if batch is None else (batch,)
-    x = jnp.asarray(rng.normal(size=lead + (net.in_features,)), dtype)
+    x = jnp.asarray(rng.normal(size=lead + net.in_shape), dtype)
     if one_hot:  # soft targets: any distribution over the outputs
         logits = rng.normal(size=lead + (net.out_features,))
         t = jnp.asarray(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True), dtype)

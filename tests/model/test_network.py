@@ -16,8 +16,8 @@ def test_network_is_frozen_hashable_and_holds_no_arrays():
     assert same == NET and hash(same) == hash(NET)
     assert NET != Network(4, (Dense(8, "tanh"), Dropout(0.5), Maxout(6, 3), Dense(3, "softmax")))
     with pytest.raises(AttributeError):
-        NET.in_features = 5
-    assert NET.widths == (4, 8, 8, 6, 3) and NET.out_features == 3
+        NET.in_shape = (5,)
+    assert NET.shapes == ((4,), (8,), (8,), (6,), (3,)) and NET.out_features == 3 and NET.in_shape == (4,)
 
 
 def test_a_networks_remembered_hash_is_not_carried_into_a_copy_from_another_process():
@@ -70,7 +70,9 @@ def test_apply_batched_unbatched_jit_and_vmap_agree():
     (lambda: Dense(0), "features must be a positive int, got 0"),
     (lambda: Dense(3, "swish"), "unknown activation 'swish'"),
     (lambda: Maxout(3, 0), "pieces must be a positive int"),
-    (lambda: Network(0, (Dense(2),)), "in_features must be a positive int"),
+    (lambda: Network(0, (Dense(2),)), r"in_shape must be a positive int \(features\) or a tuple of positive ints"),
+    (lambda: Network((8, 0, 1), (Dense(2),)), r"in_shape must be .*got \(8, 0, 1\)"),
+    (lambda: Network(True, (Dense(2),)), r"in_shape must be .*got True"),
     (lambda: Network(2, ()), "layers must be a non-empty list"),
     (lambda: Network(2, ("dense",)), r"layers\[0\] \(str\) is not a layer: it lacks param_shapes, init"),
     (lambda: Dense(3, w_init="xavier"), r"unknown w_init 'xavier'; expected one of \['glorot', 'he', 'lecun'\]"),
@@ -123,7 +125,7 @@ def test_float64_init_outside_x64_is_an_error():
 def test_mlp_builds_the_usual_stack():
     net = fnnet.mlp([64, 128, 10], activation="relu", dropout=0.5)
     assert net.layers == (Dense(128, "relu"), Dropout(0.5), Dense(10, "identity"))
-    assert net.in_features == 64
+    assert net.in_features == 64 and net.in_shape == (64,)
 
 
 # ------------------------------------------------------------------ leading axes

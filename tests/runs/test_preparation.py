@@ -32,7 +32,7 @@ def test_splits_are_standardized_with_the_training_split_alone():
 def test_the_built_network_loss_and_optimizer_are_the_settings():
     net, loss, _ = preparation.build({**_config(hidden=[8, 4], activation="maxout", pieces=3, dropout=0.5),
                                       "in_features": 6, "classes": [0, 1, 2]})
-    assert net.widths == (6, 8, 8, 4, 4, 3) and net.layers[0].pieces == 3
+    assert net.shapes == ((6,), (8,), (8,), (4,), (4,), (3,)) and net.layers[0].pieces == 3
     assert loss.from_logits and net.layers[-1].activation == "identity"
     net, loss, _ = preparation.build({**_config(loss="squared_error", dropout=0.0), "in_features": 6,
                                       "classes": [0, 1]})

@@ -33,3 +33,31 @@ def backprop(params, x, t, hidden="sigmoid"):
 
 def to_numpy(params):
     return [{k: np.array(v, np.float64) for k, v in e.items()} for e in params]
+
+
+def conv(x, w, b, stride, pads, dilation):
+    """The cross-correlation of the notes' designed structure, in loops: x (n, *spatial, c),
+    w (*k, c, f), b (f,) or None, per-axis stride, (lo, hi) zero padding and dilation ->
+    (n, *out, f) with out[o] = Σ_k x_pad[o s + k d] · w[k] + b."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    spatial, kernel = x.shape[1:-1], w.shape[:-2]
+    x = np.pad(x, ((0, 0), *pads, (0, 0)))
+    out = [(h + lo + hi - (k - 1) * d - 1) // s + 1 for h, k, s, d, (lo, hi) in zip(spatial, kernel, stride, dilation, pads)]
+    y = np.zeros((x.shape[0], *out, w.shape[-1]))
+    for o in np.ndindex(*out):
+        for k in np.ndindex(*kernel):
+            at = tuple(oi * s + ki * d for oi, ki, s, d in zip(o, k, stride, dilation))
+            y[(slice(None), *o)] += x[(slice(None), *at)] @ w[k]
+    return y if b is None else y + np.asarray(b, np.float64)
+
+
+def pool(x, window, stride, reduce):
+    """``reduce`` (np.max or np.mean) over each window of x (n, *spatial, c), in loops."""
+    x = np.asarray(x, np.float64)
+    out = [(h - k) // s + 1 for h, k, s in zip(x.shape[1:-1], window, stride)]
+    y = np.zeros((x.shape[0], *out, x.shape[-1]))
+    for o in np.ndindex(*out):
+        region = tuple(slice(oi * s, oi * s + k) for oi, k, s in zip(o, window, stride))
+        block = x[(slice(None), *region)].reshape(x.shape[0], -1, x.shape[-1])
+        y[(slice(None), *o)] = reduce(block, axis=1)
+    return y

@@ -8,13 +8,13 @@ from fnnet.training import device_data
 
 
 def test_host_arrays_are_checked_and_cast():
-    x, t = device_data.to_device(np.ones((3, 2), np.float64), np.array([0, 1, 1]), 2, 2, jnp.float32)
+    x, t = device_data.to_device(np.ones((3, 2), np.float64), np.array([0, 1, 1]), (2,), (2,), jnp.float32)
     assert x.dtype == jnp.float32 and t.dtype == jnp.int32 and x.shape == (3, 2)
 
 
 def test_clean_device_arrays_are_passed_through_uncopied():
     x, t = jnp.ones((3, 2), jnp.float32), jnp.array([0, 1, 1], jnp.int32)
-    got = device_data.to_device(x, t, 2, 2, jnp.float32)
+    got = device_data.to_device(x, t, (2,), (2,), jnp.float32)
     assert got[0] is x and got[1] is t
 
 
@@ -27,7 +27,7 @@ def test_clean_device_arrays_are_passed_through_uncopied():
 ])
 def test_what_is_wrong_is_named(x, t, message):
     with pytest.raises(ValueError, match=message):
-        device_data.to_device(x, t, 2, 2, jnp.float32)
+        device_data.to_device(x, t, (2,), (2,), jnp.float32)
 
 
 def test_classification_is_told_from_the_targets():

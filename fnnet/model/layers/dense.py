@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.model import activations, initializers
-from fnnet.model.layers.protocol import check_features, check_fields
+from fnnet.model.layers.protocol import check_features, check_fields, flat
 
 
 class DenseCache(NamedTuple):
@@ -43,17 +43,17 @@ class Dense:
 
     needs_key = False
 
-    def out_features(self, in_features: int) -> int:
-        return self.features
+    def out_shape(self, in_shape: tuple) -> tuple:
+        flat("Dense", in_shape)
+        return (self.features,)
 
-    def param_shapes(self, in_features: int) -> dict:
-        shapes = {"w": (in_features, self.features)}
+    def param_shapes(self, in_shape: tuple) -> dict:
+        shapes = {"w": (flat("Dense", in_shape), self.features)}
         return {**shapes, "b": (self.features,)} if self.use_bias else shapes
 
-    def init(self, key, in_features: int, dtype) -> dict:
-        relu_like = isinstance(self.activation, str) and self.activation in activations.RELU_LIKE
-        scheme = self.w_init if self.w_init is not None else ("he" if relu_like else "glorot")
-        params = {"w": initializers.weights(key, (in_features, self.features), scheme, dtype)}
+    def init(self, key, in_shape: tuple, dtype) -> dict:
+        params = {"w": initializers.weights(key, (flat("Dense", in_shape), self.features),
+                                            initializers.scheme(self.w_init, self.activation), dtype)}
         if self.use_bias:
             params["b"] = initializers.biases(initializers.bias_key(key), (self.features,), self.b_init, dtype)
         return params

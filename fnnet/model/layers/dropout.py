@@ -10,7 +10,7 @@ import jax
 
 
 class DropoutCache(NamedTuple):
-    # What a_prev was multiplied by: the (batch, in) mask while training, 1 - rate at test
+    # What a_prev was multiplied by: the (batch, *shape) mask while training, 1 - rate at test
     # time under the notes' rule, None when nothing was.
     scale: jax.Array | float | None
 
@@ -42,13 +42,13 @@ class Dropout:
     def needs_key(self) -> bool:
         return not isinstance(self.rate, float) or self.rate > 0
 
-    def out_features(self, in_features: int) -> int:
-        return in_features
+    def out_shape(self, in_shape: tuple) -> tuple:
+        return in_shape
 
-    def param_shapes(self, in_features: int) -> dict:
+    def param_shapes(self, in_shape: tuple) -> dict:
         return {}
 
-    def init(self, key, in_features: int, dtype) -> dict:
+    def init(self, key, in_shape: tuple, dtype) -> dict:
         return {}
 
     def forward(self, params, a_prev, *, key=None, train=False):

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.model import initializers
-from fnnet.model.layers.protocol import check_features, check_fields
+from fnnet.model.layers.protocol import check_features, check_fields, flat
 
 
 class MaxoutCache(NamedTuple):
@@ -42,15 +42,16 @@ class Maxout:
 
     needs_key = False
 
-    def out_features(self, in_features: int) -> int:
-        return self.features
+    def out_shape(self, in_shape: tuple) -> tuple:
+        flat("Maxout", in_shape)
+        return (self.features,)
 
-    def param_shapes(self, in_features: int) -> dict:
-        shapes = {"w": (in_features, self.features, self.pieces)}
+    def param_shapes(self, in_shape: tuple) -> dict:
+        shapes = {"w": (flat("Maxout", in_shape), self.features, self.pieces)}
         return {**shapes, "b": (self.features, self.pieces)} if self.use_bias else shapes
 
-    def init(self, key, in_features: int, dtype) -> dict:
-        shapes = self.param_shapes(in_features)
+    def init(self, key, in_shape: tuple, dtype) -> dict:
+        shapes = self.param_shapes(in_shape)
         # Maxout is piecewise linear like ReLU, so He by default.
         params = {"w": initializers.weights(key, shapes["w"], "he" if self.w_init is None else self.w_init, dtype)}
         if self.use_bias:

@@ -2,14 +2,16 @@
 that the built-in layers share.
 
 A layer is a frozen, hashable description. It never holds arrays; its parameters live
-in the pytree entry that ``init`` returns. Each layer has a forward rule that also
-returns what its backward rule needs (the cache) and a backward rule:
+in the pytree entry that ``init`` returns. It maps a per-example input shape to its
+output shape (``out_shape``), and each layer has a forward rule that also returns what
+its backward rule needs (the cache) and a backward rule:
 
     delta = layer.delta(cache, g)                         # ∂C/∂z from g = ∂C/∂a
     g_prev, grads = layer.backward(params, cache, delta)  # δ Wᵀ, (a_prevᵀ δ, Σ δ)
 
-All arrays are ``(batch, features)``; the network flattens any leading axes into the
-batch axis and adds it for a single example.
+Arrays are ``(batch, *shape)``: ``(batch, features)`` for Dense, ``(batch, height,
+width, channels)`` for Conv2D; the network flattens any leading axes into the batch axis
+and adds it for a single example.
 """
 
 from __future__ import annotations
@@ -22,24 +24,29 @@ from fnnet.model import initializers
 @runtime_checkable
 class Layer(Protocol):
     """What ``Network`` needs of a layer; any hashable object with these members is one
-    (a frozen dataclass is the easy way: the network is a jit static argument).
+    (a frozen dataclass is the easy way: the network is a jit static argument). Shapes are
+    per example, tuples: ``(features,)``, ``(length, channels)``, ``(height, width, channels)``.
 
-    ``param_shapes(in_features) -> {name: shape}``: the layer's entry in the params list.
-    ``init(key, in_features, dtype) -> {name: array}``: those arrays, freshly drawn.
+    ``out_shape(in_shape) -> shape``: the shape the layer makes of its input's; a
+    ValueError (one line) when the input does not fit (the network adds the layer's index).
+    ``param_shapes(in_shape) -> {name: shape}``: the layer's entry in the params list.
+    ``init(key, in_shape, dtype) -> {name: array}``: those arrays, freshly drawn.
     ``forward(params, a_prev, *, key=None, train=False) -> (a, cache)``: a_prev
-    (batch, in) -> a (batch, out), and whatever the backward rule needs.
+    (batch, *in_shape) -> a (batch, *out_shape), and whatever the backward rule needs.
     ``delta(cache, g) -> delta``: ∂C/∂z from g = ∂C/∂a (the ``⊙ f'(z)`` step).
-    ``backward(params, cache, delta) -> (g_prev, grads)``: ∂C/∂a_prev (batch, in) and
-    ∂C/∂params (the entry's tree).
-    ``out_features(in_features) -> int``; ``needs_key``: forward draws random numbers
-    in training mode (the network then folds a key for it).
+    ``backward(params, cache, delta) -> (g_prev, grads)``: ∂C/∂a_prev (batch, *in_shape)
+    and ∂C/∂params (the entry's tree).
+    ``needs_key``: forward draws random numbers in training mode (the network then folds
+    a key for it).
     """
 
     needs_key: bool
 
-    def param_shapes(self, in_features: int) -> dict: ...
+    def out_shape(self, in_shape: tuple) -> tuple: ...
 
-    def init(self, key, in_features: int, dtype) -> dict: ...
+    def param_shapes(self, in_shape: tuple) -> dict: ...
+
+    def init(self, key, in_shape: tuple, dtype) -> dict: ...
 
     def forward(self, params, a_prev, *, key=None, train=False) -> tuple[Any, Any]: ...
 
@@ -47,10 +54,8 @@ class Layer(Protocol):
 
     def backward(self, params, cache, delta) -> tuple[Any, dict]: ...
 
-    def out_features(self, in_features: int) -> int: ...
 
-
-PROTOCOL_METHODS = ("param_shapes", "init", "forward", "delta", "backward", "out_features")
+PROTOCOL_METHODS = ("param_shapes", "init", "forward", "delta", "backward", "out_shape")
 
 
 def missing(layer: Any) -> list[str]:
@@ -58,6 +63,14 @@ def missing(layer: Any) -> list[str]:
     (empty for a layer)."""
     absent = [m for m in PROTOCOL_METHODS if not callable(getattr(layer, m, None))]
     return absent + ([] if hasattr(layer, "needs_key") else ["needs_key"])
+
+
+def flat(kind: str, in_shape: tuple) -> int:
+    """The width of a flat input ``(features,)``; a ValueError for any other shape (an
+    image before Flatten)."""
+    if len(in_shape) != 1:
+        raise ValueError(f"{kind} takes a flat input (features,), got {in_shape}; put Flatten() before it")
+    return in_shape[0]
 
 
 def check_features(kind: str, features: Any) -> None:

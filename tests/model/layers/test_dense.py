@@ -22,7 +22,7 @@ def test_dense_is_the_matrix_operation_of_the_notes():
 def test_use_bias_false_has_only_w_and_is_a_plain_product():
     params = NO_BIAS.init(jax.random.key(0))
     assert [sorted(e) for e in params] == [["w"], ["w"], ["w"]]
-    assert NO_BIAS.layers[0].param_shapes(5) == {"w": (5, 7)}
+    assert NO_BIAS.layers[0].param_shapes((5,)) == {"w": (5, 7)}
     net = Network(3, (Dense(2, "sigmoid", use_bias=False),))
     p = net.init(jax.random.key(1))
     x = np.array([[1.0, -1.0, 0.5]], np.float32)

@@ -103,8 +103,8 @@ class _Half:
     def forward(self, params, a_prev, *, key=None, train=False):
         return a_prev, None
 
-    def out_features(self, n):
-        return n
+    def out_shape(self, shape):
+        return shape
 
     def __hash__(self):
         return 0
@@ -136,11 +136,11 @@ class _Widen(_Half):
     def backward(self, params, cache, delta):
         return delta, {}
 
-    def out_features(self, n):
-        return n + 1  # but forward keeps the input's width
+    def out_shape(self, shape):
+        return (shape[0] + 1,)  # but forward keeps the input's width
 
 
-def test_a_layer_whose_forward_disagrees_with_out_features_is_named():
+def test_a_layer_whose_forward_disagrees_with_out_shape_is_named():
     with pytest.raises(ValueError, match=r"layers\[0\] \(_Widen\): forward returned a of shape \(2, 3\), "
                                          r"expected \(2, 4\)"):
         Network(3, (_Widen(),)).apply([{}], jnp.ones((2, 3)))
