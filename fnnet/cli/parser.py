@@ -64,7 +64,7 @@ def _setting(p, name, parse, help, *, check=None, **kw):
     """An option for setting ``name``, checked by ``settings.SETTINGS[name]`` (or
     ``check``, for each of a list); its default (None) means the data set's default."""
     default = DEFAULTS[name]
-    shown = " ".join(map(str, default)) if isinstance(default, list) else default
+    shown = "none" if default in (None, []) else " ".join(map(str, default)) if isinstance(default, list) else default
     p.add_argument(settings.option(name), type=_typed(parse, check or settings.SETTINGS[name]),
                    help=f"{help} (default: {shown})", **kw)
 
@@ -94,8 +94,21 @@ def _train_options(p) -> None:
                                   "(or its directory) (default: digits)")
     for flags, kw in _file_options(loaders.FORMATS, label_column=True):
         p.add_argument(*flags, **kw)
-    _setting(p, "hidden", _int, "hidden layer widths", check=settings.positive_int, nargs="+",
-             metavar="WIDTH")
+    _setting(p, "shape", _int, "one example's shape, channels last, e.g. 8 8 1 (an 8x8 image of one channel) or "
+             "40 1 (a signal); rows of a data file are reshaped to it (default for --conv: the data's own shape, "
+             "digits 8 8 1, MNIST 28 28 1)", check=settings.positive_int, nargs="+", metavar="SIZE")
+    _setting(p, "conv", _int, "convolution blocks before the hidden layers, their channels (e.g. --conv 16 32): "
+             "each a convolution ('SAME' zero padding, the hidden activation) and a pooling",
+             check=settings.positive_int, nargs="+", metavar="CHANNELS")
+    _setting(p, "kernel", _int, "kernel size of the convolutions (one for all, or one per block)",
+             check=settings.positive_int, nargs="+", metavar="K")
+    _setting(p, "conv_stride", _int, "stride of the convolutions (one for all, or one per block)",
+             check=settings.positive_int, nargs="+", metavar="S")
+    _setting(p, "pool", str, f"pooling after each convolution, {', '.join(settings.POOLINGS)} (one for all, or one "
+             "per block)", check=settings.POOLINGS_CHECK, nargs="+", metavar="KIND")
+    _setting(p, "pool_size", _int, "pooling window (and stride) per axis")
+    _setting(p, "hidden", _int, "hidden layer widths (none: give the option without a value, after --conv)",
+             check=settings.positive_int, nargs="*", metavar="WIDTH")
     for name, parse, help, choices in (
             ("activation", str, "hidden activation", settings.ACTIVATION_CHOICES),
             ("pieces", _int, "pieces per maxout unit", None),

@@ -29,8 +29,7 @@ def train_command(args) -> int:
         members_.seeds(config, members)  # checked before anything is printed
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
-        widths = [plan.net.in_features] + [layer.features for layer in plan.net.layers if hasattr(layer, "features")]
-        print(f"training {f'{members} members of ' * (members > 1)}{' -> '.join(map(str, widths))} "
+        print(f"training {f'{members} members of ' * (members > 1)}{structure(plan.net)} "
               f"({config['activation']}) on {config['data']}: "
               f"{sizes['train']} train, {sizes['val']} validation, {sizes['test']} test examples")
     ensemble_run = None
@@ -53,6 +52,20 @@ def train_command(args) -> int:
             _print_members(ensemble_run)
         print_outcome(outcome)
     return 0
+
+
+def structure(net) -> str:
+    """A network in one line: ``8x8x1 -> conv16 -> maxpool2 -> 256 -> 10``."""
+    parts = ["x".join(map(str, net.in_shape))]
+    for layer in net.layers:
+        kind = type(layer).__name__
+        if kind.startswith("Conv"):
+            parts.append(f"conv{layer.features}")
+        elif "Pool" in kind:
+            parts.append(f"{kind[:3].lower()}pool{'x'.join(map(str, dict.fromkeys(layer.window)))}")
+        elif hasattr(layer, "features"):
+            parts.append(str(layer.features))
+    return " -> ".join(parts)
 
 
 def _print_members(ensemble_run) -> None:

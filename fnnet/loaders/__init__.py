@@ -64,14 +64,16 @@ def _idx_labels_beside(images: Path) -> Path:
                     "file beside it named '*-labels-idx1-ubyte[.gz]') or a directory holding MNIST's files")
 
 
-def load(path, format=None, label_column=None, *, header=None, **kw):
+def load(path, format=None, label_column=None, *, header=None, keep_shape: bool = False, **kw):
     """``(x, y)`` from a file of any supported format, chosen by ``format`` (one of
     ``FORMATS``: "npz", "csv", "svmlight"/"libsvm", "idx"/"mnist") or else by the name:
     ``.npz``, ``.csv``, ``.svm``/``.svmlight``/``.libsvm``, ``.gz``/``-ubyte`` (an IDX
     images file, its labels file beside it) or a directory (MNIST); any other name is a
     ``FormatError``. ``kw`` goes to the loader. ``label_column`` and ``header`` are for
     CSV; the other formats keep labels apart and have no header, so they take only the
-    defaults (None, or -1 for ``label_column``) and one call serves every format."""
+    defaults (None, or -1 for ``label_column``) and one call serves every format. With
+    ``keep_shape``, x of an IDX or npz file keeps each example's stored shape (images
+    (n, h, w) stay so); CSV and svmlight rows are flat whatever it says."""
     if format is not None and format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     p = existing(path, "file or directory")
@@ -84,10 +86,12 @@ def load(path, format=None, label_column=None, *, header=None, **kw):
     if header is not None:
         raise ValueError(f"header={header!r} applies to CSV files only; {p} is {format}")
     if format == "npz":
-        return load_npz(p, **kw)
+        return load_npz(p, keep_shape, **kw)
     if format in ("svmlight", "libsvm"):
         return load_svmlight(p, **kw)
-    return load_mnist(p, **kw) if p.is_dir() else load_idx(p, _idx_labels_beside(p), **kw)
+    if p.is_dir():
+        return load_mnist(p, keep_shape=keep_shape, **kw)
+    return load_idx(p, _idx_labels_beside(p), keep_shape, **kw)
 
 
 # --- features only (prediction) --------------------------------------------------------

@@ -112,10 +112,11 @@ def labels_from_floats(v):
     return v.astype(np.float32).reshape(-1, 1)
 
 
-def checked(x, y, path):
-    """``(x, y)`` as the loaders return them: x float32 (n, features), y int32 labels or
-    float32 targets with n rows, n > 0, every value finite; anything else is a DataError
-    naming ``path``."""
+def checked(x, y, path, keep_shape: bool = False):
+    """``(x, y)`` as the loaders return them: x float32 (n, features) (or, with
+    ``keep_shape``, (n, ...) as stored: images stay images), y int32 labels or float32
+    targets with n rows, n > 0, every value finite; anything else is a DataError naming
+    ``path``."""
     x, y = numeric(x, path, "x"), numeric(y, path, "y")
     if x.ndim < 2:
         raise DataError(f"{path}: expected features x of shape (n, features), found shape {x.shape}")
@@ -133,5 +134,6 @@ def checked(x, y, path):
         y = y.astype(np.int32)
     else:
         y = y.astype(np.float32)
-    x = x.reshape(len(x), -1)  # images (n, h, w) become rows of pixels
+    if not keep_shape:
+        x = x.reshape(len(x), -1)  # images (n, h, w) become rows of pixels
     return x.astype(np.float32), y

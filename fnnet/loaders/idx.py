@@ -54,9 +54,10 @@ def _read_idx(path, magic: int, what: str):
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
-def load_idx(images_path, labels_path):
-    """MNIST-style IDX files, raw or gzipped: x float32 (n, rows*cols) of pixel values
-    0..255 (unscaled) and y int32 (n,) labels."""
+def load_idx(images_path, labels_path, keep_shape: bool = False):
+    """MNIST-style IDX files, raw or gzipped: x float32 (n, rows*cols) (with
+    ``keep_shape``: (n, rows, cols)) of pixel values 0..255 (unscaled) and y int32 (n,)
+    labels."""
     images = _read_idx(images_path, _IDX_IMAGES, "images")
     labels = _read_idx(labels_path, _IDX_LABELS, "labels")
     if len(images) != len(labels):
@@ -64,7 +65,7 @@ def load_idx(images_path, labels_path):
                         "expected one label per image")
     if len(images) == 0:
         raise empty(images_path, f"the IDX header says 0 images of {images.shape[1]}x{images.shape[2]}")
-    return checked(images, labels, images_path)
+    return checked(images, labels, images_path, keep_shape)
 
 
 def _mnist_names(prefix: str, kind: str, ndim: int):
@@ -72,10 +73,10 @@ def _mnist_names(prefix: str, kind: str, ndim: int):
     return [f"{prefix}-{kind}{sep}idx{ndim}-ubyte{gz}" for sep in ("-", ".") for gz in ("", ".gz")]
 
 
-def load_mnist(directory, split: str = "train"):
+def load_mnist(directory, split: str = "train", keep_shape: bool = False):
     """MNIST from a directory holding ``train-images-idx3-ubyte[.gz]`` and
     ``train-labels-idx1-ubyte[.gz]`` (``t10k-...`` for ``split="test"``): x float32
-    (n, 784) of pixel values 0..255, y int32 (n,)."""
+    (n, 784) (with ``keep_shape``: (n, 28, 28)) of pixel values 0..255, y int32 (n,)."""
     prefixes = {"train": "train", "test": "t10k"}
     if split not in prefixes:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -90,4 +91,4 @@ def load_mnist(directory, split: str = "train"):
             raise FileNotFoundError(errno.ENOENT, f"no MNIST {split} {kind} file in this directory (looked for "
                                                   f"{', '.join(names)})", str(d))
         found.append(path)
-    return load_idx(*found)
+    return load_idx(*found, keep_shape=keep_shape)

@@ -84,10 +84,10 @@ def load_numpy(path: Path, kind: str, names=()):
 # --- npz -------------------------------------------------------------------------------
 
 
-def load_npz(path):
+def load_npz(path, keep_shape: bool = False):
     """An ``.npz`` archive with arrays ``x`` (n, ...) and ``y`` (n,) or (n, k): x float32
-    (n, features), y int32 labels or float32 targets. Object arrays are refused (never
+    (n, features) (with ``keep_shape``: (n, ...) as stored), y int32 labels or float32 targets. Object arrays are refused (never
     unpickled)."""
     p = existing(path)
     arrays = load_numpy(p, "npz", ("x", "y"))
-    return checked(arrays["x"], arrays["y"], p)
+    return checked(arrays["x"], arrays["y"], p, keep_shape)

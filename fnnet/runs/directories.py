@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fnnet.storage import atomic, locks
 
-RUN_FORMAT_VERSION = 2
+RUN_FORMAT_VERSION = 3  # 3: convolutions (in_shape, conv settings)
 CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE = (
     "config.json", "history.jsonl", "checkpoint.npz", "summary.json", "learning_curve.png")
 MEMBERS = "members.json"  # an ensemble run's leaderboard (fnnet train --members)

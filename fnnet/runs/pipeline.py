@@ -23,7 +23,8 @@ import numpy as np
 from fnnet import loaders
 from fnnet.data import BUNDLED
 from fnnet.runs import directories, files
-from fnnet.runs.preparation import build, data_digest, load_dataset, prepare_splits, stopper, template
+from fnnet.runs.preparation import (build, data_digest, example_shape, load_dataset, prepare_splits, shaped, stopper,
+                                    template)
 from fnnet.runs.settings import SETTINGS, option, positive_int, with_defaults
 
 
@@ -82,15 +83,21 @@ def plan_run(given: dict) -> RunPlan:
 
     config = with_defaults(**given)
     x, y = load_dataset(config)
+    in_shape = example_shape(config, x)
+    config["in_shape"] = list(in_shape)
     splits, classes, std = prepare_splits(config, x, y)
-    config.update(in_features=int(splits["train"][0].shape[1]), classes=classes.tolist(),
+    config.update(in_features=int(np.prod(in_shape)), classes=classes.tolist(),
                   standardizer=std.to_dict(), data_sha256=data_digest(x, y),
                   run_format_version=directories.RUN_FORMAT_VERSION, fnnet_version=__version__)
     n_train = len(splits["train"][0])
     if config["batch_size"] > n_train:
         raise ValueError(f"--batch-size {config['batch_size']} is larger than the {n_train} training examples "
                          f"(--val {config['val']} and --test {config['test']} of {len(x)})")
-    net, loss, optimizer = build(config)
+    try:
+        net, loss, optimizer = build(config)
+    except ValueError as e:  # a block that does not fit the examples: name the options
+        raise ValueError(f"--conv {' '.join(map(str, config['conv']))} on examples of shape {in_shape}: "
+                         f"{e}") from None
     config["network"] = net.to_config()
     return RunPlan(config, net, loss, optimizer, splits)
 
@@ -270,6 +277,12 @@ def check_run_config(config: dict, where) -> tuple:
         positive_int(config.get("in_features"))
     except ValueError as e:
         fail("in_features", e)
+    shape = config.get("in_shape")
+    if not (isinstance(shape, list) and 1 <= len(shape) <= 3
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)
+            and int(np.prod(shape)) == config["in_features"]):
+        fail("in_shape", f"expected one example's shape, a list of 1 to 3 sizes holding its {config['in_features']} "
+                         f"features, got {shape!r}")
     classes = config.get("classes")
     if not (isinstance(classes, list) and len(classes) >= 2 and len(set(map(repr, classes))) == len(classes)
             and all(isinstance(c, (int, float, str)) and not isinstance(c, bool) for c in classes)):
@@ -282,13 +295,16 @@ def check_run_config(config: dict, where) -> tuple:
         fail("standardizer", f"expected {config['in_features']} means and stds, got {std.mean.shape[0]}")
     if not isinstance(config.get("data_sha256"), str):
         fail("data_sha256", "missing")
-    net, loss, optimizer = build(config)
+    try:
+        net, loss, optimizer = build(config)
+    except ValueError as e:
+        fail("network", e)
     try:
         stored = Network.from_config(config.get("network"))
     except (ValueError, TypeError) as e:
         fail("network", e)
     if stored != net:
-        fail("network", "does not match the run's settings (hidden, activation, dropout, loss, classes)")
+        fail("network", "does not match the run's settings (conv, hidden, activation, dropout, loss, classes)")
     return stored, loss, optimizer
 
 
@@ -345,7 +361,7 @@ def run_data(restored: Restored):
 
 def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=None) -> dict:
     """``{name: {"loss", "accuracy", "examples"}}`` of a run's best parameters, on its own
-    splits or on the data file ``data``."""
+    splits, on the data file ``data`` or on all of a bundled data set ("digits")."""
     from fnnet.training.evaluation import evaluate
 
     restored = restore_run(run_dir)
@@ -353,7 +369,10 @@ def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=Non
     if data is None:
         sets = {k: v for k, v in run_data(restored).items() if v is not None}
     else:
-        x, y = loaders.load(data, format=format, label_column=label_column, header=header)
+        if data in BUNDLED:
+            x, y = load_dataset({"data": data})
+        else:
+            x, y = loaders.load(data, format=format, label_column=label_column, header=header)
         sets = {str(data): prepare_splits({**config, "val": 0.0, "test": 0.0}, x, y, source=str(data))[0]["train"]}
     return {name: {**evaluate(restored.net, restored.loss, restored.params, s), "examples": len(s[0])}
             for name, s in sets.items()}
@@ -382,7 +401,7 @@ def predict_run(run_dir, features, *, format=None, header=None):
     restored = restore_run(run_dir)
     config = restored.config
     x = loaders.load_features(features, config["in_features"], format=format, header=header)
-    x = data.Standardizer.from_dict(config["standardizer"]).apply(x)
+    x = shaped(config, data.Standardizer.from_dict(config["standardizer"]).apply(x))
     y = restored.net.apply(restored.params, x)
     probs = np.asarray(jax.nn.softmax(y, axis=-1) if config["loss"] == "cross_entropy" else y)
     return np.asarray(config["classes"])[np.argmax(probs, axis=-1)], np.max(probs, axis=-1)

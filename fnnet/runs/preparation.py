@@ -5,25 +5,62 @@ the network, loss, optimizer, early stopping and initial state built."""
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 
 from fnnet import data, loaders
 from fnnet.data import BUNDLED
+from fnnet.runs.settings import BUNDLED_SHAPES, blocks
+
 
 def load_dataset(config: dict):
-    """(x, y) raw, from the run's data source: a bundled data set or a file."""
+    """(x, y) raw, from the run's data source: a bundled data set or a file. x keeps each
+    example's stored shape where the source has one (digits as 8×8 images, IDX images,
+    npz arrays as saved); rows of CSV and svmlight are flat."""
     source = config["data"]
     if source in BUNDLED:
-        return getattr(data, source)()
+        x, y = getattr(data, source)()
+        shape = BUNDLED_SHAPES.get(source)
+        return (x if shape is None else x.reshape(len(x), *shape[:-1])), y
     return loaders.load(source, format=config.get("format"), label_column=config.get("label_column", -1),
-                        header=config.get("header"))
+                        header=config.get("header"), keep_shape=True)
+
+
+def example_shape(config: dict, x, *, source: str | None = None, images: bool | None = None) -> tuple:
+    """One example's shape as the network takes it, channels last: ``--shape`` when given
+    (holding each example's values); else, for ``--conv`` (or ``images``), the data's own
+    shape, an image (h, w) with one channel, (h, w, c) as it is; else flat (features,). A
+    ValueError says what to pass when convolutions meet flat rows."""
+    source = source or config["data"]
+    stored, features = tuple(x.shape[1:]), math.prod(x.shape[1:])
+    if config.get("shape") is not None:
+        shape = tuple(config["shape"])
+        if math.prod(shape) != features:
+            raise ValueError(f"--shape {' '.join(map(str, shape))} holds {math.prod(shape)} values, but each "
+                             f"example of {source} has {features}{f' (shape {stored})' if len(stored) > 1 else ''}")
+        return shape
+    if not (bool(config["conv"]) if images is None else images):
+        return (features,)
+    if len(stored) == 1:
+        if config["conv"]:
+            raise ValueError(f"--conv needs one example's shape, channels last, but {source} has flat rows of "
+                             f"{features} values; pass --shape, e.g. --shape H W C for images or --shape "
+                             f"{features} 1 for signals")
+        return (features,)  # the search on flat rows: fully connected candidates only
+    if len(stored) == 2:
+        return (*stored, 1)
+    if len(stored) == 3:
+        return stored
+    raise ValueError(f"{source}: expected examples of (length, channels), (height, width) or (height, width, "
+                     f"channels), found {stored}; pass --shape")
 
 
 def data_digest(x, y) -> str:
-    """SHA-256 of a data set as loaded, so a run notices when its data file changed."""
+    """SHA-256 of a data set as loaded (x's rows flattened: the same whatever shape the
+    network gives an example), so a run notices when its data file changed."""
     h = hashlib.sha256()
-    for a in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
+    for a in (np.ascontiguousarray(np.reshape(x, (len(x), -1))), np.ascontiguousarray(y)):
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
@@ -47,11 +84,13 @@ def _class_labels(y, source: str):
 
 
 def prepare_splits(config: dict, x, y, *, source: str | None = None):
-    """Encode labels, split, standardize (statistics of the training split only). Returns
-    ``(splits, classes, standardizer)``, splits {"train", "val", "test"} of (x, codes)
-    or None. With the run's "classes" and "standardizer" in ``config``, uses those."""
+    """Encode labels, split, standardize each feature (statistics of the training split
+    only). Returns ``(splits, classes, standardizer)``, splits {"train", "val", "test"} of
+    (x, codes) or None, x (n, *config["in_shape"]) (flat rows without one). With the run's
+    "classes" and "standardizer" in ``config``, uses those."""
     source = source or config["data"]
     y = _class_labels(y, source)
+    x = np.reshape(x, (len(x), -1))  # standardized feature by feature, whatever the shape
     if "in_features" in config and x.shape[1] != config["in_features"]:
         raise loaders.DataError(f"{source}: expected {config['in_features']} features per example (as the run "
                                 f"was trained on), found {x.shape[1]}")
@@ -73,18 +112,43 @@ def prepare_splits(config: dict, x, y, *, source: str | None = None):
     std = (data.Standardizer.from_dict(config["standardizer"]) if "standardizer" in config
            else data.Standardizer.fit(train[0]))
     splits = {"train": train, "val": val, "test": test}
-    return {k: None if v is None else (std.apply(v[0]), v[1]) for k, v in splits.items()}, classes, std
+    return {k: None if v is None else (shaped(config, std.apply(v[0])), v[1]) for k, v in splits.items()}, classes, std
+
+
+def shaped(config: dict, x):
+    """Flat rows x (n, features) as the run's network takes them: (n, *in_shape)."""
+    shape = config.get("in_shape")
+    return x if shape is None or len(shape) == 1 else x.reshape(len(x), *shape)
 
 
 def build(config: dict):
-    """``(net, loss, optimizer)`` from a run's settings (``classes`` known)."""
+    """``(net, loss, optimizer)`` from a run's settings (``classes`` and ``in_shape``
+    known): the convolution blocks (each a convolution with "SAME" zero padding and the
+    hidden activation, then its pooling), Flatten and Dropout after them, the hidden
+    layers each with its Dropout, the output layer."""
     from fnnet.model import losses
+    from fnnet.model.layers.conv import Conv1D, Conv2D
     from fnnet.model.layers.dense import Dense
     from fnnet.model.layers.dropout import Dropout
+    from fnnet.model.layers.flatten import Flatten
     from fnnet.model.layers.maxout import Maxout
+    from fnnet.model.layers.pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
     from fnnet.model.network import Network
 
+    in_shape = tuple(config.get("in_shape") or (config["in_features"],))
     layers = []
+    images = len(in_shape) == 3
+    for channels, kernel, stride, pool in blocks(config):
+        layers.append((Conv2D if images else Conv1D)(channels, kernel, config["activation"], stride=stride,
+                                                     padding="SAME"))
+        if pool != "none":
+            kind = {("max", True): MaxPool2D, ("max", False): MaxPool1D, ("avg", True): AvgPool2D,
+                    ("avg", False): AvgPool1D}[pool, images]
+            layers.append(kind(config["pool_size"]))
+    if len(in_shape) > 1:
+        layers.append(Flatten())
+        if config["conv"] and config["dropout"] > 0:
+            layers.append(Dropout(config["dropout"]))
     for width in config["hidden"]:
         if config["activation"] == "maxout":
             layers.append(Maxout(width, config["pieces"]))
@@ -98,7 +162,7 @@ def build(config: dict):
     else:  # the notes' squared error on softmax outputs
         layers.append(Dense(len(config["classes"]), "softmax"))
         loss = losses.squared_error("mean")
-    net = Network(config["in_features"], tuple(layers))
+    net = Network(in_shape if len(in_shape) > 1 else in_shape[0], tuple(layers))
     return net, loss, _optimizer(config)
 
 

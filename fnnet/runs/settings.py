@@ -99,8 +99,32 @@ def _optional(check):
 
 
 def _widths(value):
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list):
         raise ValueError(f"expected a list of layer widths, got {value!r}")
+    return [positive_int(v) for v in value]
+
+
+def _positive_ints(what: str):
+    def check(value):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"expected a list of {what} (one for every block, or one each), got {value!r}")
+        return [positive_int(v) for v in value]
+    return check
+
+
+def _poolings(value):
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a list of poolings (one for every block, or one each) from "
+                         f"{', '.join(POOLINGS)}, got {value!r}")
+    return [POOLINGS_CHECK(v) for v in value]
+
+
+def _shape(value):
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected one example's shape as a list of sizes, channels last (e.g. [8, 8, 1]), "
+                         f"got {value!r}")
+    if len(value) > 3:
+        raise ValueError(f"expected (features,), (length, channels) or (height, width, channels), got {value!r}")
     return [positive_int(v) for v in value]
 
 
@@ -116,10 +140,16 @@ def _data(value):
     return value
 
 
+#: Pooling after a convolution block: max or average over ``pool_size`` (per axis), or none.
+POOLINGS = ("max", "avg", "none")
+POOLINGS_CHECK = _choice(POOLINGS)
+
 #: Each setting of a run (the command's options) and what it must be.
 SETTINGS: dict[str, Callable] = {
     "data": _data, "format": _optional(_choice(loaders.FORMATS)), "label_column": _label_column,
-    "header": _optional(_choice((True, False))), "hidden": _widths,
+    "header": _optional(_choice((True, False))), "shape": _optional(_shape), "conv": _widths,
+    "kernel": _positive_ints("kernel sizes"), "conv_stride": _positive_ints("strides"), "pool": _poolings,
+    "pool_size": positive_int, "hidden": _widths,
     "activation": _choice(ACTIVATION_CHOICES), "pieces": positive_int, "dropout": fraction,
     "loss": _choice(LOSS_CHOICES), "optimizer": _choice(OPTIMIZERS), "lr": positive_number,
     "momentum": fraction, "adagrad_form": _choice(ADAGRAD_FORMS), "l1": non_negative_number,
@@ -128,7 +158,8 @@ SETTINGS: dict[str, Callable] = {
     "val": fraction, "test": fraction, "seed": _seed, "grad": _choice(GRADS),
 }
 
-DEFAULTS = dict(data="digits", format=None, label_column=-1, header=None, hidden=[256],
+DEFAULTS = dict(data="digits", format=None, label_column=-1, header=None, shape=None, conv=[], kernel=[3],
+                conv_stride=[1], pool=["max"], pool_size=2, hidden=[256],
                 activation="relu", pieces=2, dropout=0.2, loss="cross_entropy", optimizer="adam",
                 lr=1e-3, momentum=0.9, adagrad_form="notes", l1=0.0, l2=0.0, clip=None, epochs=60,
                 batch_size=32, patience=10, min_delta=0.0, val=0.15, test=0.2, seed=0, grad="autodiff")
@@ -153,6 +184,7 @@ def with_defaults(**given) -> dict:
             merged[name] = check(merged[name])
         except ValueError as e:
             raise ValueError(f"{option(name)}: {e}") from None
+    _check_structure(merged)
     if merged["val"] + merged["test"] >= 1:
         raise ValueError(f"--val {merged['val']} and --test {merged['test']} leave nothing to train on; "
                          "expected a sum below 1")
@@ -165,6 +197,37 @@ def with_defaults(**given) -> dict:
         # Where the data were, whatever directory the run is resumed or evaluated from.
         merged["data"] = os.path.abspath(data)
     return merged
+
+
+#: The bundled data sets that are images: one example's shape, channels last.
+BUNDLED_SHAPES = {"digits": [8, 8, 1]}
+
+
+def _check_structure(merged: dict) -> None:
+    """The settings that describe the network, checked together: a kernel, stride and
+    pooling for every convolution block (one value: the same for all), something between
+    the input and the output, maxout on dense layers only."""
+    blocks = len(merged["conv"])
+    for name in ("kernel", "conv_stride", "pool"):
+        if len(merged[name]) not in (1, blocks) and blocks:
+            raise ValueError(f"{option(name)}: expected one value (for every block) or one for each of the "
+                             f"{blocks} blocks of --conv {' '.join(map(str, merged['conv']))}, got {merged[name]}")
+    if not blocks and not merged["hidden"]:
+        raise ValueError("--hidden: expected at least one hidden layer (or --conv blocks before the output), "
+                         "got none")
+    if blocks and merged["activation"] == "maxout":
+        raise ValueError("--activation maxout applies to dense layers; --conv blocks take one of "
+                         f"{', '.join(a for a in ACTIVATION_CHOICES if a != 'maxout')}")
+    if blocks and merged["shape"] is not None and len(merged["shape"]) < 2:
+        raise ValueError(f"--shape {merged['shape'][0]}: --conv needs examples with positions and channels, "
+                         "(length, channels) or (height, width, channels), e.g. --shape 8 8 1")
+
+
+def blocks(config: dict) -> list[tuple]:
+    """The convolution blocks of a run's settings: ``(channels, kernel, stride, pool)`` each."""
+    n = len(config["conv"])
+    each = {k: config[k] * n if len(config[k]) == 1 else config[k] for k in ("kernel", "conv_stride", "pool")}
+    return list(zip(config["conv"], each["kernel"], each["conv_stride"], each["pool"]))
 
 
 def option(name: str) -> str:

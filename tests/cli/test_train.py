@@ -195,3 +195,73 @@ def test_xor_trains_with_its_own_defaults_on_all_four_examples(tmp_path, capsys)
 def test_run_files_all_have_one_mode(trained):
     modes = {p.name: p.stat().st_mode for p in trained.iterdir()}
     assert len(set(modes.values())) == 1, modes
+
+
+# ---------------------------------------------------------------- convolutional runs
+
+CONV = ["--conv", "4", "--hidden", "8", "--epochs", "2", "--patience", "0", *QUIET]
+
+
+def test_a_convolutional_run_on_digits_as_images_is_evaluated_predicted_and_resumed(tmp_path, capsys):
+    from fnnet import Conv2D, data
+
+    out = tmp_path / "r"
+    assert fnnet("train", *CONV, "--out", out) == 0
+    saved = run_files.read_run_config(out)
+    assert saved["in_shape"] == [8, 8, 1] and saved["network"]["layers"][0]["type"] == "Conv2D"
+    capsys.readouterr()
+    assert fnnet("evaluate", out, "--json") == 0
+    own = json.loads(capsys.readouterr().out)
+    assert fnnet("evaluate", out, "--data", "digits", "--json") == 0  # a bundled name, not a file
+    every = json.loads(capsys.readouterr().out)["digits"]
+    n = {k: v["examples"] for k, v in own.items()}
+    assert every["examples"] == sum(n.values()) == 1797
+    hits = sum(own[k]["accuracy"] * n[k] for k in n)
+    assert abs(every["accuracy"] * 1797 - hits) < 0.5  # the splits' hits add up to the whole's
+    x, y = data.digits()
+    np.save(tmp_path / "images.npy", x[:30].reshape(30, 8, 8))  # images, as a user has them
+    assert fnnet("predict", out, tmp_path / "images.npy", "--out", tmp_path / "p.csv") == 0
+    predicted = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)[:, 1]
+    assert np.mean(predicted == y[:30]) > own["train"]["accuracy"] - 0.25
+    assert fnnet("resume", out, "--epochs", "1", "--quiet", "--no-plot") == 0
+    assert [r["epoch"] for r in run_files.read_history(out)] == [1, 2, 3]
+    assert isinstance(runs_net(out).layers[0], Conv2D)
+
+
+def runs_net(out):
+    from fnnet.runs import pipeline
+
+    return pipeline.restore_run(out).net
+
+
+def test_idx_images_train_a_convolution_in_their_own_shape(tmp_path):
+    from tests.support.files import write_idx
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 2
+    images = rng.integers(0, 50, (40, 12, 12))
+    images[labels == 1, 3:9, 5:7] = 255  # a bar: something to learn
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    assert fnnet("train", *CONV, "--batch-size", "8", "--data", tmp_path / "train-images-idx3-ubyte",
+                 "--out", tmp_path / "r") == 0
+    assert run_files.read_run_config(tmp_path / "r")["in_shape"] == [12, 12, 1]
+
+
+def test_flat_rows_take_a_shape_and_a_settings_file_can_hold_the_blocks(tmp_path, capsys):
+    from fnnet import Conv1D, MaxPool1D, data
+
+    x, y = data.digits()
+    path = write_csv(tmp_path / "d.csv", np.c_[x[:200], y[:200]].astype(int).tolist())
+    assert fnnet("train", *CONV, "--data", path, "--out", tmp_path / "r") == 2
+    err = capsys.readouterr().err
+    assert err == (f"fnnet train: error: --conv needs one example's shape, channels last, but {path} has flat rows "
+                   "of 64 values; pass --shape, e.g. --shape H W C for images or --shape 64 1 for signals\n")
+    settings_file = tmp_path / "s.json"
+    settings_file.write_text(json.dumps({"conv": [3, 5], "kernel": [5, 3], "pool": ["max", "none"], "shape": [64, 1],
+                                         "hidden": []}))
+    assert fnnet("train", "--config", settings_file, "--data", path, "--epochs", "1", "--out", tmp_path / "r",
+                 *QUIET) == 0
+    net = runs_net(tmp_path / "r")
+    assert net.in_shape == (64, 1) and net.layers[:3] == (Conv1D(3, 5, "relu", padding="SAME"), MaxPool1D(2),
+                                                          Conv1D(5, 3, "relu", padding="SAME"))

@@ -37,6 +37,15 @@ def test_load_dispatch(tmp_path, mnist_like):
     np.testing.assert_array_equal(loaders.load(tmp_path / "train-images-idx3-ubyte.gz")[1], labels)
     assert loaders.load(tmp_path)[0].shape == (5, 12)  # a directory is MNIST
     assert loaders.load(tmp_path, format="mnist")[0].shape == (5, 12)
+    # Images keep their shape when asked (a convolution needs it); text rows stay flat.
+    kept = loaders.load(tmp_path, keep_shape=True)[0]
+    assert kept.shape == images.shape and kept.dtype == np.float32
+    np.testing.assert_array_equal(kept.reshape(5, 12), loaders.load(tmp_path)[0])
+    assert loaders.load(tmp_path / "train-images-idx3-ubyte.gz", keep_shape=True)[0].shape == images.shape
+    np.savez(tmp_path / "e.npz", x=np.ones((2, 3, 4, 2)), y=np.array([0, 1]))
+    assert loaders.load(tmp_path / "e.npz", keep_shape=True)[0].shape == (2, 3, 4, 2)
+    assert loaders.load(tmp_path / "e.npz")[0].shape == (2, 24)
+    assert loaders.load(tmp_path / "b.csv", keep_shape=True)[0].shape == (1, 2)
     with pytest.raises(ValueError, match="unknown format 'parquet'; expected one of npz, csv, svmlight, libsvm"):
         loaders.load(tmp_path / "a.npz", format="parquet")
     # label_column is for CSV: other formats take only its default.

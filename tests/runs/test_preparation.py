@@ -37,3 +37,38 @@ def test_the_built_network_loss_and_optimizer_are_the_settings():
     net, loss, _ = preparation.build({**_config(loss="squared_error", dropout=0.0), "in_features": 6,
                                       "classes": [0, 1]})
     assert net.layers[-1].activation == "softmax" and type(loss).__name__ == "SquaredError"
+
+
+def test_a_convolutional_run_is_built_as_its_settings_say():
+    from fnnet import AvgPool1D, Conv1D, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+
+    config = {**settings.with_defaults(conv=[4, 6], kernel=[3, 5], pool=["max", "none"], hidden=[16],
+                                       dropout=0.25), "classes": [0, 1, 2], "in_shape": [8, 8, 1], "in_features": 64}
+    net, _, _ = preparation.build(config)
+    assert net.layers == (Conv2D(4, 3, "relu", padding="SAME"), MaxPool2D(2), Conv2D(6, 5, "relu", padding="SAME"),
+                          Flatten(), Dropout(0.25), Dense(16, "relu"), Dropout(0.25), Dense(3))
+    assert net.shapes[3] == (4, 4, 6)
+    signal = {**config, "conv": [2], "kernel": [3], "pool": ["avg"], "in_shape": [10, 1], "in_features": 10,
+              "dropout": 0.0}
+    assert preparation.build(signal)[0].layers[:3] == (Conv1D(2, 3, "relu", padding="SAME"), AvgPool1D(2), Flatten())
+
+
+@pytest.mark.parametrize("stored, config, want", [
+    ((8, 8), {}, (64,)),  # a dense run takes flat rows, whatever the data
+    ((8, 8), {"conv": [4]}, (8, 8, 1)),  # an image gets its one channel
+    ((6, 6, 3), {"conv": [4]}, (6, 6, 3)),
+    ((64,), {"conv": [4], "shape": [8, 8, 1]}, (8, 8, 1)),
+    ((64,), {"shape": [8, 8, 1]}, (8, 8, 1)),
+])
+def test_an_example_takes_its_shape_from_shape_or_the_data(stored, config, want):
+    x = np.zeros((3, *stored), np.float32)
+    assert preparation.example_shape({**settings.with_defaults(), **config}, x) == want
+
+
+def test_flat_rows_need_a_shape_for_convolutions_and_a_shape_must_hold_an_example():
+    x = np.zeros((3, 64), np.float32)
+    with pytest.raises(ValueError, match=r"--conv needs one example's shape, channels last, but d.csv has flat rows "
+                                         r"of 64 values; pass --shape, e.g. --shape H W C for images or --shape 64 1"):
+        preparation.example_shape({**settings.with_defaults(), "conv": [4]}, x, source="d.csv")
+    with pytest.raises(ValueError, match=r"--shape 8 8 2 holds 128 values, but each example of d.csv has 64"):
+        preparation.example_shape({**settings.with_defaults(), "shape": [8, 8, 2]}, x, source="d.csv")

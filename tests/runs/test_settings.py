@@ -33,10 +33,24 @@ def test_a_data_set_brings_its_own_defaults_and_given_settings_win():
 @pytest.mark.parametrize("given, message", [
     (dict(lr=0), r"--lr: expected a number > 0, got 0"),
     (dict(momentum=1.5), r"--momentum: expected a number in \[0, 1\), got 1.5"),
-    (dict(hidden=[]), r"--hidden: expected a list of layer widths, got \[\]"),
+    (dict(hidden=[]), r"--hidden: expected at least one hidden layer \(or --conv blocks before the output\), got none"),
+    (dict(conv=[8, 16], kernel=[3, 5, 7]), r"--kernel: expected one value \(for every block\) or one for each of "
+                                           r"the 2 blocks of --conv 8 16, got \[3, 5, 7\]"),
+    (dict(conv=[8], pool=["mean"]), r"--pool: expected one of max, avg, none, got 'mean'"),
+    (dict(conv=[8], activation="maxout"), r"--activation maxout applies to dense layers; --conv blocks take one of relu"),
+    (dict(conv=[8], shape=[64]), r"--shape 64: --conv needs examples with positions and channels"),
+    (dict(shape=[2, 2, 2, 2]), r"--shape: expected \(features,\), \(length, channels\) or \(height, width, "
+                               r"channels\), got \[2, 2, 2, 2\]"),
+    (dict(conv_stride=[0]), r"--conv-stride: expected an integer >= 1, got 0"),
     (dict(optimizer="rmsprop"), r"--optimizer: expected one of sgd, momentum, adagrad, adam, got 'rmsprop'"),
     (dict(colour="red"), r"unknown settings \['colour'\]"),
 ])
 def test_bad_settings_name_the_option(given, message):
     with pytest.raises(ValueError, match=message):
         settings.with_defaults(**given)
+
+
+def test_convolution_blocks_take_one_value_for_all_or_one_each():
+    config = settings.with_defaults(conv=[8, 16], kernel=[5], conv_stride=[1, 2], pool=["max", "none"], hidden=[])
+    assert settings.blocks(config) == [(8, 5, 1, "max"), (16, 5, 2, "none")]
+    assert settings.blocks(settings.with_defaults()) == []
