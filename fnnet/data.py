@@ -62,6 +62,29 @@ def digits():
     return x.astype(np.float32), y.astype(np.int32)
 
 
+def motifs(n: int = 1500, *, length: int = 40, classes: int = 4, width: int = 7, noise: float = 1.0,
+           seed: int = 0, shuffled: bool = False):
+    """Signals with translated patterns, where the answer is known: x float32 (n, length, 1),
+    y int32 (n,) in 0..classes-1. Class c has its own motif (``width`` values of ±1, fixed
+    by ``classes`` and ``width`` alone), added at a uniformly random position to
+    N(0, noise²) noise; every example's other positions are noise. A convolution (one
+    detector slid over every position) needs to learn a motif once, a fully connected
+    layer at every position. ``shuffled``: the positions of every example put through one
+    fixed permutation (the same for all), which leaves a fully connected net's problem as
+    it was (it has no notion of order) and takes the spatial order from a convolution."""
+    if width > length:
+        raise ValueError(f"motifs: width {width} is longer than the signals' length {length}")
+    shapes = np.random.default_rng([classes, width]).choice([-1.0, 1.0], size=(classes, width))
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, n).astype(np.int32)
+    x = rng.normal(0.0, noise, (n, length))
+    start = rng.integers(0, length - width + 1, n)
+    x[np.arange(n)[:, None], start[:, None] + np.arange(width)] += 2 * shapes[y]
+    if shuffled:
+        x = x[:, np.random.default_rng([length, 1]).permutation(length)]
+    return x[..., None].astype(np.float32), y
+
+
 def encode_labels(y):
     """Labels (n,) of any sortable values as ``(codes, classes)``: codes int32 (n,) in
     0..K-1 following the sorted unique values ``classes`` (K,), e.g. USPS's 1..10 ->

@@ -10,7 +10,7 @@ from fnnet import loaders
 from fnnet.names import ADAGRAD_FORMS, GRADS, OPTIMIZERS
 from fnnet.runs import settings
 from fnnet.runs.settings import DEFAULTS
-from fnnet.structure.space import SEARCH_ACTIVATIONS, SearchSpace
+from fnnet.structure.space import SEARCH_ACTIVATIONS, SEARCH_KINDS, SEARCH_POOLINGS, SearchSpace
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,6 +167,10 @@ def _search_options(p: argparse.ArgumentParser) -> None:
                                                     "MNIST IDX (or its directory) (default: digits)")
     for flags, kw in _file_options(loaders.FORMATS, label_column=True):
         p.add_argument(*flags, **kw)
+    p.add_argument("--shape", type=_typed(_int, settings.positive_int), nargs="+", metavar="SIZE",
+                   help="one example's shape, channels last (e.g. 8 8 1, or 40 1 for signals), so that convolutions "
+                        "can be tried on rows of a data file (default: the data's own: digits 8 8 1, MNIST 28 28 1; "
+                        "flat rows: fully connected only)")
     for name, default, help in (("val", 0.15, "validation fraction (the fitness), in (0, 1)"),
                                 ("test", 0.2, "test fraction, in [0, 1)")):
         p.add_argument(settings.option(name), type=_number(float), default=default, help=f"{help} (default: {default})")
@@ -181,15 +185,30 @@ def _search_options(p: argparse.ArgumentParser) -> None:
             ("pieces", int, 2, "pieces per maxout unit")):
         p.add_argument(settings.option(name), type=_number(kind), default=default,
                        help=f"{help} (default: {default})" if default is not None else help)
-    for name, kind, help in (("depth", int, "hidden layers"), ("width", int, "units per hidden layer"),
+    for name, kind, help in (("depth", int, "hidden layers of a fully connected candidate"),
+                             ("width", int, "units per hidden layer"),
                              ("lr", float, "learning rate, log-uniform"), ("l2", float, "L2 strength"),
-                             ("dropout", float, "dropout rate")):
+                             ("dropout", float, "dropout rate"),
+                             ("blocks", int, "convolution blocks of a convolutional candidate"),
+                             ("channels", int, "channels per block, log-uniform"),
+                             ("head", int, "hidden layers after a convolutional candidate's blocks")):
         default = getattr(_SPACE, name)
         p.add_argument(settings.option(name), type=_number(kind), nargs=2, metavar=("MIN", "MAX"),
                        default=list(default), help=f"{help} (default: {default[0]:g} {default[1]:g})")
     for name, valid in (("activations", SEARCH_ACTIVATIONS), ("optimizers", OPTIMIZERS)):
         p.add_argument(settings.option(name), nargs="+", default=list(valid), metavar="NAME",
                        help=f"some of {', '.join(valid)} (default: all)")
+    p.add_argument("--kinds", nargs="+", default=list(_SPACE.kinds), metavar="KIND",
+                   help=f"structures to try, some of {', '.join(SEARCH_KINDS)} (default: both; convolutions need "
+                        "examples with positions)")
+    for name, kind, help in (("kernels", int, "kernel sizes a block can have (odd, none below a stride)"),
+                             ("strides", int, "strides a block's convolution can have"),
+                             ("poolings", str, f"poolings after a block, some of {', '.join(SEARCH_POOLINGS)} "
+                                               "(window 2)")):
+        default = list(getattr(_SPACE, name))
+        p.add_argument(settings.option(name), nargs="+", type=_number(kind) if kind is int else str,
+                       default=default, metavar="K" if kind is int else "NAME",
+                       help=f"{help} (default: {' '.join(map(str, default))})")
     p.add_argument("--out", default="search", help="folder for best.json and fitness.png (default: search)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the best.json and fitness.png of an earlier search in --out")

@@ -19,17 +19,24 @@ def search_command(args) -> int:
 
     space = SearchSpace(depth=tuple(args.depth), width=tuple(args.width), activations=tuple(args.activations),
                         optimizers=tuple(args.optimizers), lr=tuple(args.lr), l2=tuple(args.l2),
-                        dropout=tuple(args.dropout), pieces=args.pieces)
-    data = {k: getattr(args, k) for k in ("data", "format", "label_column", "header", "val", "test", "seed")}
+                        dropout=tuple(args.dropout), pieces=args.pieces, kinds=tuple(args.kinds),
+                        blocks=tuple(args.blocks), channels=tuple(args.channels), kernels=tuple(args.kernels),
+                        strides=tuple(args.strides), poolings=tuple(args.poolings), head=tuple(args.head))
+    data = {k: getattr(args, k) for k in ("data", "format", "label_column", "header", "shape", "val", "test",
+                                          "seed")}
     splits, config, _ = evolution.load_splits(**data)
     elite = max(1, args.population // 8) if args.elite is None else args.elite
     evolution.check_search_settings(args.population, args.generations, elite, args.time_budget, args.epochs,
                                     args.batch_size, len(splits["train"][0]), args.patience)
     out, made = _claim(Path(args.out), args.overwrite)  # before the search: a refusal costs nothing
+    in_shape = tuple(splits["train"][0].shape[1:])
+    kinds = space.kinds_for(in_shape)
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
-        print(f"searching on {config['data']}: {sizes['train']} train, {sizes['val']} validation, {sizes['test']} "
-              f"test examples; population {args.population}, {args.generations} generations")
+        print(f"searching on {config['data']} (examples of shape {in_shape}: "
+              f"{' and '.join(report.KIND_NAMES[k] for k in kinds)} networks): {sizes['train']} train, "
+              f"{sizes['val']} validation, {sizes['test']} test examples; population {args.population}, "
+              f"{args.generations} generations")
     show, close = progress(args.generations, "generation", args.quiet)
 
     def on_generation(g):
@@ -58,6 +65,7 @@ def search_command(args) -> int:
             print(f"\nthe time budget ({args.time_budget:g} s) ended the search after "
                   f"{len(result.generations)} generation(s)")
         print("\n" + "\n".join(report.leaderboard_lines(result, args.top)))
+        print("\n" + report.kind_line(result))
         print(f"\ncompiled programs per generation: {[g.programs for g in result.generations]}")
         print(f"best configuration written to {written}; train the same network and settings (its initial "
               f"weights come from --seed, not the search's draw) with:\n  fnnet train --config {written}")

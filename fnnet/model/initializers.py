@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet.model import activations
 
@@ -97,3 +98,22 @@ def bias_key(key):
     """The key a bias initializer draws with: folded from the layer's key, so the weights'
     draw (from the key itself, as before biases could be drawn) stays the same."""
     return jax.random.fold_in(key, 1)
+
+
+# The standard deviation of a standard normal truncated to (-2, 2), as jax's he_normal uses.
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def numpy_draw(rng, shape: tuple, scheme: str, fan_in: int, fan_out: int):
+    """The law of ``scheme`` drawn on the host by a NumPy Generator (for many small draws
+    that a compiled draw per shape would cost more than): "he" a normal truncated to ±2σ
+    with variance 2 / fan_in (jax's ``he_normal``), "glorot" U(±√(6 / (fan_in + fan_out))).
+    float64 NumPy of ``shape``."""
+    if scheme == "he":
+        z = rng.standard_normal(shape)
+        while (outside := np.abs(z) >= 2).any():  # redraw: 4.6% of the first draw, then fewer
+            z[outside] = rng.standard_normal(int(outside.sum()))
+        return z * (np.sqrt(2 / fan_in) / _TRUNCATED_STD)
+    if scheme == "glorot":
+        return rng.uniform(-1, 1, shape) * np.sqrt(6 / (fan_in + fan_out))
+    raise ValueError(f"numpy_draw: scheme must be 'he' or 'glorot', got {scheme!r}")

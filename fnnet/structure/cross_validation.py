@@ -60,13 +60,14 @@ def cross_validate(candidates, splits: dict, *, folds: int = 5, epochs: int = 10
     k = int(t.max()) + 1
     kinds = tuple(a for a in SEARCH_ACTIVATIONS if any(c.activation == a for c in candidates))
     per_program = trainer.per_program()
-    widest = max(max(c.hidden) for c in candidates)
+    widest = max(max(c.hidden, default=1) for c in candidates)
+    most = max((b[0] for c in candidates for b in c.conv), default=1)
     # A candidate's keys follow from what it is, not from its place in the list.
     tags = [zlib.crc32(repr(c).encode()) & 0x7FFFFFFF for c in candidates]
     scores = np.zeros((folds, len(candidates)))
     # Every fold trains the same groups (the folds are of one size): one set of programs.
-    grouped = padding.group_candidates(candidates, x.shape[1], k, pieces=pieces, kinds=kinds, max_width=widest,
-                                       per_program=per_program)
+    grouped = padding.group_candidates(candidates, x.shape[1:], k, pieces=pieces, kinds=kinds, max_width=widest,
+                                       max_channels=most, per_program=per_program)
     for f in range(folds):
         # With early stopping, the next fold decides when to stop, so that the best epoch
         # is not chosen on the examples that score it (that favours noisy training).

@@ -1,10 +1,12 @@
 """Evolutionary structure search, the notes' answer to "can the structure be determined
-automatically?" (evolutionary artificial neural networks): depth, widths, hidden
-activation, dropout, L2 λ, optimizer and learning rate, scored by validation accuracy.
+automatically?" (evolutionary artificial neural networks): fully connected or
+convolutional (the notes' designed structure: blocks of channels, kernels, strides and
+poolings before the dense layers), depth, widths, hidden activation, dropout, L2 λ,
+optimizer and learning rate, scored by validation accuracy.
 
 Each generation trains its new candidates as one compiled program per depth (maxout
-apart: ``fnnet.structure.padding``: widths padded and masked, activations and optimizers chosen per
-member); the best ``elite`` are carried unchanged (not retrained), the rest of the next
+apart) or convolutional signature (``fnnet.structure.padding``: widths, channels and
+kernels padded and masked, activations and optimizers chosen per member); the best ``elite`` are carried unchanged (not retrained), the rest of the next
 population are children of tournament-selected parents, recombined
 (``SearchSpace.crossover``) and mutated within the space's bounds. Every evolutionary
 choice comes from one ``numpy.random.Generator(seed)``, every member's jax key from a
@@ -64,6 +66,16 @@ class SearchResult(NamedTuple):
     def best(self) -> Entry:
         return self.leaderboard[0]
 
+    def best_of(self, kind: str) -> Entry | None:
+        """The best entry of one kind ("dense" or "conv"), None if none was trained."""
+        return next((e for e in self.leaderboard if e.candidate.kind == kind), None)
+
+    def margin(self) -> float | None:
+        """How far the winner's validation accuracy is above the best entry of the other
+        kind (>= 0: the leaderboard is sorted); None when only one kind was trained."""
+        other = self.best_of("dense" if self.best.candidate.kind == "conv" else "conv")
+        return None if other is None else self.best.val_accuracy - other.val_accuracy
+
 
 def _rank(entry: Entry):
     return -entry.val_accuracy, entry.params
@@ -103,8 +115,10 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
 
     Args:
         splits: ``{"train": (x, t), "val": (x, t), "test": (x, t) or None}``, x (n, in)
-            standardized features, t (n,) class codes 0..K-1 (``fnnet.load_splits``
-            ``load_splits`` loads any data set ``fnnet train`` can).
+            standardized features or (n, *shape) examples with positions ((length,
+            channels) or (height, width, channels): convolutional candidates can then
+            arise), t (n,) class codes 0..K-1 (``fnnet.load_splits`` loads any data set
+            ``fnnet train`` can, images in their shape).
         space: a SearchSpace (default: its defaults).
         elite: the best this many are carried unchanged (default population // 8, at least 1).
         time_budget: seconds; no new generation starts after it is spent.
@@ -132,11 +146,16 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
         from fnnet.training.monitor import EarlyStopping
 
         stopping = EarlyStopping("val_loss", patience)
+    x_train = np.asarray(splits["train"][0])
+    in_shape, k = tuple(x_train.shape[1:]), classes or int(max(t.max() for t in labels)) + 1
+    possible = space.kinds_for(in_shape)
     initial = [space.check(c) for c in (initial or [])]
+    for c in initial:
+        if c.kind not in possible:
+            raise ValueError(f"initial: candidate {c.describe()} is convolutional, but the examples have no "
+                             f"positions (shape {in_shape})")
     if len(initial) > population:
         raise ValueError(f"initial: expected at most population={population} candidates, got {len(initial)}")
-    x_train = np.asarray(splits["train"][0])
-    in_features, k = x_train.shape[1], classes or int(max(t.max() for t in labels)) + 1
     scored = {name: splits[name] for name in ("val", "test") if splits.get(name) is not None}
     kinds = tuple(a for a in SEARCH_ACTIVATIONS if a in space.activations)  # one order: reused programs
     rng, start = np.random.default_rng(seed), time.perf_counter()
@@ -148,9 +167,10 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
         seeds = rng.integers(0, 2**31 - 1, len(candidates))
         entries = [None] * len(candidates)
         per_program = trainer.per_program()
-        grouped = padding.group_candidates(candidates, in_features, k, pieces=space.pieces, kinds=kinds,
+        grouped = padding.group_candidates(candidates, in_shape, k, pieces=space.pieces, kinds=kinds,
                                            optimizers=space.optimizers, max_width=space.width[1],
-                                           per_program=per_program, compiled=compiled)
+                                           max_channels=space.channels[1], per_program=per_program,
+                                           compiled=compiled)
         def train(idx, group):
             keys = trainer.group_keys(idx, len(group.members), lambda i: jax.random.key(int(seeds[i])))
             return trainer.train_group(group, splits["train"], keys=keys, epochs=epochs, batch_size=batch_size,
@@ -170,7 +190,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
             for j, i in enumerate(idx):
                 c = candidates[i]
                 test = trained.accuracy.get("test")
-                entries[i] = Entry(c, c.param_count(in_features, k, space.pieces),
+                entries[i] = Entry(c, c.param_count(in_shape, k, space.pieces),
                                    float(trained.accuracy["val"][j]), None if test is None else float(test[j]),
                                    share, generation, bool(trained.diverged[j]))
         return entries, len(grouped)
@@ -184,7 +204,7 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
             on_generation(g)
         return g
 
-    first = initial + [space.sample(rng) for _ in range(population - len(initial))]
+    first = initial + [space.sample(rng, in_shape) for _ in range(population - len(initial))]
     current, programs = evaluate(first, 1)
     board, history, stopped = list(current), [], False
     report(1, current, programs, len(first))
@@ -199,8 +219,9 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
             while len(children) < population - elite:
                 parent = ranked[_tournament(rng, len(ranked), tournament)].candidate
                 if rng.random() < crossover_rate:
-                    parent = space.crossover(parent, ranked[_tournament(rng, len(ranked), tournament)].candidate, rng)
-                children.append(space.mutate(parent, rng, mutation_rate))
+                    parent = space.crossover(parent, ranked[_tournament(rng, len(ranked), tournament)].candidate, rng,
+                                             in_shape)
+                children.append(space.mutate(parent, rng, mutation_rate, in_shape))
             new, programs = evaluate(children, generation)
             current = ranked[:elite] + new
             board += new
@@ -217,9 +238,11 @@ def _tournament(rng: np.random.Generator, n: int, size: int) -> int:
 
 def load_splits(**given) -> tuple[dict, dict, list]:
     """``(splits, settings, classes)`` of a data set as ``fnnet train`` loads it: the data
-    settings ``given`` (data, format, label_column, header, val, test, seed) checked by
-    ``fnnet.runs.settings.with_defaults``, loaded, labels encoded, split and standardized
-    by ``fnnet.runs.preparation``. The search needs a validation split (val > 0)."""
+    settings ``given`` (data, format, label_column, header, shape, val, test, seed)
+    checked by ``fnnet.runs.settings.with_defaults``, loaded, labels encoded, split and
+    standardized by ``fnnet.runs.preparation``; examples keep their shape where they have
+    one (digits as 8×8×1 images, IDX images, npz arrays, or ``shape``), so that the search
+    can try convolutions. The search needs a validation split (val > 0)."""
     from fnnet.runs import preparation, settings
 
     config = settings.with_defaults(**given)
@@ -227,5 +250,6 @@ def load_splits(**given) -> tuple[dict, dict, list]:
         raise ValueError(f"--val {config['val']}: the search scores candidates on a validation split; "
                          "expected a fraction > 0")
     x, y = preparation.load_dataset(config)
+    config["in_shape"] = list(preparation.example_shape(config, x, images=True))
     splits, classes, _ = preparation.prepare_splits(config, x, y)
     return splits, config, classes.tolist()

@@ -1,5 +1,7 @@
-"""Padding and masking: the candidates of one depth (maxout apart) train as ONE
-``fit_many`` program.
+"""Padding and masking: the dense candidates of one depth (maxout apart) train as ONE
+``fit_many`` program (convolutional ones by signature: ``fnnet.structure.conv_padding``;
+``group_candidates`` groups both kinds, and ``masks``, ``pad``, ``unpad`` and ``init``
+take a group of either).
 
 Each hidden layer is padded to the group's widest (and, with maxout in a group, to its
 pieces); the members' activations differ through ``fnnet.structure.switch.Switch``, their
@@ -18,30 +20,36 @@ the mask are per-member hyperparameters (traced values).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet.model import activations
+from fnnet.model import activations, initializers
 from fnnet.model.layers.dense import Dense
 from fnnet.model.layers.dropout import Dropout
+from fnnet.model.layers.flatten import Flatten
 from fnnet.model.network import Network
 from fnnet.names import OPTIMIZERS
+from fnnet.structure import conv_padding
+from fnnet.structure.conv_padding import ConvGroup
 from fnnet.structure.space import SEARCH_ACTIVATIONS, Candidate
 from fnnet.structure.switch import Switch
 
 
 @dataclass(frozen=True)
 class Group:
-    """Candidates of one depth, padded to one network ``in -> widths... -> classes``.
+    """Dense candidates of one depth, padded to one network ``in -> widths... -> classes``
+    (``in_shape``: one example's shape, or its width; an image is flattened first).
     ``widths`` (default: the group's widest at each depth), ``kinds`` and ``optimizers``
     (default: the members') may be wider, so that later groups reuse its compiled programs."""
 
     members: tuple  # Candidate, all of one depth
-    in_features: int
+    in_shape: tuple
     classes: int
     pieces: int = 2  # per maxout unit
     widths: tuple | None = None
@@ -66,6 +74,15 @@ class Group:
                 raise ValueError(f"Group: {name} {given} lack the members' {sorted(set(value) - set(given))}")
             object.__setattr__(self, name, tuple(given))
         object.__setattr__(self, "members", members)
+        object.__setattr__(self, "in_shape", (self.in_shape,) if isinstance(self.in_shape, int) else tuple(self.in_shape))
+
+    @property
+    def in_features(self) -> int:
+        return math.prod(self.in_shape)
+
+    def part(self, members) -> "Group":
+        """A group of some of these members on this group's padded network."""
+        return dataclasses.replace(self, members=tuple(members))
 
     @functools.cached_property
     def layer_pieces(self) -> int:
@@ -75,10 +92,11 @@ class Group:
     def net(self) -> Network:
         """Switch layers with Dropout(0) placeholders (each member's rate is set by fit_many),
         then Dense(classes) logits."""
-        layers = []
+        layers = [Flatten()] if len(self.in_shape) > 1 else []
         for width in self.widths:
             layers += [Switch(width, self.kinds, self.layer_pieces), Dropout(0.0)]
-        return Network(self.in_features, tuple(layers) + (Dense(self.classes),))
+        in_shape = self.in_shape if len(self.in_shape) > 1 else self.in_features
+        return Network(in_shape, tuple(layers) + (Dense(self.classes),))
 
     def _real(self, c: Candidate) -> tuple:
         """Per parameterised layer: (in, out, pieces) of the member's own network."""
@@ -92,22 +110,31 @@ class Group:
                 + ((widths[-1], self.classes, 1),))
 
 
-def group_candidates(candidates, in_features: int, classes: int, *, pieces: int = 2, kinds=None, optimizers=None,
-                     max_width: int | None = None, per_program: int = 1,
-                     compiled: dict | None = None) -> list[tuple[list[int], Group]]:
-    """The candidates grouped by depth and by maxout or not (maxout's pieces would double a
-    dense member's work), one compiled program each: ``[(indices, Group)]``. With
-    ``max_width`` (the space's widest), each width is rounded up to a power of two (at most
-    ``max_width``) and the member count up to a multiple of ``per_program`` (extra members
-    copy the last; their results are dropped), so that later generations can reuse the
-    compiled programs. ``compiled`` (updated): {(depth, maxout): [widths of the programs
-    made so far]}; a group takes the narrowest of those that holds it, else its own."""
+def group_candidates(candidates, in_shape, classes: int, *, pieces: int = 2, kinds=None, optimizers=None,
+                     max_width: int | None = None, max_channels: int | None = None, per_program: int = 1,
+                     compiled: dict | None = None) -> list[tuple[list[int], Group | ConvGroup]]:
+    """The candidates grouped, one compiled program each: ``[(indices, group)]``. Dense
+    ones by depth and by maxout or not (maxout's pieces would double a dense member's
+    work), convolutional ones by ``conv_padding.signature``; ``in_shape`` is one example's
+    shape (or its width). With ``max_width`` (the space's widest), each width (and, up to
+    ``max_channels``, each block's channels) is rounded up to a power of two and the member
+    count up to a multiple of ``per_program`` (extra members copy the last; their results
+    are dropped), so that later generations can reuse the compiled programs. ``compiled``
+    (updated): {group key: [padded sizes of the programs made so far]}; a group takes the
+    smallest of those that holds it, else its own."""
+    in_shape = (in_shape,) if isinstance(in_shape, int) else tuple(in_shape)
     by_key: dict[tuple, list[int]] = {}
     for i, c in enumerate(candidates):
-        by_key.setdefault((len(c.hidden), c.activation == "maxout"), []).append(i)
+        key = ("conv",) + conv_padding.signature(c) if c.conv else ("dense", len(c.hidden), c.activation == "maxout")
+        by_key.setdefault(key, []).append(i)
     out = []
-    for (_, maxout), idx in sorted(by_key.items()):
+    for key, idx in sorted(by_key.items(), key=lambda item: repr(item[0])):
         members = [candidates[i] for i in idx]
+        if key[0] == "conv":
+            out.append((idx, _conv_group(members, in_shape, classes, key, kinds, optimizers, max_width,
+                                         max_channels, per_program, compiled)))
+            continue
+        maxout = key[2]
         widths = None
         if max_width is not None:
             widths = tuple(min(max(max_width, w), _power_of_two(w))
@@ -120,17 +147,48 @@ def group_candidates(candidates, in_features: int, classes: int, *, pieces: int 
                 made += [] if widths in made else [widths]
             members += [members[-1]] * (-len(members) % per_program)
         own = None if kinds is None else tuple(k for k in kinds if (k == "maxout") == maxout)
-        out.append((idx, Group(tuple(members), in_features, classes, pieces, widths, own, optimizers)))
+        out.append((idx, Group(tuple(members), in_shape, classes, pieces, widths, own, optimizers)))
     return out
+
+
+def _conv_group(members, in_shape, classes, key, kinds, optimizers, max_width, max_channels, per_program,
+                compiled) -> ConvGroup:
+    """The ConvGroup of convolutional ``members`` of one signature ``key`` (see ``group_candidates``)."""
+    sizes = None
+    if max_width is not None:
+        channels = tuple(min(max(max_channels or 0, ch), _power_of_two(ch))
+                         for ch in (max(c.conv[i][0] for c in members) for i in range(len(members[0].conv))))
+        kernels = tuple(max(c.conv[i][1] for c in members) for i in range(len(members[0].conv)))
+        widths = tuple(min(max(max_width, w), _power_of_two(w))
+                       for w in (max(ws) for ws in zip(*(c.hidden for c in members))))
+        sizes = (channels, kernels, widths)
+        if compiled is not None:
+            made = compiled.setdefault(key, [])
+            holders = [m for m in made if all(a >= b for part, own in zip(m, sizes) for a, b in zip(part, own))]
+            # The smallest by its kernels' and hidden layers' weights: the least padded work.
+            sizes = min(holders, key=_conv_cost, default=sizes)
+            made += [] if sizes in made else [sizes]
+        members = list(members) + [members[-1]] * (-len(members) % per_program)
+    own = None if kinds is None else tuple(k for k in kinds if k != "maxout")
+    channels, kernels, widths = sizes or (None, None, None)
+    return ConvGroup(tuple(members), in_shape, classes, channels, kernels, widths, own, optimizers)
+
+
+def _conv_cost(sizes) -> int:
+    channels, kernels, widths = sizes
+    conv = sum(k * k * a * b for k, a, b in zip(kernels, (1,) + channels, channels))
+    return conv + sum(a * b for a, b in zip(widths, widths[1:])) + sum(widths)
 
 
 def _power_of_two(n: int) -> int:
     return 1 << max(n - 1, 0).bit_length()
 
 
-def masks(group: Group) -> list:
+def masks(group: Group | ConvGroup) -> list:
     """The stacked 0/1 mask tree (leading axis N): 1 on each member's own weights and
     biases, 0 on padding and on ``kind``."""
+    if isinstance(group, ConvGroup):
+        return conv_padding.masks(group)
     n, tree = len(group.members), []
     for (in_p, out_p, p_p), layer in zip(group._padded(), range(len(group.widths) + 1)):
         w, b = np.zeros((n, in_p, out_p, p_p), np.float32), np.zeros((n, out_p, p_p), np.float32)
@@ -141,13 +199,15 @@ def masks(group: Group) -> list:
             tree += [{"w": w, "b": b, "kind": np.zeros((n,), np.float32)}, {}]
         else:
             tree.append({"w": w[..., 0], "b": b[..., 0]})
-    return tree
+    return ([{}] if len(group.in_shape) > 1 else []) + tree  # Flatten first for images
 
 
-def pad(group: Group, plain_params: list) -> list:
+def pad(group: Group | ConvGroup, plain_params: list) -> list:
     """Stacked padded parameters from each member's own (unpadded) parameters, a list of
     N trees of ``fnnet.runs.preparation.build``'s network (Dense or Maxout hidden layers, Dropout
     entries ``{}``), padded with exact zeros."""
+    if isinstance(group, ConvGroup):
+        return conv_padding.pad(group, plain_params)
     out = _zeros(group, np.asarray(jax.tree.leaves(plain_params[0])[0]).dtype)
     for i, (c, params) in enumerate(zip(group.members, plain_params)):
         # Dropout entries ({}) have no parameters: pair the others in order.
@@ -167,11 +227,13 @@ def _zeros(group: Group, dtype) -> list:
     return [jax.tree.map(lambda m: np.zeros(m.shape, dtype), e) for e in masks(group)]
 
 
-def unpad(group: Group, params, i: int) -> list:
+def unpad(group: Group | ConvGroup, params, i: int) -> list:
     """Member i's own parameters (``fnnet.runs.preparation.build``'s network) from the stacked
     padded tree: the inverse of ``pad``."""
+    if isinstance(group, ConvGroup):
+        return conv_padding.unpad(group, params, i)
     c, real, entries = group.members[i], group._real(group.members[i]), [e for e in params if e]
-    plain = []
+    plain = [{}] if len(group.in_shape) > 1 else []  # Flatten
     for layer, (e, (a, o, p)) in enumerate(zip(entries, real)):
         w, b = np.asarray(e["w"][i]), np.asarray(e["b"][i])
         if layer < len(real) - 1:
@@ -186,7 +248,7 @@ def unpad(group: Group, params, i: int) -> list:
     return plain
 
 
-def init(group: Group, keys, dtype="float32") -> list:
+def init(group: Group | ConvGroup, keys, dtype="float32") -> list:
     """Stacked padded initial parameters: each member's own block drawn on the host with
     the scheme its own layer would use (He normal, truncated at 2σ, for ReLU-like and
     maxout; Glorot uniform for the rest and the output, as Dense and Maxout choose), on
@@ -195,6 +257,8 @@ def init(group: Group, keys, dtype="float32") -> list:
     ``keys[i]``'s data, so the draw follows from the keys."""
     # On the host: a vmapped draw of every padded layer compiled for 2 s a group, longer
     # than training some groups; NumPy draws the real blocks in milliseconds.
+    if isinstance(group, ConvGroup):
+        return conv_padding.init(group, keys, dtype)
     out = _zeros(group, dtype)
     seeds = np.asarray(jax.random.key_data(keys)).reshape(len(group.members), -1)
     entries = [e for e in out if e]
@@ -202,23 +266,10 @@ def init(group: Group, keys, dtype="float32") -> list:
         rng = np.random.default_rng([int(s) for s in seeds[i]])
         he = c.activation == "maxout" or c.activation in activations.RELU_LIKE
         for j, ((a, o, p), entry) in enumerate(zip(group._real(c), entries)):
-            if j < len(group.widths) and he:
-                w = _truncated_normal(rng, (a, o * p)) * (np.sqrt(2 / a) / _TRUNCATED_STD)
-            else:
-                w = rng.uniform(-1, 1, (a, o * p)) * np.sqrt(6 / (a + o * p))
+            scheme = "he" if j < len(group.widths) and he else "glorot"
+            w = initializers.numpy_draw(rng, (a, o * p), scheme, a, o * p)
             block = (slice(0, a), slice(0, o)) + ((slice(0, p),) if entry["w"].ndim == 4 else ())
             entry["w"][i][block] = w.reshape(entry["w"][i][block].shape)
             if "kind" in entry:
                 entry["kind"][i] = group.kinds.index(c.activation)
     return out
-
-
-# The standard deviation of a standard normal truncated to (-2, 2), as jax's he_normal uses.
-_TRUNCATED_STD = 0.87962566103423978
-
-
-def _truncated_normal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
-    z = rng.standard_normal(shape)
-    while (outside := np.abs(z) >= 2).any():  # redraw: 4.6% of the first draw, then fewer
-        z[outside] = rng.standard_normal(int(outside.sum()))
-    return z

@@ -9,7 +9,7 @@ import os
 from fnnet.structure.evolution import Entry, SearchResult
 
 #: Data settings a search was run with that the best configuration keeps.
-DATA_SETTINGS = ("data", "format", "label_column", "header", "val", "test", "seed")
+DATA_SETTINGS = ("data", "format", "label_column", "header", "shape", "val", "test", "seed")
 
 
 def best_settings(entry: Entry, data_settings: dict, *, epochs: int, batch_size: int, pieces: int = 2,
@@ -54,6 +54,22 @@ def plot_fitness(result: SearchResult, path) -> str | None:
     except ImportError:
         return None
     return os.fspath(path)
+
+
+#: How the report names each kind of structure.
+KIND_NAMES = {"dense": "fully connected", "conv": "convolutional"}
+
+
+def kind_line(result: SearchResult) -> str:
+    """Which kind of structure won, and by how much over the best of the other kind."""
+    names = KIND_NAMES
+    best = result.best
+    won = f"the winner is {names[best.candidate.kind]} ({best.val_accuracy:.2%} validation accuracy)"
+    other = result.best_of("dense" if best.candidate.kind == "conv" else "conv")
+    if other is None:
+        return f"{won}; no {names['conv' if best.candidate.kind == 'dense' else 'dense']} candidate was trained"
+    return (f"{won}, {100 * result.margin():.2f} points above the best {names[other.candidate.kind]} candidate "
+            f"({other.val_accuracy:.2%}: {other.candidate.describe()})")
 
 
 def leaderboard_lines(result: SearchResult, top: int = 10) -> list[str]:

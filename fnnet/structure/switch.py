@@ -1,12 +1,13 @@
-"""A structure search's hidden layer: one layer shape for members with different hidden
-activations (maxout included), so that they train in one vmapped program. Each member's
-own activation is its parameter ``kind`` (an index, never trained: the search's mask
-holds it still)."""
+"""A structure search's hidden layers: one layer shape for members with different hidden
+activations (maxout included in dense layers), so that they train in one vmapped
+program: ``Switch`` (dense) and ``ConvSwitch`` (a convolution). Each member's own
+activation is its parameter ``kind`` (an index, never trained: the search's mask holds
+it still)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -94,3 +95,47 @@ class Switch:
                  "kind": jnp.zeros_like(params["kind"])}
         return flat @ params["w"].reshape(n_in, out * pieces).T, grads
 
+
+
+@dataclass(frozen=True)
+class ConvSwitch:
+    """A search's convolution block: ``z = a_prev ⋆ w + b`` as ``conv`` (a Conv1D or Conv2D
+    with the identity activation) computes it, then ``a = f_k(z)`` for ``k =
+    kinds[params["kind"]]`` (no maxout); the members' activations differ, their kernels'
+    shapes do not. Backward: ``δ = f_k'(z) ⊙ g`` chosen with ``jnp.where``, then the
+    convolution's own rules; ``∂C/∂kind = 0``."""
+
+    conv: Any  # a Conv1D or Conv2D, activation "identity"
+    kinds: tuple
+
+    needs_key = False
+
+    def out_shape(self, in_shape: tuple) -> tuple:
+        return self.conv.out_shape(in_shape)
+
+    def param_shapes(self, in_shape: tuple) -> dict:
+        return {**self.conv.param_shapes(in_shape), "kind": ()}
+
+    def init(self, key, in_shape: tuple, dtype) -> dict:
+        """The convolution's own initial draw, kind 0 (the search draws its own, per member)."""
+        return {**self.conv.init(key, in_shape, dtype), "kind": jnp.zeros((), dtype)}
+
+    def forward(self, params, a_prev, *, key=None, train=False):
+        z, cache = self.conv.forward(params, a_prev)
+        a = None
+        for k, name in enumerate(self.kinds):
+            value = activations.get(name).f(z)
+            a = value if a is None else jnp.where(params["kind"] == jnp.asarray(k, params["kind"].dtype), value, a)
+        return a, (cache, a)
+
+    def delta(self, cache, g):
+        """g passed through: ``backward`` applies the member's f'(z) (it has ``kind``)."""
+        return g
+
+    def backward(self, params, cache, delta):
+        (conv_cache, a), g, d = cache, delta, None
+        for k, name in enumerate(self.kinds):
+            value = activations.get(name).vjp(conv_cache.z, a, g)
+            d = value if d is None else jnp.where(params["kind"] == jnp.asarray(k, params["kind"].dtype), value, d)
+        g_prev, grads = self.conv.backward(params, conv_cache, d)
+        return g_prev, {**grads, "kind": jnp.zeros_like(params["kind"])}

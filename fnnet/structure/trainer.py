@@ -17,6 +17,7 @@ import numpy as np
 from fnnet.model import losses
 from fnnet.model.network import Network
 from fnnet.structure.member_optim import optimizer_maker
+from fnnet.structure.conv_padding import ConvGroup
 from fnnet.structure.padding import Group, init, masks
 from fnnet.training.ensemble import fit_many
 
@@ -48,9 +49,9 @@ class Trained(NamedTuple):
     seconds: float  # the group's wall time
 
 
-def train_group(group: Group, train_data, *, keys, epochs: int, batch_size: int, evaluate: dict | None = None,
-                grad: str = "autodiff", params=None, dtype="float32", per_program: int | None = None,
-                early_stopping=None, validation=None) -> Trained:
+def train_group(group: Group | ConvGroup, train_data, *, keys, epochs: int, batch_size: int,
+                evaluate: dict | None = None, grad: str = "autodiff", params=None, dtype="float32",
+                per_program: int | None = None, early_stopping=None, validation=None) -> Trained:
     """Train the group with ``fit_many``: member i from ``fold_in(keys[i], 0)`` (its initial
     parameters, unless ``params`` are given) and ``fold_in(keys[i], 1)`` (its run:
     shuffling, dropout); then each member's accuracy on each ``evaluate`` split ``{name:
@@ -68,8 +69,7 @@ def train_group(group: Group, train_data, *, keys, epochs: int, batch_size: int,
     params, seeds = jax.device_get(params), np.asarray(jax.random.key_data(keys))
     parts = []
     for i in range(0, n, k):
-        part = Group(group.members[i:i + k], group.in_features, group.classes, group.pieces, group.widths,
-                     group.kinds, group.optimizers)
+        part = group.part(group.members[i:i + k])
         part_keys = jax.random.wrap_key_data(seeds[i:i + k], impl=jax.random.key_impl(keys))
         part_params = (init(part, jax.vmap(lambda key: jax.random.fold_in(key, 0))(part_keys), dtype)
                        if params is None else jax.tree.map(lambda a: a[i:i + k], params))
@@ -80,8 +80,8 @@ def train_group(group: Group, train_data, *, keys, epochs: int, batch_size: int,
     return Trained(params, accuracy, [d for p in parts for d in p[2]], time.perf_counter() - start)
 
 
-def _train_part(group: Group, params, keys, train_data, epochs, batch_size, evaluate, grad, dtype, early_stopping,
-                validation):
+def _train_part(group: Group | ConvGroup, params, keys, train_data, epochs, batch_size, evaluate, grad, dtype,
+                early_stopping, validation):
     names = group.optimizers
     hp = {"learning_rate": np.array([c.lr for c in group.members]), "l2": np.array([c.l2 for c in group.members]),
           "dropout": np.array([c.dropout for c in group.members]), "mask": masks(group),

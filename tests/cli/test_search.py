@@ -14,7 +14,7 @@ from fnnet.storage import locks
 from tests.support.command import fnnet
 
 TINY = ["--population", "2", "--generations", "1", "--epochs", "1", "--depth", "1", "1", "--width", "8", "8",
-        "--no-plot", "--quiet"]
+        "--kinds", "dense", "--no-plot", "--quiet"]
 
 
 def test_an_earlier_search_is_kept_unless_overwrite(tmp_path, capsys):
@@ -84,7 +84,8 @@ def test_ctrl_c_keeps_the_best_of_the_generations_done(tmp_path, capsys, monkeyp
 def test_the_command_searches_and_writes_its_files(tmp_path, capsys):
     args = cli.build_parser().parse_args(["search", "--population", "4", "--generations", "2", "--epochs", "2",
                                           "--depth", "1", "1", "--width", "2", "8", "--activations", "sigmoid",
-                                          "tanh", "relu", "leaky_relu", "--out", str(tmp_path / "s"), "--top", "3"])
+                                          "tanh", "relu", "leaky_relu", "--kinds", "dense", "--out", str(tmp_path / "s"),
+                                          "--top", "3"])
     assert search_command.search_command(args) == 0
     out = capsys.readouterr().out
     assert "compiled programs per generation: [1, 1]" in out

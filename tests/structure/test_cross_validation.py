@@ -12,9 +12,9 @@ from tests.support.search import BAD
 def test_cross_validation_scores_finalists_on_every_fold_and_ranks_a_bad_one_last(data):
     good = Candidate((8,), "relu", 0.0, "adam", 0.01, 0.0)
     splits = {"train": data[0]["train"], "val": data[0]["val"]}  # no test split: it is never read
-    scores = fnnet.cross_validate([BAD, good], splits, folds=3, epochs=2, seed=0)
+    scores = fnnet.cross_validate([BAD, good], splits, folds=3, epochs=3, seed=0)
     assert scores.shape == (2,) and 0 <= scores[0] < 0.3 < 0.8 < scores[1] <= 1
-    assert (fnnet.cross_validate([good, BAD], splits, folds=3, epochs=2, seed=0) == scores[::-1]).all()
+    assert (fnnet.cross_validate([good, BAD], splits, folds=3, epochs=3, seed=0) == scores[::-1]).all()
     n = len(splits["train"][0]) + len(splits["val"][0])
     with pytest.raises(ValueError, match=rf"^folds: expected an int in \[2, {n // 2}\] \(half the examples\), got 1$"):
         fnnet.cross_validate([good], splits, folds=1)

@@ -34,3 +34,69 @@ def test_bad_spaces_are_one_line_errors(kwargs, message):
     with pytest.raises(ValueError, match=message) as e:
         SearchSpace(**kwargs)
     assert "\n" not in str(e.value)
+
+
+def _built(c, in_shape):
+    """``fnnet train``'s network of candidate c on examples of ``in_shape``."""
+    import math
+
+    from fnnet.runs import preparation, settings
+
+    config = {**settings.with_defaults(**c.settings()), "in_shape": list(in_shape),
+              "in_features": math.prod(in_shape), "classes": list(range(10))}
+    return preparation.build(config)[0]
+
+
+@pytest.mark.parametrize("in_shape", [(8, 8, 1), (5, 3), (3, 3, 2)])
+def test_convolutional_candidates_stay_in_the_space_and_fit_their_examples(in_shape):
+    import jax
+
+    rng, space = np.random.default_rng(1), SearchSpace()
+    population = [space.sample(rng, in_shape) for _ in range(20)]
+    assert {c.kind for c in population} == {"dense", "conv"}
+    for step in range(300):
+        a, b = (population[i] for i in rng.integers(0, len(population), 2))
+        child = space.mutate(space.crossover(a, b, rng, in_shape), rng, rate=float(rng.uniform(0, 1)),
+                             in_shape=in_shape)
+        assert space.check(child) is child
+        population[int(rng.integers(len(population)))] = child
+        if step % 30 == 0 and child.conv:  # fnnet train builds it: every pooling fits its examples
+            net = _built(child, in_shape)
+            count = sum(leaf.size for leaf in jax.tree.leaves(jax.eval_shape(net.init, jax.random.key(0))))
+            assert count == child.param_count(in_shape, 10, space.pieces)
+            assert child.activation != "maxout"
+    assert any(c.kind == "conv" for c in population) and any(c.kind == "dense" for c in population)
+
+
+def test_flat_examples_get_fully_connected_candidates_drawn_as_before():
+    flat = [SearchSpace().sample(np.random.default_rng(0), (64,)) for _ in range(10)]
+    dense_only = [SearchSpace(kinds=("dense",)).sample(np.random.default_rng(0)) for _ in range(10)]
+    assert flat == dense_only and all(c.kind == "dense" for c in flat)
+    with pytest.raises(ValueError, match=r"SearchSpace.kinds \('conv',\): convolutions need examples with positions"):
+        SearchSpace(kinds=("conv",)).sample(np.random.default_rng(0), (64,))
+
+
+def test_a_convolutional_candidate_reads_as_fnnet_train_settings():
+    from fnnet.structure.space import Candidate
+
+    c = Candidate((32,), "relu", 0.1, "adam", 0.01, 0.0, ((8, 3, 1, "max"), (16, 5, 2, "none")))
+    assert c.settings() == {"hidden": [32], "activation": "relu", "dropout": 0.1, "optimizer": "adam", "lr": 0.01,
+                            "l2": 0.0, "conv": [8, 16], "kernel": [3, 5], "conv_stride": [1, 2], "pool": ["max", "none"],
+                            "pool_size": 2}
+    assert c.describe().startswith("c8k3s1max c16k5s2 | 32 relu")
+    # 8x8 -> 4x4 (pool) -> 2x2 (stride 2): (9·1+1)·8 + (25·8+1)·16 + (2·2·16+1)·32 + (32+1)·10
+    assert c.param_count((8, 8, 1), 10) == 80 + 3216 + 2080 + 330
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(kernels=(3, 4)), r"SearchSpace.kernels: expected a non-empty list of odd ints >= 1"),
+    (dict(kernels=(1, 3), strides=(1, 2)), r"SearchSpace.kernels: expected none smaller than a stride"),
+    (dict(activations=("maxout",)), r"SearchSpace.activations: convolutions need an activation other than maxout"),
+    (dict(poolings=("max", "min")), r"unknown 'min'; expected some of max, avg, none"),
+    (dict(kinds=("dense", "rnn")), r"unknown 'rnn'; expected some of dense, conv"),
+    (dict(head=(-1, 1)), r"SearchSpace.head: expected min >= 0"),
+])
+def test_bad_convolution_spaces_are_one_line_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message) as e:
+        SearchSpace(**kwargs)
+    assert "\n" not in str(e.value)
