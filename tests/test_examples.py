@@ -104,3 +104,17 @@ def test_search_digits_example_runs_with_tiny_arguments(tmp_path):
     assert numbers["programs"] == [1, 1]
     written = json.loads((tmp_path / "search_best.json").read_text())
     assert settings.with_defaults(**written) and written["patience"] == 1 and written["epochs"] == 2
+
+
+def test_cnn_example_sets_a_convolution_against_fully_connected_nets_with_its_control(tmp_path, monkeypatch):
+    module = load("cnn")
+    monkeypatch.setattr(module, "OUTPUT", tmp_path)
+    table = module.main(n=900, epochs=12, fc=module.FC[2:4])
+    assert set(table) == {"ordered", "shuffled"}
+    for rows in table.values():
+        assert rows["cnn"]["params"] == 3972 and rows["fc"]["network"] in ("FC 96", "FC 96, dropout 0.2")
+        assert all(0 < row[k] <= 1 for row in rows.values() for k in ("val", "test"))
+    # Even this short, the convolution needs its spatial order: shuffling the positions costs it.
+    assert table["ordered"]["cnn"]["val"] > table["shuffled"]["cnn"]["val"] + 0.1
+    assert table["ordered"]["cnn"]["val"] > table["ordered"]["fc"]["val"]
+    assert (tmp_path / "cnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

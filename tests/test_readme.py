@@ -49,4 +49,15 @@ def test_the_tour_runs_through_the_face_and_its_figures_are_sane():
     fnnet, net, loss, x, labels = (scope[k] for k in ("fnnet", "net", "loss", "x", "labels"))
     assert fnnet.evaluate(net, loss, result.params, (x, labels))["accuracy"] > 0.95
     assert fnnet.ensemble_accuracy(net, many.params, x, labels) > 0.9 and len(many.histories) == 8
-    assert len(found.best.candidate.hidden) in (1, 2) and len(found.generations) == 2
+    assert found.best.candidate.kind in ("dense", "conv") and len(found.generations) == 2
+    cnn, trained, images = scope["cnn"], scope["trained"], scope["images"]
+    assert fnnet.evaluate(cnn, loss, trained.params, (images, labels))["accuracy"] > 0.95
+
+
+def test_the_convolution_snippet_builds_the_shapes_it_shows():
+    (block,) = re.findall(r"```python\n(.*?)```", _section("Convolutional networks"), re.S)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    shown = re.search(r"net\.shapes\s+# (.*)\n", block).group(1)
+    assert str(scope["net"].shapes) == shown
+    assert scope["signal"].shapes[-1] == (4,)
