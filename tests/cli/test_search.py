@@ -97,3 +97,19 @@ def test_the_command_searches_and_writes_its_files(tmp_path, capsys):
     args.depth = [2, 1]
     with pytest.raises(ValueError, match="SearchSpace.depth"):
         search_command.search_command(args)
+
+
+def test_the_command_searches_convolutions_on_images_and_writes_them_as_train_settings(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert fnnet("search", "--population", "2", "--generations", "1", "--epochs", "1", "--kinds", "conv",
+                 "--blocks", "1", "1", "--channels", "4", "4", "--kernels", "3", "--strides", "1", "--poolings", "max",
+                 "--head", "0", "0", "--no-plot", "--out", out) == 0
+    printed = capsys.readouterr().out
+    assert "searching on digits (examples of shape (8, 8, 1): convolutional networks)" in printed
+    assert "the winner is convolutional (" in printed and "no fully connected candidate was trained" in printed
+    best = json.loads((out / "best.json").read_text())
+    assert (best["conv"], best["kernel"], best["pool"], best["hidden"]) == ([4], [3], ["max"], [])
+    assert fnnet("train", "--config", out / "best.json", "--out", tmp_path / "r", "--quiet", "--no-plot") == 0
+    from fnnet.runs import pipeline
+
+    assert pipeline.restore_run(tmp_path / "r").net.in_shape == (8, 8, 1)
