@@ -1,6 +1,7 @@
 """Structure-search throughput: candidates evaluated (trained, then scored on validation and
-test) per second by ``fnnet.search`` on digits (population 64, 5 generations: one compiled
-program per depth, ``fnnet.structure.padding``) against the same candidates trained one
+test) per second by ``fnnet.search`` on digits as 8×8 images (population 64, 5
+generations, the default space of fully connected and convolutional candidates: one
+compiled program per depth or convolutional signature, ``fnnet.structure.padding``) against the same candidates trained one
 after another with ``fnnet.fit`` (``fnnet train``'s network and optimizer for each, then
 ``fnnet.evaluate``).
 
@@ -31,7 +32,9 @@ def _sequential(candidates, splits, classes, epochs, batch_size, seed) -> float:
 
     start = time.perf_counter()
     for i, c in enumerate(candidates):
-        config = {**settings.with_defaults(**c.settings()), "in_features": 64, "classes": classes}
+        shape = list(splits["train"][0].shape[1:])  # digits as 8x8x1 images: dense candidates flatten them
+        config = {**settings.with_defaults(**c.settings()), "in_shape": shape, "in_features": int(np.prod(shape)),
+                  "classes": classes}
         net, loss, optimizer = preparation.build(config)
         key = jax.random.key(seed + i)
         result = fit(net, loss, optimizer, net.init(jax.random.fold_in(key, 0)), splits["train"],
