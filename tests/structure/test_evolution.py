@@ -60,18 +60,19 @@ def test_a_time_budget_stops_after_the_first_generation(data):
 
 # Convolutions against fully connected nets, on signals where the answer is known (see
 # fnnet.data.motifs): one signature of blocks and one depth, so two programs a generation.
-MOTIF_SPACE = SearchSpace(depth=(1, 1), width=(16, 128), blocks=(2, 2), channels=(8, 16), kernels=(3, 5),
+MOTIF_SPACE = SearchSpace(depth=(1, 1), width=(16, 64), blocks=(2, 2), channels=(4, 8), kernels=(3, 5),
                           strides=(1,), poolings=("max",), head=(0, 0), activations=("relu",), optimizers=("adam",),
-                          lr=(3e-3, 2e-2), dropout=(0.0, 0.0), l2=(0.0, 0.0))
+                          lr=(5e-3, 2e-2), dropout=(0.0, 0.0), l2=(0.0, 0.0))
 
 
 @pytest.mark.parametrize("shuffled, winner", [(False, "conv"), (True, "dense")], ids=["ordered", "shuffled"])
 def test_the_search_prefers_convolutions_on_translated_patterns_and_not_once_positions_are_shuffled(shuffled, winner):
-    x, y = fnnet.data.motifs(1200, length=32, width=5, noise=0.8, shuffled=shuffled)
-    splits = {"train": (x[:800], y[:800]), "val": (x[800:], y[800:]), "test": None}
-    r = fnnet.search(splits, MOTIF_SPACE, population=8, generations=2, epochs=12, seed=0)
+    x, y = fnnet.data.motifs(1000, length=32, width=5, noise=0.8, shuffled=shuffled)
+    splits = {"train": (x[:700], y[:700]), "val": (x[700:], y[700:]), "test": None}
+    r = fnnet.search(splits, MOTIF_SPACE, population=8, generations=2, epochs=10, seed=0)
     assert {e.candidate.kind for e in r.leaderboard} == {"dense", "conv"}
-    # Seeds 0-4 gave margins of 0.20-0.27 on the ordered signals, 0.08-0.16 on the shuffled.
+    # Seeds 0-4 (of the data and the search) gave margins of 0.20-0.29 on the ordered
+    # signals, 0.09-0.15 on the shuffled.
     assert r.best.candidate.kind == winner and r.margin() > 0.05
     assert r.best_of(winner) is r.best and r.best_of("dense" if winner == "conv" else "conv").val_accuracy < 0.9
 
