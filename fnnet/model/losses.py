@@ -68,11 +68,15 @@ def _check_label_range(t, classes: int) -> None:
 
 
 def _weights(y, weights):
-    # One weight per example: y's shape without its last (output) axis.
+    # One weight per output row: y's shape without its last (output) axis. Outputs with
+    # positions (a convolution's (n, height, width, classes)) may take one weight per
+    # example instead, spread over its positions, as fit and evaluate weigh examples.
     if weights is None:
         return None
     weights = jnp.asarray(weights, dtype=y.dtype)
     if weights.shape != y.shape[:-1]:
+        if y.ndim > 2 and weights.shape == y.shape[:1]:
+            return jnp.broadcast_to(weights.reshape(weights.shape + (1,) * (y.ndim - 2)), y.shape[:-1])
         raise ValueError(f"weights: expected shape {tuple(y.shape[:-1])}, got {tuple(weights.shape)}")
     return weights
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fnnet.model import activations, initializers
-from fnnet.model.layers.conv import Conv1D, Conv2D
+from fnnet.model.layers.conv import Conv1D, Conv2D, Convolution
 from fnnet.model.layers.dense import Dense
 from fnnet.model.layers.dropout import Dropout
 from fnnet.model.layers.flatten import Flatten
@@ -203,7 +203,7 @@ class Network:
                 got = tuple(jnp.shape(entry[name]))
                 if got != shape:
                     raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected shape "
-                                     f"{shape}, got {got}")
+                                     f"{shape}, got {got}{_kernel_hint(layer, name, got, shape)}")
                 dtype = jnp.result_type(entry[name])
                 if not jnp.issubdtype(dtype, jnp.floating):
                     raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected floating-point "
@@ -225,7 +225,7 @@ class Network:
         r = len(self.in_shape)
         if x.ndim < r or tuple(x.shape[x.ndim - r:]) != self.in_shape:
             raise ValueError(f"x: expected shape (batch, ..., {', '.join(map(str, self.in_shape))}) or "
-                             f"{self.in_shape}, got {tuple(x.shape)}{_shape_hint(tuple(x.shape), self.in_shape)}")
+                             f"{self.in_shape}, got {tuple(x.shape)}{shape_hint(tuple(x.shape), self.in_shape)}")
         compute = jnp.dtype(self.compute_dtype) if self.compute_dtype else out_dtype
         if compute != out_dtype:
             params = jax.tree.map(lambda p: p.astype(compute), params)
@@ -275,9 +275,10 @@ class Network:
     __call__ = apply
 
 
-def _shape_hint(got: tuple, in_shape: tuple) -> str:
-    """What to do when an input of shape ``got`` holds a batch of the right number of
-    values in another arrangement: channels first (move them last) or flat (reshape)."""
+def shape_hint(got: tuple, in_shape: tuple) -> str:
+    """What to do when an input of shape ``got`` (batch first) holds a batch of the right
+    number of values in another arrangement: channels first (move them last) or flat
+    (reshape); "" when it does not. Shared by ``apply`` and the training data's checks."""
     if len(got) < 2 or math.prod(got[1:]) != math.prod(in_shape):
         return ""
     example, dims = got[1:], ", ".join(map(str, in_shape))
@@ -285,6 +286,15 @@ def _shape_hint(got: tuple, in_shape: tuple) -> str:
         return (f"; channels come last in fnnet (axis -1 of size {in_shape[-1]}), this looks channels-first: "
                 f"x = jnp.moveaxis(x, 1, -1)")
     return f"; the values are there in another shape: x.reshape(-1, {dims})"
+
+
+def _kernel_hint(layer, name: str, got: tuple, want: tuple) -> str:
+    """For a convolution's kernel in PyTorch's order (out, in, *kernel) instead of fnnet's
+    (*kernel, in, out): the transpose that fixes it."""
+    if not (isinstance(layer, Convolution) and name == "w" and got == (want[-1], want[-2], *want[:-2])):
+        return ""
+    order = ", ".join(map(str, (*range(2, len(want)), 1, 0)))
+    return f"; this looks like PyTorch's (out, in, *kernel) order, fnnet's is (*kernel, in, out): w.transpose({order})"
 
 
 #: Layer types a network config can name: the built-ins and those given to ``register_layer``.

@@ -57,6 +57,14 @@ def _kind(tree) -> str:
     return "pytree"
 
 
+def _entries(tree, kind: str) -> int | None:
+    """The layers of a parameter list (of a TrainState's), stored because a layer without
+    parameters (Dropout, a pooling, Flatten) has no leaf to say it is there: a list ending
+    in such layers could not be rebuilt from the leaves' names alone."""
+    params = tree if kind == "params" else getattr(tree, "params", None) if kind == "TrainState" else None
+    return len(params) if isinstance(params, (list, tuple)) else None
+
+
 def _stored(x) -> np.ndarray:
     # bfloat16 and other ml_dtypes are stored as raw bits: .npy readers need no extra types.
     return x.view(np.uint16) if x.dtype.name == "bfloat16" else x
@@ -86,8 +94,12 @@ def save(path, tree, config: dict | None = None) -> None:
                             f"expected one of {', '.join(_DTYPES)} or a PRNG key")
         leaves.append({"path": name, "shape": list(value.shape), "dtype": value.dtype.name, "key_impl": impl})
         arrays.append(_stored(value))
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "tree": _kind(tree),
+    kind = _kind(tree)
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "tree": kind,
               "config": config, "leaves": leaves}
+    entries = _entries(tree, kind)
+    if entries is not None:
+        header["entries"] = entries
     header["sha256"] = _digest(header, arrays)
     members = {f"a{i}": a for i, a in enumerate(arrays)}
     members[_HEADER] = np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8)
@@ -111,6 +123,9 @@ def _header_problem(header) -> str | None:
         return "the header has no sha256"
     if header.get("tree") not in _KINDS:
         return f"tree {header.get('tree')!r}, expected one of {list(_KINDS)}"
+    entries = header.get("entries")
+    if entries is not None and not (type(entries) is int and entries >= 0):
+        return f"entries is {entries!r}, expected an int >= 0"
     if header.get("config") is not None and not isinstance(header["config"], dict):
         return f"config is a JSON {type(header['config']).__name__}, expected an object"
     leaves = header.get("leaves")
@@ -231,8 +246,9 @@ def load(path, template) -> tuple[Any, dict | None]:
 def load_params(path, template=None, *, best: bool = True):
     """The parameters in a checkpoint: a saved parameter list, or a TrainState's (with
     ``best``, the best epoch's parameters when early stopping recorded one). Without a
-    template the list of dicts is rebuilt from the stored names; with one, its
-    structure, shapes and dtypes are checked."""
+    template the list of dicts is rebuilt from the stored names and number of entries
+    (``{}`` for a layer without parameters); with one, its structure, shapes and dtypes
+    are checked."""
     header, values = _read(path)
     leaves = dict(zip((leaf["path"] for leaf in header["leaves"]), zip(header["leaves"], values)))
     if header["tree"] == "params":
@@ -264,4 +280,8 @@ def load_params(path, template=None, *, best: bool = True):
         while len(params) <= index:
             params.append({})
         params[index][key] = jnp.asarray(value)
-    return params
+    entries = header.get("entries", len(params))  # absent from checkpoints of fnnet before convolutions
+    if entries < len(params):
+        raise CheckpointError(f"{path}: the header says {entries} layers but parameters of layer {len(params) - 1} "
+                              "are stored; nothing was loaded")
+    return params + [{} for _ in range(entries - len(params))]  # trailing layers without parameters

@@ -12,6 +12,7 @@ import numpy as np
 
 from fnnet.data import features
 from fnnet.model import loss_calls
+from fnnet.model.network import shape_hint
 
 
 def unpack(data, loss) -> tuple:
@@ -36,18 +37,20 @@ def labels_or_targets(t, n: int, out_shape: tuple, what: str = "data"):
     labels (n, *out_shape[:-1]) in range, or finite float targets (n, *out_shape)."""
     t = np.asarray(t)
     out_features = out_shape[-1]
+    labels = f"{n} integer labels" if len(out_shape) == 1 else f"integer labels of shape {(n, *out_shape[:-1])}"
     if np.issubdtype(t.dtype, np.integer):
         if t.shape != (n, *out_shape[:-1]):
-            want = f"{n} integer labels" if len(out_shape) == 1 else f"integer labels of shape {(n, *out_shape[:-1])}"
-            raise ValueError(f"{what}: expected {want}, got shape {t.shape}")
+            column = t.shape == (n, 1) and len(out_shape) == 1
+            raise ValueError(f"{what}: expected {labels} for outputs of shape {out_shape} per example, got shape "
+                             f"{t.shape}" + "; labels in a column: t.reshape(-1)" * column)
         classes = _classes(out_shape)
         if t.size and (t.min() < 0 or t.max() >= classes):
             raise ValueError(f"{what}: labels must be in [0, {classes}) for {out_features} outputs, "
                              f"got values in [{t.min()}, {t.max()}]")
         return t.astype(np.int32)
     if t.shape != (n, *out_shape):
-        raise ValueError(f"{what}: expected targets of shape {(n, *out_shape)} or {n} integer "
-                         f"labels, got {t.dtype} of shape {t.shape}")
+        raise ValueError(f"{what}: expected targets of shape {(n, *out_shape)} or {labels}, got {t.dtype} of "
+                         f"shape {t.shape}")
     if not np.issubdtype(t.dtype, np.number) or not np.all(np.isfinite(t)):
         raise ValueError(f"{what}: targets must be finite numbers")
     return t
@@ -67,6 +70,10 @@ def to_device(x, t, in_shape: tuple, out_shape: tuple, dtype, what: str = "data"
         if _clean_on_device(x, t, in_shape, out_shape, dtype):
             _remember_clean(x, t, in_shape, out_shape, dtype)
             return x, t
+    got = tuple(np.shape(x))
+    if got[1:] != in_shape:  # named here, where the network's input shape is known, with the fix
+        raise ValueError(f"{what}: expected features of shape (n, {', '.join(map(str, in_shape))}), got {got}"
+                         f"{shape_hint(got, in_shape)}")
     x = features(x, in_shape, what)
     t = labels_or_targets(t, x.shape[0], out_shape, what)
     t = jnp.asarray(t) if t.dtype == np.int32 else jnp.asarray(t, dtype)

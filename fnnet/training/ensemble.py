@@ -383,7 +383,7 @@ def _predict_program(net: Network, probabilities: bool):
 
 
 def ensemble_predict(net: Network, params, x, *, probabilities: bool | None = None):
-    """The ensemble's probabilities ``(1/N) Σ_i p_i(x)``: x (batch, in) -> (batch, out).
+    """The ensemble's probabilities ``(1/N) Σ_i p_i(x)``: x (batch, *in_shape) -> (batch, out).
     ``p_i`` is member i's output when ``probabilities`` (the outputs already are: a
     softmax or sigmoid last activation, inferred when None), else the softmax of its
     logits (the sigmoid for a single output). ``params``: stacked, leading axis N."""

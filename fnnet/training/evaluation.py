@@ -41,6 +41,9 @@ def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, w=None, sha
         xb, tb, wb = batch
         y = net.apply(params, xb)
         c = loss.per_example(y, losses_.targets_like(y, tb))
+        if c.ndim > 1:  # outputs with positions: an example's loss sums or averages them, as the loss does
+            c = c.reshape(c.shape[0], -1)
+            c = jnp.sum(c, axis=1) if loss.reduction == "sum" else jnp.mean(c, axis=1)
         return jnp.sum(c * wb.astype(c.dtype)), losses_.accuracy(y, tb, wb) * jnp.sum(wb)
 
     total, hits = jax.lax.map(one, (xs, ts, ws))
@@ -71,7 +74,7 @@ def evaluate(net: Network, loss, params, data, *, batch_size: int = 1024, mesh=N
     dtype = net.param_dtype(params)
     x, t = device_data.to_device(x, t, net.in_shape, net.out_shape, dtype, "data")
     w = None if w is None else device_data.example_weights(w, x.shape[0], dtype, "data")
-    sharding = None if mesh is None else parallel.batch_sharding(mesh)
+    sharding = None if mesh is None else parallel.auto_axes(parallel.batch_sharding(mesh))
     if sharding is not None:
         params, x, t, w = parallel.replicate(sharding, (params, x, t, w))
     metrics = _evaluate_program(net, loss, batch_size, sharding)(params, x, t, w)

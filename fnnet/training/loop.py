@@ -200,7 +200,7 @@ def _columns(metrics: dict, first_epoch: int, first_step: int, count: int, steps
 
 def _on_mesh(mesh, spec: EpochSpec, chunk: int, fresh: bool, arrays):
     """The sharded program (``fnnet.parallel``) and ``arrays`` replicated on the mesh."""
-    sharding = parallel.batch_sharding(mesh)
+    sharding = parallel.auto_axes(parallel.batch_sharding(mesh))
     parallel.check_batch(sharding, spec.batch_size)
     spec = dataclasses.replace(spec, sharding=sharding)
     return spec, epochs_program(spec, chunk, fresh=fresh), parallel.replicate(sharding, arrays)

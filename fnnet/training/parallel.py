@@ -7,7 +7,8 @@ replicated, and the compiler reduces the gradients (``jit`` with shardings, no `
 one. The data set is replicated on the mesh's devices: each device gathers its B/N rows
 of every shuffled minibatch locally (a shuffled gather from a batch-sharded data set would
 move rows between devices at every update), so its update works on (B/N, in). Both
-explicit meshes (``jax.make_mesh``'s default) and auto meshes work.
+explicit meshes (``jax.make_mesh``'s default) and auto meshes work; fit and evaluate run
+the network on an auto-axes copy of either (``auto_axes``).
 
 Several hosts (``jax.distributed``): ``host_local_batch`` makes global arrays of each
 process's rows; fit and evaluate all-gather them onto every device as above.
@@ -52,6 +53,21 @@ def batch_sharding(mesh, axis: str = AXIS) -> NamedSharding:
                          f"{tuple(mesh.axis_names)}); name it, e.g. mesh=batch_sharding(mesh, "
                          f"{mesh.axis_names[0]!r})")
     return NamedSharding(mesh, P(axis))
+
+
+def auto_axes(sharding: NamedSharding) -> NamedSharding:
+    """``sharding`` on a copy of its mesh whose axes are all auto: where fit and evaluate
+    run the network. Why: under explicit axes, an op whose output sharding JAX cannot infer
+    is an error while tracing, and the hand-written backward pass has them in every layer
+    (∂C/∂W = a_prevᵀ δ and a convolution's kernel gradient contract the split batch axis),
+    as a user's own layer may; under auto axes the compiler propagates the batch split and
+    reduces the gradients. Each device's share of the work is the same (tested on the
+    compiled shapes)."""
+    mesh = sharding.mesh
+    if all(kind == AxisType.Auto for kind in mesh.axis_types):
+        return sharding
+    auto = Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,) * len(mesh.axis_names))
+    return NamedSharding(auto, sharding.spec)
 
 
 def devices_along(sharding: NamedSharding) -> int:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from fnnet.model import activations, initializers
-from fnnet.model.layers.protocol import check_features, check_fields
+from fnnet.model.layers.protocol import add_bias, check_features, check_fields
 
 PADDINGS = ("VALID", "SAME")
 
@@ -51,8 +51,8 @@ def _padding(kind: str, value, n: int):
     of every axis), one (lo, hi) pair (on every axis) or n pairs."""
     if value in PADDINGS:
         return value
-    wrong = ValueError(f"{kind}: padding must be 'VALID', 'SAME', an int >= 0, a (low, high) pair or {n} "
-                       f"such pairs, got {value!r}")
+    pairs = " or a (low, high) pair" if n == 1 else f", a (low, high) pair or {n} such pairs"
+    wrong = ValueError(f"{kind}: padding must be 'VALID', 'SAME', an int >= 0{pairs}, got {value!r}")
 
     def pair(v):
         if not (isinstance(v, (tuple, list)) and len(v) == 2
@@ -170,7 +170,7 @@ class Convolution:
         z = lax.conv_general_dilated(a_in, params["w"], self.stride, pads, rhs_dilation=self.dilation,
                                      dimension_numbers=self.DIMENSIONS)
         if self.use_bias:
-            z = z + params["b"][(None,) * (z.ndim - 1)]
+            z = add_bias(z, params["b"])
         a = activations.get(self.activation).f(z)
         if tuple(jnp.shape(a)) != z.shape:
             raise ValueError(f"{type(self).__name__} activation {activations.name_of(self.activation)!r} changed "

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.model import activations, initializers
-from fnnet.model.layers.protocol import check_features, check_fields, flat
+from fnnet.model.layers.protocol import add_bias, check_features, check_fields, flat
 
 
 class DenseCache(NamedTuple):
@@ -61,7 +61,7 @@ class Dense:
     def forward(self, params, a_prev, *, key=None, train=False):
         z = a_prev @ params["w"]
         if self.use_bias:
-            z = z + params["b"][None, :]
+            z = add_bias(z, params["b"])
         a = activations.get(self.activation).f(z)
         if tuple(jnp.shape(a)) != z.shape:
             raise ValueError(f"Dense activation {activations.name_of(self.activation)!r} changed the shape: "

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.model import initializers
-from fnnet.model.layers.protocol import check_features, check_fields, flat
+from fnnet.model.layers.protocol import add_bias, check_features, check_fields, flat
 
 
 class MaxoutCache(NamedTuple):
@@ -62,7 +62,7 @@ class Maxout:
         n_in, out, pieces = params["w"].shape
         z = a_prev @ params["w"].reshape(n_in, out * pieces)
         if self.use_bias:
-            z = z + params["b"].reshape(1, out * pieces)
+            z = add_bias(z, params["b"].reshape(out * pieces))
         z = z.reshape(-1, out, pieces)
         winner = jnp.argmax(z, axis=-1)
         a = jnp.take_along_axis(z, winner[..., None], axis=-1)[..., 0]

@@ -77,7 +77,10 @@ class Pooling:
         size = math.prod(self.window)
         if self.stride == self.window:  # tiles: a reshape, no gather
             a = a[(slice(None), *(slice(0, o * k) for o, k in zip(out, self.window)))]
-            a = a.reshape(n, *(d for o, k in zip(out, self.window) for d in (o, k)), c)
+            # One axis split per reshape: under a mesh with explicit axes (a batch split across
+            # devices) JAX infers a reshape's output sharding only when it splits or merges one axis.
+            for i, (o, k) in enumerate(zip(out, self.window)):
+                a = a.reshape(*a.shape[:1 + 2 * i], o, k, *a.shape[2 + 2 * i:])
             # (n, o1, k1, o2, k2, c) -> (n, o1, o2, c, k1, k2)
             order = (0, *range(1, 2 * self.SPATIAL, 2), 2 * self.SPATIAL + 1, *range(2, 2 * self.SPATIAL + 1, 2))
             return a.transpose(order).reshape(n, *out, c, size)
@@ -100,7 +103,9 @@ class Pooling:
             for i in range(self.SPATIAL):
                 order += [1 + i, 2 + self.SPATIAL + i]
             order.append(1 + self.SPATIAL)
-            tiles = p.transpose(order).reshape(n, *(o * k for o, k in zip(out, self.window)), c)
+            tiles = p.transpose(order)  # (n, o1, k1, o2, k2, c), merged one axis per reshape as above
+            for i, (o, k) in enumerate(zip(out, self.window)):
+                tiles = tiles.reshape(*tiles.shape[:1 + i], o * k, *tiles.shape[3 + i:])
             return jnp.pad(tiles, ((0, 0), *((0, h - o * k) for h, o, k in zip(spatial, out, self.window)), (0, 0)))
         p = jnp.moveaxis(p, 1 + self.SPATIAL, -1)  # (n, *out, *window, c)
         index = _gather_index(spatial, self.window, self.stride, out)
