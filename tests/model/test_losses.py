@@ -165,3 +165,22 @@ def test_a_loss_with_its_own_field_first_constructs_as_expected():
     assert losses.get("huber", "sum") == losses.Huber(reduction="sum")
     with pytest.raises(ValueError, match="Huber: delta must be a number > 0, got -1"):
         losses.Huber(-1)
+
+
+def test_one_weight_per_example_spreads_over_an_outputs_positions(x64):
+    # A convolution's output per position (n, h, w, classes): fit and evaluate weigh examples.
+    y = jax.random.normal(jax.random.key(0), (3, 2, 4, 5), jnp.float64)
+    t = jnp.arange(24).reshape(3, 2, 4) % 5
+    w = jnp.array([2.0, 0.0, 1.0], jnp.float64)
+    spread = jnp.broadcast_to(w[:, None, None], (3, 2, 4))
+
+    @jax.jit  # one program, not an op-by-op compile of each
+    def both(weights):
+        return [(loss(y, t, weights), loss.grad(y, t, weights))
+                for loss in (losses.cross_entropy("mean", from_logits=True), losses.squared_error("sum"))] \
+            + [losses.accuracy(y, t, weights)]
+
+    for a, b in zip(jax.tree.leaves(both(w)), jax.tree.leaves(both(spread)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-15)
+    with pytest.raises(ValueError, match=r"weights: expected shape \(3, 2, 4\), got \(2,\)"):
+        losses.squared_error()(y, t, w[:2])

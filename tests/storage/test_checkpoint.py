@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fnnet
-from fnnet import Dense, Dropout, Network, checkpoint, optim
+from fnnet import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Network, checkpoint, optim
+from tests.support.nets import CONV_NET, conv_data
 
 NET = Network(4, (Dense(6, "relu"), Dropout(0.3), Dense(3)))
 OPT = optim.adam(0.01)
@@ -341,3 +342,57 @@ def test_files_that_are_not_checkpoints(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="holds object \\(pickled\\) data") as info:
         checkpoint.load(tmp_path / "pickled.npz", _state())  # object arrays are never unpickled
     assert "allow_pickle" not in str(info.value) and "pickle.load" not in str(info.value)
+
+
+# ---------------------------------------------------------------- convolutional nets
+
+# Ends in layers without parameters: their entries ({}) have no leaf to store.
+POOLED = Network((6, 6, 1), (Conv2D(3, 3, "relu", padding="SAME"), Dropout(0.2), Conv2D(3, 3, use_bias=False),
+                             AvgPool2D(4), Flatten()))
+
+
+def test_conv_params_round_trip_with_and_without_a_template(tmp_path):
+    params = POOLED.init(jax.random.key(1))
+    path = tmp_path / "p.npz"
+    checkpoint.save(path, params, {"network": POOLED.to_config()})
+    assert _equal(checkpoint.load_params(path), params)  # all 5 entries, the last two {}
+    loaded, config = checkpoint.load(path, POOLED.init(jax.random.key(2)))
+    assert _equal(loaded, params) and Network.from_config(config["network"]) == POOLED
+    other = Network((6, 6, 1), (Conv2D(5, 3, "relu", padding="SAME"),) + POOLED.layers[1:])
+    with pytest.raises(checkpoint.CheckpointError, match=r"\[0\]\['b'\]: expected float32\[5\], found float32\[3\]"):
+        checkpoint.load(path, other.init(jax.random.key(0)))
+
+
+def test_a_header_without_entries_still_loads_and_a_wrong_count_is_named(tmp_path):
+    path = tmp_path / "p.npz"
+    params = POOLED.init(jax.random.key(1))
+    checkpoint.save(path, params)
+    header = _header(path)
+    assert header["entries"] == 5
+    del header["entries"]  # as fnnet wrote checkpoints before convolutions
+    _rewrite_header(path, header)
+    assert _equal(checkpoint.load(path, params)[0], params)
+    assert len(checkpoint.load_params(path)) == 3  # the layers up to the last with parameters
+    for entries, message in [(-1, "entries is -1, expected an int >= 0"),
+                             (2, "the header says 2 layers but parameters of layer 2 are stored")]:
+        _rewrite_header(path, {**header, "entries": entries})
+        with pytest.raises(checkpoint.CheckpointError, match=message):
+            checkpoint.load_params(path)
+
+
+def test_a_conv_nets_train_state_round_trips_and_resumes_bitwise(tmp_path):
+    data = conv_data(n=20)
+    start = fnnet.init_state(CONV_NET.init(jax.random.key(0)), OPT, jax.random.key(3))
+    # A TrainState to start from and a callback: all three fits run one program of one epoch.
+    kw = dict(batch_size=8, callback=lambda record, state: None)
+    whole = fnnet.fit(CONV_NET, "cross_entropy_logits", OPT, start, data, epochs=2, **kw)
+    first = fnnet.fit(CONV_NET, "cross_entropy_logits", OPT, start, data, epochs=1, **kw)
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, first.state, {"network": CONV_NET.to_config()})
+    template = fnnet.init_state(CONV_NET.init(jax.random.key(5)), OPT, jax.random.key(6))
+    state, config = checkpoint.load(path, template)
+    assert _equal(state, first.state) and len(state.params) == 6
+    assert _equal(checkpoint.load_params(path), first.params)
+    rest = fnnet.fit(Network.from_config(config["network"]), "cross_entropy_logits", OPT, state, data, epochs=1, **kw)
+    assert _equal(rest.state, whole.state)
+    assert [h["loss"] for h in first.history + rest.history] == [h["loss"] for h in whole.history]

@@ -12,6 +12,7 @@ import pytest
 
 import fnnet
 from fnnet import Dense, DivergenceError, Dropout, EarlyStopping, Network, fit, losses, optim
+from tests.support.nets import CONV1D_NET, CONV_NET, conv_data
 
 NET = Network(5, (Dense(8, "relu"), Dropout(0.2), Dense(3)))  # dropout: the keys matter
 LOSS = "cross_entropy_logits"
@@ -265,3 +266,43 @@ def test_members_in_groups_equal_all_at_once(at_once):
         _histories_close(g, t, 1e-5)
     with pytest.raises(ValueError, match=r"^members_at_once: expected None or an int >= 1 \(without mesh=\), got 0$"):
         fnnet.fit_many(NET, LOSS, make, params, data, members_at_once=0, **kw)
+
+
+# ---------------------------------------------------------------- convolutional nets
+
+
+def test_conv_members_equal_their_runs_alone(x64):
+    # Two members with their own rates, L2 and dropout rate after Flatten (the masks' keys are theirs).
+    lr, l2, rates = np.array([0.05, 0.2]), np.array([0.0, 1e-2]), np.array([0.1, 0.4])
+    params = jax.vmap(lambda k: CONV_NET.init(k, jnp.float64))(jax.random.split(jax.random.key(0), 2))
+    keys = jax.random.split(jax.random.key(1), 2)
+    data, val = conv_data(n=20, dtype=np.float64), conv_data(n=6, seed=1, dtype=np.float64)
+    r = fnnet.fit_many(CONV_NET, LOSS, make, params, data, keys=keys, epochs=2, batch_size=8, validation_data=val,
+                       hyperparams={"learning_rate": lr, "l2": l2, "dropout": rates})
+    for i in range(2):
+        net = Network(CONV_NET.in_shape, CONV_NET.layers[:4] + (Dropout(float(rates[i])),) + CONV_NET.layers[5:])
+        alone = fit(net, LOSS, make(float(lr[i]), float(l2[i])), _member(params, i), data, key=keys[i], epochs=2,
+                    batch_size=8, validation_data=val)
+        # float64 round-off: the vmapped convolution may sum in another order
+        _close(_member(r.params, i), alone.params, 1e-12, 1e-14)
+        _histories_close(r.histories[i], alone.history, 1e-12)
+    assert not np.allclose(r.params[0]["w"][0], r.params[0]["w"][1])
+
+
+@pytest.mark.parametrize("x, message", [
+    (conv_data(CONV1D_NET)[0].reshape(24, 24), "data: expected features of shape (n, 12, 2), got (24, 24); the "
+                                                "values are there in another shape: x.reshape(-1, 12, 2)"),
+    (np.swapaxes(conv_data(CONV1D_NET)[0], 1, 2), "data: expected features of shape (n, 12, 2), got (24, 2, 12); "
+                                                  "channels come last in fnnet (axis -1 of size 2), this looks "
+                                                  "channels-first: x = jnp.moveaxis(x, 1, -1)"),
+], ids=["flat", "channels first"])
+def test_conv_data_of_another_shape_is_told_the_fix(x, message):
+    params = jax.vmap(CONV1D_NET.init)(jax.random.split(jax.random.key(0), 2))
+    t = conv_data(CONV1D_NET)[1]
+    with pytest.raises(ValueError) as e:
+        fnnet.fit_many(CONV1D_NET, LOSS, optim.sgd(0.1), params, (x, t), keys=jax.random.split(jax.random.key(1), 2),
+                       epochs=1, batch_size=8)
+    assert str(e.value) == message
+    with pytest.raises(ValueError) as e:
+        fnnet.ensemble_accuracy(CONV1D_NET, params, x, t)
+    assert str(e.value) == message

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import fnnet
-from fnnet import Dense, Network, losses
-from tests.support.nets import LOSS, NET
+from fnnet import Conv2D, Dense, Network, losses
+from tests.support.nets import CONV_NET, LOSS, NET, conv_data
 from tests.support.nets import data as _data
 
 
@@ -72,3 +72,48 @@ def test_data_that_is_not_what_fit_takes_is_named(data, message):
             return LOSS(y, t)
         fnnet.evaluate(NET, plain, params, (*_data(), np.ones(23)))
 
+
+
+# ---------------------------------------------------------------- convolutional nets
+
+
+def test_a_conv_net_is_evaluated_in_padded_chunks_in_inference_mode():
+    params = CONV_NET.init(jax.random.key(0))
+    x, t = conv_data()
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(x)).astype(np.float32)
+    y = jax.jit(CONV_NET.apply)(params, x)  # inference: Dropout passes everything
+    loss = losses.cross_entropy(from_logits=True)
+    for data, weights in [((x, t), None), ((x, t, w), w)]:
+        got = fnnet.evaluate(CONV_NET, loss, params, data, batch_size=5)  # 5 chunks, the last padded
+        assert got["loss"] == pytest.approx(float(loss(y, t, weights)), rel=1e-5)
+        assert got["accuracy"] == pytest.approx(float(losses.accuracy(y, t, weights)), rel=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_net_with_an_output_per_position_is_evaluated_per_example(reduction):
+    # Each example's loss sums (or averages) its positions' as the loss does; its weight
+    # counts it as often as repeating it would.
+    net = Network((5, 5, 1), (Conv2D(3, 3, "tanh", padding="SAME"), Conv2D(3, 1)))
+    params = net.init(jax.random.key(0))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 5, 5, 1)).astype(np.float32)
+    t = rng.integers(0, 3, (7, 5, 5)).astype(np.int32)
+    loss = losses.cross_entropy(reduction, from_logits=True)
+    got = fnnet.evaluate(net, loss, params, (x, t), batch_size=3)
+    y = jax.jit(net.apply)(params, x)
+    assert got["loss"] == pytest.approx(float(loss(y, t)), rel=1e-5)
+    assert got["accuracy"] == pytest.approx(float(np.mean(np.argmax(y, -1) == t)), rel=1e-6)
+    w = np.array([2, 0, 1, 3, 1, 0, 1], np.float32)
+    reps = w.astype(int)
+    weighted = fnnet.evaluate(net, loss, params, (x, t, w), batch_size=3)
+    repeated = fnnet.evaluate(net, loss, params, (np.repeat(x, reps, 0), np.repeat(t, reps, 0)), batch_size=3)
+    assert weighted == pytest.approx(repeated, rel=1e-5)
+    assert weighted["loss"] == pytest.approx(float(loss(y, t, w)), rel=1e-5)  # the loss's own weighting
+
+
+def test_conv_data_of_another_shape_is_told_the_fix():
+    x, t = conv_data()
+    with pytest.raises(ValueError) as e:
+        fnnet.evaluate(CONV_NET, LOSS, CONV_NET.init(jax.random.key(0)), (np.moveaxis(x, -1, 1), t))
+    assert str(e.value) == ("data: expected features of shape (n, 8, 8, 1), got (24, 1, 8, 8); channels come last "
+                            "in fnnet (axis -1 of size 1), this looks channels-first: x = jnp.moveaxis(x, 1, -1)")

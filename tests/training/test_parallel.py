@@ -58,6 +58,15 @@ def test_data_parallel(kinds=("explicit", "auto")):
     assert "f32[2,2,16]" in report["ensemble_2d_dots"]
     assert report["ensemble_error_members"] == "raised: 4 members are not divisible by the 8 devices of mesh axis 'members'"
     assert report["ensemble_error_axis"].startswith("raised: mesh has no axis 'members'")
+    # Conv nets: fit (jax.grad and the hand-written pass) and evaluate on an explicit mesh
+    # equal one device (float32 reassociation; the script asserts rtol 1e-5), as do a
+    # user's own jit of apply and jax.grad there; each device convolves one example.
+    for name in ("conv_fit_autodiff_explicit", "conv_history_autodiff_explicit", "conv_fit_backprop_explicit",
+                 "conv_history_backprop_explicit", "conv1d_fit_backprop_explicit", "conv1d_history_backprop_explicit",
+                 "conv_evaluate", "conv_grad_explicit"):
+        assert float(report[name]) < 1e-5, (name, report[name])
+    convs = report["conv_hlo_convolutions"]
+    assert "f32[1,6,6,3]" in convs and "f32[8," not in convs, convs
 
 
 # ---------------------------------------------------------------- several processes

@@ -175,3 +175,24 @@ def test_shapes_that_do_not_fit_are_named_when_the_network_is_built(layers, mess
 def test_bad_layer_arguments_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Conv1D(2, 3, stride=-1), "Conv1D: stride must be an int >= 1, got -1"),
+    (lambda: Conv2D(2, (3, 0)), "Conv2D: kernel_size must be an int >= 1 or 2 of them, got (3, 0)"),
+    (lambda: Conv2D(2, 3.0), "Conv2D: kernel_size must be an int >= 1 or 2 of them, got 3.0"),
+    (lambda: Conv2D(2, 3, dilation=(1, -1)), "Conv2D: dilation must be an int >= 1 or 2 of them, got (1, -1)"),
+    (lambda: Conv2D(2, 3, padding="same"),
+     "Conv2D: padding must be 'VALID', 'SAME', an int >= 0, a (low, high) pair or 2 such pairs, got 'same'"),
+    (lambda: Conv2D(2, 3, padding=((1, 1), (1, -1))),
+     "Conv2D: padding must be 'VALID', 'SAME', an int >= 0, a (low, high) pair or 2 such pairs, got "
+     "((1, 1), (1, -1))"),
+    (lambda: Conv1D(2, 3, padding=((1, 1), (1, 1))),
+     "Conv1D: padding must be 'VALID', 'SAME', an int >= 0 or a (low, high) pair, got ((1, 1), (1, 1))"),
+    (lambda: MaxPool2D((2, 0)), "MaxPool2D: window must be an int >= 1 or 2 of them, got (2, 0)"),
+    (lambda: AvgPool1D(True), "AvgPool1D: window must be an int >= 1, got True"),
+])
+def test_bad_layer_arguments_are_one_line_errors_naming_the_layer(make, message):
+    with pytest.raises(ValueError) as e:
+        make()
+    assert str(e.value) == message
