@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from fnnet.model import activations, initializers
-from fnnet.model.layers.protocol import flat
+from fnnet.model.layers.protocol import add_bias, flat
 
 
 class SwitchCache(NamedTuple):
@@ -59,7 +59,7 @@ class Switch:
 
     def forward(self, params, a_prev, *, key=None, train=False):
         n_in, out, pieces = params["w"].shape
-        z = (a_prev @ params["w"].reshape(n_in, out * pieces) + params["b"].reshape(1, out * pieces))
+        z = add_bias(a_prev @ params["w"].reshape(n_in, out * pieces), params["b"].reshape(out * pieces))
         z = z.reshape(-1, out, pieces)
         winner = jnp.argmax(z, axis=-1)
         a = None

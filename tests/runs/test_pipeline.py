@@ -19,7 +19,8 @@ def test_a_plan_checks_everything_and_writes_nothing(tmp_path, monkeypatch):
     assert plan.config["in_features"] == 64 and plan.config["classes"] == list(range(10))
     assert plan.net.shapes == ((64,), (16,), (16,), (10,)) and len(plan.splits["train"][0]) == 1168
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ValueError, match=r"^--hidden: expected a list of layer widths, got \[\]$"):
+    with pytest.raises(ValueError, match=r"^--hidden: expected at least one hidden layer \(or --conv blocks before "
+                                         r"the output\), got none$"):
         fnnet.pipeline.plan_run({"hidden": []})
 
 
