@@ -84,6 +84,14 @@ def run(argv=None) -> int:
             raise
         print(f"fnnet {args.command}: error: {_message(e, args.command)}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # the device's memory exhausted (JAX says RESOURCE_EXHAUSTED)
+        from fnnet.runs.pipeline import out_of_memory
+
+        memory = out_of_memory(e)
+        if memory is None or os.environ.get("FNNET_DEBUG"):
+            raise
+        print(f"fnnet {args.command}: error: {_message(memory, args.command)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         what = "terminated" if _terminated else "interrupted"
         print(f"fnnet {args.command}: {what}{f' {e}' if str(e) else ''}", file=sys.stderr)

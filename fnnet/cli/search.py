@@ -5,10 +5,13 @@ fitness picture were written), and the folder it writes. The work is in
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sys
 from pathlib import Path
 
 from fnnet.cli.printing import progress
+from fnnet.runs import settings
 from fnnet.structure.space import SearchSpace
 
 
@@ -17,20 +20,26 @@ def search_command(args) -> int:
     the picture."""
     from fnnet.structure import evolution, report
 
-    space = SearchSpace(depth=tuple(args.depth), width=tuple(args.width), activations=tuple(args.activations),
-                        optimizers=tuple(args.optimizers), lr=tuple(args.lr), l2=tuple(args.l2),
-                        dropout=tuple(args.dropout), pieces=args.pieces, kinds=tuple(args.kinds),
-                        blocks=tuple(args.blocks), channels=tuple(args.channels), kernels=tuple(args.kernels),
-                        strides=tuple(args.strides), poolings=tuple(args.poolings), head=tuple(args.head))
+    with _options():
+        space = SearchSpace(depth=tuple(args.depth), width=tuple(args.width), activations=tuple(args.activations),
+                            optimizers=tuple(args.optimizers), lr=tuple(args.lr), l2=tuple(args.l2),
+                            dropout=tuple(args.dropout), pieces=args.pieces, kinds=tuple(args.kinds),
+                            blocks=tuple(args.blocks), channels=tuple(args.channels), kernels=tuple(args.kernels),
+                            strides=tuple(args.strides), poolings=tuple(args.poolings), head=tuple(args.head))
     data = {k: getattr(args, k) for k in ("data", "format", "label_column", "header", "shape", "val", "test",
                                           "seed")}
     splits, config, _ = evolution.load_splits(**data)
     elite = max(1, args.population // 8) if args.elite is None else args.elite
     evolution.check_search_settings(args.population, args.generations, elite, args.time_budget, args.epochs,
                                     args.batch_size, len(splits["train"][0]), args.patience)
-    out, made = _claim(Path(args.out), args.overwrite)  # before the search: a refusal costs nothing
     in_shape = tuple(splits["train"][0].shape[1:])
-    kinds = space.kinds_for(in_shape)
+    if len(in_shape) == 1 and "dense" not in space.kinds:
+        raise ValueError(f"--kinds {' '.join(space.kinds)}: convolutions need examples with positions, but "
+                         f"{config['data']} has flat rows of {in_shape[0]} values; pass --shape, e.g. --shape H W C "
+                         f"for images or --shape {in_shape[0]} 1 for signals, or --kinds dense")
+    with _options():
+        kinds = space.kinds_for(in_shape)
+    out, made = _claim(Path(args.out), args.overwrite)  # before the search: a refusal costs nothing
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
         print(f"searching on {config['data']} (examples of shape {in_shape}: "
@@ -77,6 +86,16 @@ def search_command(args) -> int:
 
 
 BEST, PICTURE = "best.json", "fitness.png"
+
+
+@contextlib.contextmanager
+def _options():
+    """The search space's ValueErrors in the command's words: ``SearchSpace.kernels`` is
+    ``--kernels``."""
+    try:
+        yield
+    except ValueError as e:
+        raise ValueError(re.sub(r"SearchSpace\.(\w+)", lambda m: settings.option(m.group(1)), str(e))) from None
 
 
 def _claim(out: Path, overwrite: bool):

@@ -15,11 +15,13 @@ svmlight) is imported only when needed.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
 
-from fnnet.loaders.checks import DataError, FormatError, check_finite, empty, existing, numeric
+from fnnet.loaders.checks import (DataError, FormatError, check_arrangement, check_finite, empty, existing, numeric,
+                                  squeezed)
 from fnnet.loaders.checks import sklearn_datasets  # noqa: F401 (part of the API)
 from fnnet.loaders.csv_files import csv_errors, csv_start, csv_table, load_csv, open_csv
 from fnnet.loaders.idx import load_idx, load_mnist  # noqa: F401
@@ -101,14 +103,22 @@ def _features(n: int) -> str:
     return f"{n} feature{'s' * (n != 1)}"
 
 
-def _feature_rows(x, path, in_features, name: str):
+def _feature_rows(x, path, in_features, name: str, in_shape=None):
     """Array ``x`` (features,), (n, features) or (n, ...) as float32 (n, features), n > 0,
     checked against ``in_features``; non-finite values are named by their 0-based index
-    as ``name[i, j]``."""
+    as ``name[i, j]``. With ``in_shape`` (one example's shape, channels last), an array of
+    that shape is one example, and examples whose axes are in another order are refused."""
     shape = x.shape
     if x.ndim == 0:
         raise DataError(f"{path}: expected features of shape (n, features) or (features,), found a single "
                         f"number {x}")
+    if in_shape is not None and len(in_shape) > 1 and x.ndim >= 2:
+        if x.size == math.prod(in_shape) and math.prod(x.shape[1:]) != x.size:  # one example's values
+            check_arrangement(path, x.shape, in_shape)
+            if squeezed(x.shape) == squeezed(in_shape):
+                x = x[None]  # one image, (8, 8) for an (8, 8, 1) network
+        else:
+            check_arrangement(path, x.shape[1:], in_shape)
     if x.ndim == 1:
         x = x[None, :]  # one example
     if x.size == 0 and (len(x) == 0 or len(shape) == 1):
@@ -121,12 +131,15 @@ def _feature_rows(x, path, in_features, name: str):
     return x.reshape(len(x), width).astype(np.float32)
 
 
-def load_features(path, in_features=None, *, format=None, header=None):
+def load_features(path, in_features=None, *, format=None, header=None, in_shape=None):
     """Inputs to predict from, without labels: x float32 (n, features). ``format`` (one of
     ``FEATURE_FORMATS``) or else the suffix picks the reader: ``.npy`` (one array),
     ``.npz`` (its array ``x``), ``.csv`` (every column a feature; ``header`` as in
     ``load_csv``). A 1-D array is one example, (1, features); (n, h, w) images become rows
-    of pixels. With ``in_features`` every row must have that many features."""
+    of pixels. With ``in_features`` every row must have that many features; with
+    ``in_shape`` (a network's example shape, channels last) an array of that shape (or
+    without its axes of size 1, (8, 8) for (8, 8, 1)) is one example, and images whose
+    axes hold its sizes in another order (channels first) are a DataError."""
     if format is not None and format not in FEATURE_FORMATS:
         raise ValueError(f"unknown feature format {format!r}; expected one of {', '.join(FEATURE_FORMATS)}")
     p = existing(path)
@@ -145,5 +158,5 @@ def load_features(path, in_features=None, *, format=None, header=None):
     if header is not None:
         raise ValueError(f"header={header!r} applies to CSV files only; {p} is {format}")
     if format == "npy":
-        return _feature_rows(numeric(load_numpy(p, "npy"), p), p, in_features, "array")
-    return _feature_rows(numeric(load_numpy(p, "npz", ("x",))["x"], p, "x"), p, in_features, "x")
+        return _feature_rows(numeric(load_numpy(p, "npy"), p), p, in_features, "array", in_shape)
+    return _feature_rows(numeric(load_numpy(p, "npz", ("x",))["x"], p, "x"), p, in_features, "x", in_shape)

@@ -112,6 +112,35 @@ def labels_from_floats(v):
     return v.astype(np.float32).reshape(-1, 1)
 
 
+def squeezed(shape) -> tuple:
+    """``shape`` without its axes of size 1."""
+    return tuple(n for n in shape if n != 1)
+
+
+def reordered(stored, shape) -> bool:
+    """Whether examples stored in ``stored`` hold the sizes of ``shape`` in another order
+    (``(3, 8, 8)`` for ``(8, 8, 3)``), which a reshape would scramble; adding or dropping
+    axes of size 1 is no reorder (``(1, 8, 8)`` holds ``(8, 8, 1)`` exactly)."""
+    a, b = squeezed(stored), squeezed(shape)
+    return a != b and sorted(a) == sorted(b)
+
+
+def arrangement_hint(stored, shape) -> str:
+    """How to turn examples stored in ``stored`` into ``shape`` (channels last)."""
+    stored, shape = tuple(stored), tuple(shape)
+    if len(stored) == len(shape) >= 2 and stored == (shape[-1], *shape[:-1]):
+        return "channels come last in fnnet: x = np.moveaxis(x, 1, -1)"
+    return f"transpose x's axes so that each example is {shape}"
+
+
+def check_arrangement(path, stored, shape) -> None:
+    """A DataError when examples stored in ``stored`` hold ``shape``'s sizes in another
+    order (a reshape would scramble them: channels first for channels last)."""
+    if reordered(stored, shape):
+        raise DataError(f"{path}: expected examples of shape {tuple(shape)}, found {tuple(stored)}: the same sizes "
+                        f"in another order, which a reshape would scramble; {arrangement_hint(stored, shape)}")
+
+
 def checked(x, y, path, keep_shape: bool = False):
     """``(x, y)`` as the loaders return them: x float32 (n, features) (or, with
     ``keep_shape``, (n, ...) as stored: images stay images), y int32 labels or float32

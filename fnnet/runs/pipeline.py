@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -23,8 +24,8 @@ import numpy as np
 from fnnet import loaders
 from fnnet.data import BUNDLED
 from fnnet.runs import directories, files
-from fnnet.runs.preparation import (build, data_digest, example_shape, load_dataset, prepare_splits, shaped, stopper,
-                                    template)
+from fnnet.runs.preparation import (build, check_blocks, data_digest, example_shape, load_dataset, prepare_splits,
+                                    shaped, stopper, template)
 from fnnet.runs.settings import SETTINGS, option, positive_int, with_defaults
 
 
@@ -84,6 +85,7 @@ def plan_run(given: dict) -> RunPlan:
     config = with_defaults(**given)
     x, y = load_dataset(config)
     in_shape = example_shape(config, x)
+    check_blocks(config, in_shape)
     config["in_shape"] = list(in_shape)
     splits, classes, std = prepare_splits(config, x, y)
     config.update(in_features=int(np.prod(in_shape)), classes=classes.tolist(),
@@ -170,17 +172,34 @@ class Interrupted(KeyboardInterrupt):
     """Training was interrupted; the message says what was kept."""
 
 
+def out_of_memory(e: BaseException, note: str = "") -> MemoryError | None:
+    """A MemoryError saying what the device could not allocate (and ``note``), for JAX's
+    RESOURCE_EXHAUSTED runtime error; None for any other exception."""
+    text = str(e)
+    if not (isinstance(e, RuntimeError) and type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError")
+            and "RESOURCE_EXHAUSTED" in text):
+        return None
+    detail = text.split("\n")[0].replace("RESOURCE_EXHAUSTED:", "").strip().rstrip(".")
+    detail = re.sub(r"^out of memory\s*", "", detail, flags=re.IGNORECASE) or "on the device"
+    return MemoryError(f"{detail}; {note + '; ' if note else ''}try a smaller network or --batch-size")
+
+
 def _noted(e: OSError, note: str) -> OSError:
     return e if e.errno is None else type(e)(e.errno, f"{e.strerror} ({note})", e.filename)
 
 
 def report_saved(run: directories.Run, the_plan: RunPlan, result, plot: bool) -> Outcome:
     """``report_run`` of a run whose training is saved: an OSError says that its checkpoint is."""
+    note = f"the training is done: the checkpoint of epoch {int(result.state.epoch)} is saved"
     try:
         return report_run(run.path, the_plan, result, plot=plot)
     except OSError as e:
-        raise _noted(e, f"the training is done: the checkpoint of epoch {int(result.state.epoch)} is "
-                        "saved") from None
+        raise _noted(e, note) from None
+    except RuntimeError as e:
+        memory = out_of_memory(e, note)
+        if memory is None:
+            raise
+        raise memory from None
 
 
 def _fit(run: directories.Run, the_plan: RunPlan, state, epochs: int, early_stopping, on_epoch):
@@ -217,6 +236,13 @@ def _fit(run: directories.Run, the_plan: RunPlan, state, epochs: int, early_stop
                            "try a smaller --lr or --clip") from None
         raise Diverged(f"{e.args[0].split('; ')[0]}; the last finite state (epoch {e.epoch - 1}) is in "
                        f"{run.target / directories.CHECKPOINT}; try a smaller --lr or --clip") from None
+    except RuntimeError as e:
+        kept = ("nothing was saved" if saved[0] is None else
+                f"the checkpoint of epoch {saved[0]} is intact: fnnet resume goes on from it")
+        memory = out_of_memory(e, kept)
+        if memory is None:
+            raise
+        raise memory from None
 
 
 def report_run(run_dir: Path, the_plan: RunPlan, result, *, plot: bool = True) -> Outcome:
@@ -372,7 +398,9 @@ def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=Non
         if data in BUNDLED:
             x, y = load_dataset({"data": data})
         else:
-            x, y = loaders.load(data, format=format, label_column=label_column, header=header)
+            x, y = loaders.load(data, format=format, label_column=label_column, header=header, keep_shape=True)
+        if len(config["in_shape"]) > 1:  # images in another order would be scrambled by the reshape
+            loaders.check_arrangement(data, x.shape[1:], config["in_shape"])
         sets = {str(data): prepare_splits({**config, "val": 0.0, "test": 0.0}, x, y, source=str(data))[0]["train"]}
     return {name: {**evaluate(restored.net, restored.loss, restored.params, s), "examples": len(s[0])}
             for name, s in sets.items()}
@@ -400,7 +428,8 @@ def predict_run(run_dir, features, *, format=None, header=None):
 
     restored = restore_run(run_dir)
     config = restored.config
-    x = loaders.load_features(features, config["in_features"], format=format, header=header)
+    x = loaders.load_features(features, config["in_features"], format=format, header=header,
+                              in_shape=config["in_shape"])
     x = shaped(config, data.Standardizer.from_dict(config["standardizer"]).apply(x))
     y = restored.net.apply(restored.params, x)
     probs = np.asarray(jax.nn.softmax(y, axis=-1) if config["loss"] == "cross_entropy" else y)

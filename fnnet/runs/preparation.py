@@ -31,7 +31,9 @@ def example_shape(config: dict, x, *, source: str | None = None, images: bool | 
     """One example's shape as the network takes it, channels last: ``--shape`` when given
     (holding each example's values); else, for ``--conv`` (or ``images``), the data's own
     shape, an image (h, w) with one channel, (h, w, c) as it is; else flat (features,). A
-    ValueError says what to pass when convolutions meet flat rows."""
+    ValueError says what to pass when convolutions meet flat rows, and refuses images that
+    look channels-first ((c, h, w) with c <= 4 < h, w) or a ``--shape`` that puts the
+    stored axes in another order (a reshape would scramble them)."""
     source = source or config["data"]
     stored, features = tuple(x.shape[1:]), math.prod(x.shape[1:])
     if config.get("shape") is not None:
@@ -39,6 +41,10 @@ def example_shape(config: dict, x, *, source: str | None = None, images: bool | 
         if math.prod(shape) != features:
             raise ValueError(f"--shape {' '.join(map(str, shape))} holds {math.prod(shape)} values, but each "
                              f"example of {source} has {features}{f' (shape {stored})' if len(stored) > 1 else ''}")
+        if loaders.checks.reordered(stored, shape):
+            raise ValueError(f"--shape {' '.join(map(str, shape))}: the examples of {source} are stored as {stored}, "
+                             "the same sizes in another order, which a reshape would scramble: leave --shape out, or "
+                             f"store x with its axes moved ({loaders.checks.arrangement_hint(stored, shape)})")
         return shape
     if not (bool(config["conv"]) if images is None else images):
         return (features,)
@@ -51,9 +57,49 @@ def example_shape(config: dict, x, *, source: str | None = None, images: bool | 
     if len(stored) == 2:
         return (*stored, 1)
     if len(stored) == 3:
+        if stored[0] <= 4 < min(stored[1:]):
+            c, h, w = stored
+            raise ValueError(f"{source}: examples of shape {stored} look channels-first ({c} channel"
+                             f"{'s' * (c > 1)} of {h}x{w}); fnnet takes channels last: store "
+                             f"x = np.moveaxis(x, 1, -1), of shape (n, {h}, {w}, {c}) (or pass --shape {c} {h} {w} if "
+                             "they are (height, width, channels) already)")
         return stored
     raise ValueError(f"{source}: expected examples of (length, channels), (height, width) or (height, width, "
                      f"channels), found {stored}; pass --shape")
+
+
+def check_blocks(config: dict, in_shape: tuple) -> None:
+    """The convolution blocks of a run's settings checked against one example's shape,
+    ``(..., channels)``, before anything is built; a ValueError names the option: a kernel
+    larger than 2h - 1 for an axis of h positions (its outer taps would only ever read
+    the zero padding, in every block: none sees more positions than the examples have), a
+    stride larger than its kernel (the convolution would skip inputs), a pooling window
+    larger than what its convolution leaves ("SAME": ⌈h / stride⌉ of h)."""
+    if not config["conv"]:
+        return
+    spatial = tuple(in_shape[:-1])
+    most = 2 * min(spatial) - 1
+    many = len(config["conv"]) > 1
+    for i, (channels, kernel, stride, pool) in enumerate(blocks(config), 1):
+        where = (f"block {i} of --conv {' '.join(map(str, config['conv']))}" if many else
+                 f"the block of --conv {channels}")
+        if kernel > most:
+            raise ValueError(f"--kernel {kernel}: {where} has a kernel larger than examples of shape "
+                             f"{tuple(in_shape)} can use (its outer taps would only ever read the zero padding); "
+                             f"expected at most {most} (2 x {min(spatial)} - 1)")
+        if stride > kernel:
+            raise ValueError(f"--conv-stride {stride}: {where} has a stride larger than its kernel of {kernel}, so "
+                             "its convolution would skip inputs; expected a stride no larger than the kernel")
+        spatial = tuple(-(-h // stride) for h in spatial)
+        if pool != "none":
+            size = config["pool_size"]
+            if min(spatial) < size:
+                fixes = ["a smaller --pool-size", f"--pool none for {'that block' if many else 'it'}"]
+                fixes += ["a smaller --conv-stride"] * (stride > 1) + ["fewer blocks"] * many
+                raise ValueError(f"--pool-size {size}: {where} leaves {spatial} positions of the examples' "
+                                 f"{tuple(in_shape[:-1])}, too few for its {pool} pooling of {size}; use "
+                                 f"{', '.join(fixes[:-1])} or {fixes[-1]}")
+            spatial = tuple(h // size for h in spatial)
 
 
 def data_digest(x, y) -> str:

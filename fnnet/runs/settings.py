@@ -98,10 +98,14 @@ def _optional(check):
     return lambda value: None if value is None else check(value)
 
 
-def _widths(value):
+def _widths(value, what: str = "layer widths"):
     if not isinstance(value, list):
-        raise ValueError(f"expected a list of layer widths, got {value!r}")
+        raise ValueError(f"expected a list of {what}, got {value!r}")
     return [positive_int(v) for v in value]
+
+
+def _channels(value):
+    return _widths(value, "channels, one per convolution block (e.g. [16, 32])")
 
 
 def _positive_ints(what: str):
@@ -147,7 +151,7 @@ POOLINGS_CHECK = _choice(POOLINGS)
 #: Each setting of a run (the command's options) and what it must be.
 SETTINGS: dict[str, Callable] = {
     "data": _data, "format": _optional(_choice(loaders.FORMATS)), "label_column": _label_column,
-    "header": _optional(_choice((True, False))), "shape": _optional(_shape), "conv": _widths,
+    "header": _optional(_choice((True, False))), "shape": _optional(_shape), "conv": _channels,
     "kernel": _positive_ints("kernel sizes"), "conv_stride": _positive_ints("strides"), "pool": _poolings,
     "pool_size": positive_int, "hidden": _widths,
     "activation": _choice(ACTIVATION_CHOICES), "pieces": positive_int, "dropout": fraction,
@@ -184,7 +188,7 @@ def with_defaults(**given) -> dict:
             merged[name] = check(merged[name])
         except ValueError as e:
             raise ValueError(f"{option(name)}: {e}") from None
-    _check_structure(merged)
+    _check_structure(merged, given)
     if merged["val"] + merged["test"] >= 1:
         raise ValueError(f"--val {merged['val']} and --test {merged['test']} leave nothing to train on; "
                          "expected a sum below 1")
@@ -203,11 +207,22 @@ def with_defaults(**given) -> dict:
 BUNDLED_SHAPES = {"digits": [8, 8, 1]}
 
 
-def _check_structure(merged: dict) -> None:
+#: The settings of convolution blocks: meaningless without --conv.
+CONV_ONLY = ("kernel", "conv_stride", "pool", "pool_size")
+
+
+def _check_structure(merged: dict, given_settings: dict) -> None:
     """The settings that describe the network, checked together: a kernel, stride and
-    pooling for every convolution block (one value: the same for all), something between
-    the input and the output, maxout on dense layers only."""
+    pooling for every convolution block (one value: the same for all), and none of them
+    given without blocks (``given_settings``: what the user gave), something between the
+    input and the output, maxout on dense layers only."""
     blocks = len(merged["conv"])
+    if not blocks:
+        given = [option(k) for k in CONV_ONLY if given_settings.get(k) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to convolution blocks, "
+                             "but there are none; add --conv CHANNELS ... (e.g. --conv 16 32), or leave "
+                             f"{'them' if len(given) > 1 else 'it'} out")
     for name in ("kernel", "conv_stride", "pool"):
         if len(merged[name]) not in (1, blocks) and blocks:
             raise ValueError(f"{option(name)}: expected one value (for every block) or one for each of the "

@@ -23,6 +23,13 @@ SEARCH_POOLINGS = ("max", "avg", "none")
 POOL_SIZE = 2
 
 
+def largest_kernel(in_shape) -> int:
+    """The largest kernel examples of ``in_shape`` (positions..., channels) can use: 2h - 1
+    for their shortest axis of h positions; a larger "SAME" kernel's outer taps would only
+    ever read the zero padding."""
+    return 2 * min(in_shape[:-1]) - 1
+
+
 def conv_out(spatial: tuple, stride: int, pool: str) -> tuple:
     """One block's output positions: a "SAME" convolution keeps ⌈h / stride⌉ of h, then
     a pooling ⌊h / 2⌋."""
@@ -188,13 +195,24 @@ class SearchSpace:
 
     def kinds_for(self, in_shape=None) -> tuple:
         """The kinds a candidate can be on examples of ``in_shape``: "conv" only where they
-        have positions (None or a flat shape: "dense" alone)."""
+        have positions (None or a flat shape: "dense" alone). A ValueError when none is left,
+        or when none of ``kernels`` fits examples with positions (``kernels_for``)."""
         spatial = in_shape is not None and len(in_shape) >= 2
+        if spatial and "conv" in self.kinds and not self.kernels_for(in_shape):
+            raise ValueError(f"SearchSpace.kernels {self.kernels}: every one is larger than examples of shape "
+                             f"{tuple(in_shape)} can use (its outer taps would only ever read the zero padding); "
+                             f"expected one of at most {largest_kernel(in_shape)}, or kinds ('dense',) alone")
         kinds = tuple(k for k in self.kinds if k == "dense" or spatial)
         if not kinds:
             raise ValueError(f"SearchSpace.kinds {self.kinds}: convolutions need examples with positions, "
                              f"(length, channels) or (height, width, channels); these have shape {in_shape}")
         return kinds
+
+    def kernels_for(self, in_shape) -> tuple:
+        """The ``kernels`` that fit examples of ``in_shape`` (positions..., channels): none
+        larger than 2h - 1 for an axis of h positions, whose outer taps would only ever read
+        the zero padding, in every block (as ``fnnet train`` checks)."""
+        return tuple(k for k in self.kernels if k <= largest_kernel(in_shape))
 
     # ------------------------------------------------------------ drawing
 
@@ -226,13 +244,16 @@ class SearchSpace:
         return tuple(a for a in self.activations if a != "maxout")
 
     def fit(self, c: Candidate, in_shape) -> Candidate:
-        """``c`` made to fit examples of ``in_shape``: a pooling that would leave an axis
+        """``c`` made to fit examples of ``in_shape``: a kernel larger than they can use
+        becomes the largest of ``kernels_for`` them, a pooling that would leave an axis
         below one position is dropped ("none"), a convolutional candidate's maxout becomes
         the space's first other activation; a dense candidate is returned as it is."""
         if not c.conv:
             return c
-        spatial, blocks = tuple(in_shape[:-1]), []
+        spatial, blocks, fitting = tuple(in_shape[:-1]), [], self.kernels_for(in_shape)
         for channels, kernel, stride, pool in c.conv:
+            if kernel > largest_kernel(in_shape) and fitting:
+                kernel = max(fitting)  # no smaller than a stride: so is every kernel of the space
             if pool != "none" and min(conv_out(spatial, stride, "none")) < POOL_SIZE:
                 pool = "none"
             blocks.append((channels, kernel, stride, pool))

@@ -153,3 +153,25 @@ def test_bad_input_gets_one_line_and_makes_nothing(tmp_path, trained, monkeypatc
     assert files_of(trained) == run_before and files_of(tmp_path / "proj") == project
 
 
+
+
+def test_the_device_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    import jax
+
+    from fnnet.runs import pipeline
+
+    def exhausted(*args, **kwargs):
+        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 39322178136 bytes.\n"
+                                         "more lines of XLA's")
+
+    monkeypatch.setattr(pipeline, "plan_run", exhausted)  # e.g. --conv 100000 on the digits
+    assert fnnet("train", "--conv", "100000", "--out", tmp_path / "r") == 2
+    assert capsys.readouterr().err == ("fnnet train: error: out of memory (allocating 39322178136 bytes; try a "
+                                       "smaller network or --batch-size)\n")
+
+    def other(*args, **kwargs):
+        raise jax.errors.JaxRuntimeError("INTERNAL: something else")
+
+    monkeypatch.setattr(pipeline, "plan_run", other)  # not the user's doing: not hidden
+    with pytest.raises(jax.errors.JaxRuntimeError, match="INTERNAL"):
+        fnnet("train", "--out", tmp_path / "r")

@@ -95,7 +95,7 @@ def test_the_command_searches_and_writes_its_files(tmp_path, capsys):
     if importlib.util.find_spec("matplotlib"):
         assert (tmp_path / "s" / "fitness.png").stat().st_size > 0
     args.depth = [2, 1]
-    with pytest.raises(ValueError, match="SearchSpace.depth"):
+    with pytest.raises(ValueError, match=r"^--depth: expected min <= max, got min 2 > max 1$"):  # the option's name
         search_command.search_command(args)
 
 
@@ -113,3 +113,33 @@ def test_the_command_searches_convolutions_on_images_and_writes_them_as_train_se
     from fnnet.runs import pipeline
 
     assert pipeline.restore_run(tmp_path / "r").net.in_shape == (8, 8, 1)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--channels", "0", "5"], "--channels: expected min >= 1, got (0, 5)"),
+    (["--kernels", "2"], "--kernels: expected a non-empty list of odd ints >= 1, got (2,)"),
+    (["--head", "3", "1"], "--head: expected min <= max, got min 3 > max 1"),
+    (["--kinds", "conv", "--kernels", "99", "--strides", "1"],
+     "--kernels (99,): every one is larger than examples of shape (8, 8, 1) can use (its outer taps would only ever "
+     "read the zero padding); expected one of at most 15, or kinds ('dense',) alone"),
+    (["--kinds", "conv", "--data", "{tmp}/d.csv"],
+     "--kinds conv: convolutions need examples with positions, but {tmp}/d.csv has flat rows of 64 values; pass "
+     "--shape, e.g. --shape H W C for images or --shape 64 1 for signals, or --kinds dense"),
+    (["--kinds", "conv", "--data", "{tmp}/first.npz"],
+     "{tmp}/first.npz: examples of shape (1, 8, 8) look channels-first (1 channel of 8x8); fnnet takes channels "
+     "last: store x = np.moveaxis(x, 1, -1), of shape (n, 8, 8, 1) (or pass --shape 1 8 8 if they are (height, "
+     "width, channels) already)"),
+], ids=["channels", "kernels", "head", "kernels too large", "flat rows", "channels first"])
+def test_a_space_that_cannot_be_searched_is_one_line_in_the_options_words(tmp_path, capsys, argv, message):
+    import numpy as np
+
+    from fnnet import data
+
+    x, y = data.digits()
+    np.savetxt(tmp_path / "d.csv", np.c_[x[:100], y[:100]], delimiter=",", fmt="%d")
+    np.savez(tmp_path / "first.npz", x=x[:100].reshape(-1, 1, 8, 8), y=y[:100])
+    out = tmp_path / "s"
+    assert fnnet("search", "--population", "2", "--no-plot", "--quiet", "--out", out,
+                 *[a.format(tmp=tmp_path) for a in argv]) == 2
+    assert capsys.readouterr().err == f"fnnet search: error: {message.format(tmp=tmp_path)}\n"
+    assert not out.exists()  # refused before the folder is made

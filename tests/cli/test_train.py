@@ -265,3 +265,38 @@ def test_flat_rows_take_a_shape_and_a_settings_file_can_hold_the_blocks(tmp_path
     net = runs_net(tmp_path / "r")
     assert net.in_shape == (64, 1) and net.layers[:3] == (Conv1D(3, 5, "relu", padding="SAME"), MaxPool1D(2),
                                                           Conv1D(5, 3, "relu", padding="SAME"))
+
+
+CONV_BAD = [
+    (["--conv", "2", "--kernel", "1000000000"],  # once a crash: XLA ended the process building the kernel
+     "--kernel 1000000000: the block of --conv 2 has a kernel larger than examples of shape (8, 8, 1) can use (its "
+     "outer taps would only ever read the zero padding); expected at most 15 (2 x 8 - 1)"),
+    (["--conv", "4", "--kernel", "1", "--conv-stride", "3"],
+     "--conv-stride 3: the block of --conv 4 has a stride larger than its kernel of 1, so its convolution would skip "
+     "inputs; expected a stride no larger than the kernel"),
+    (["--conv", "4", "4", "4", "4"],
+     "--pool-size 2: block 4 of --conv 4 4 4 4 leaves (1, 1) positions of the examples' (8, 8), too few for its max "
+     "pooling of 2; use a smaller --pool-size, --pool none for that block or fewer blocks"),
+    (["--kernel", "5", "--hidden", "8"],
+     "--kernel applies to convolution blocks, but there are none; add --conv CHANNELS ... (e.g. --conv 16 32), or "
+     "leave it out"),
+    (["--conv", "4", "--data", "{tmp}/first.npz", "--shape", "6", "6", "3"],
+     "--shape 6 6 3: the examples of {tmp}/first.npz are stored as (3, 6, 6), the same sizes in another order, "
+     "which a reshape would scramble: leave --shape out, or store x with its axes moved (channels come last in "
+     "fnnet: x = np.moveaxis(x, 1, -1))"),
+    (["--config", "{tmp}/pool.json"],
+     "{tmp}/pool.json: --pool-size 30: the block of --conv 4 leaves (8, 8) positions of the examples' (8, 8), too "
+     "few for its max pooling of 30; use a smaller --pool-size or --pool none for it"),
+]
+
+
+@pytest.mark.parametrize("argv, message", CONV_BAD, ids=["huge kernel", "stride", "blocks", "no blocks",
+                                                         "channels first", "config"])
+def test_convolution_settings_that_cannot_work_are_one_line_and_nothing_is_written(tmp_path, capsys, argv,
+                                                                                   message):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "first.npz", x=rng.normal(size=(20, 3, 6, 6)), y=np.arange(20) % 2)
+    (tmp_path / "pool.json").write_text(json.dumps({"conv": [4], "pool_size": 30}))
+    assert fnnet("train", *[a.format(tmp=tmp_path) for a in argv], "--out", tmp_path / "r", *QUIET) == 2
+    assert capsys.readouterr().err == f"fnnet train: error: {message.format(tmp=tmp_path)}\n"
+    assert not (tmp_path / "r").exists()

@@ -144,6 +144,34 @@ def test_features_wrong_width(tmp_path):
         loaders.load_features(path)
 
 
+def test_features_for_an_image_network(tmp_path):
+    # A network of (8, 8, 3) images: channels-first arrays would be scrambled by the
+    # reshape to rows; one image without its batch axis is one example.
+    path, rng = tmp_path / "f.npy", np.random.default_rng(0)
+    images = rng.normal(size=(5, 8, 8, 3)).astype(np.float32)
+    np.save(path, np.moveaxis(images, -1, 1))
+    with raises(DataError, f"{path}: expected examples of shape (8, 8, 3), found (3, 8, 8): the same sizes in "
+                           "another order, which a reshape would scramble; channels come last in fnnet: "
+                           "x = np.moveaxis(x, 1, -1)"):
+        loaders.load_features(path, 192, in_shape=(8, 8, 3))
+    np.save(path, np.moveaxis(images[0], -1, 0))  # one channels-first image
+    with raises(DataError, "found (3, 8, 8): the same sizes in another order"):
+        loaders.load_features(path, 192, in_shape=(8, 8, 3))
+    np.save(path, images)
+    np.testing.assert_array_equal(loaders.load_features(path, 192, in_shape=(8, 8, 3)), images.reshape(5, 192))
+    np.save(path, images[0])  # one image
+    np.testing.assert_array_equal(loaders.load_features(path, 192, in_shape=(8, 8, 3)), images[:1].reshape(1, 192))
+    gray = images[..., 0]
+    for stored in (gray, gray[:, None], gray[..., None], gray.reshape(5, 64)):  # (n, 8, 8), (n, 1, 8, 8), ...
+        np.save(path, stored)
+        np.testing.assert_array_equal(loaders.load_features(path, 64, in_shape=(8, 8, 1)), gray.reshape(5, 64))
+    np.save(path, gray[0])  # one (8, 8) image for an (8, 8, 1) network
+    np.testing.assert_array_equal(loaders.load_features(path, 64, in_shape=(8, 8, 1)), gray[:1].reshape(1, 64))
+    np.save(path, gray[0].reshape(4, 16))  # not an image of the network's: rows, and refused as such
+    with raises(DataError, f"{path}: expected 64 features per row, found 16 (shape (4, 16))"):
+        loaders.load_features(path, 64, in_shape=(8, 8, 1))
+
+
 @pytest.mark.parametrize("array, found", [
     (np.array(["a", "b"]), "strings (dtype <U1)"),
     (np.array([b"a"]), "byte strings (dtype |S1)"),

@@ -46,3 +46,66 @@ def test_a_config_json_that_disagrees_with_the_checkpoint_is_refused(tmp_path):
     with pytest.raises(directories.RunError, match=r"does not match the configuration saved in .*checkpoint.npz "
                                                    r"\(they differ in lr\); one of them was edited"):
         fnnet.pipeline.restore_run(tmp_path / "r")
+
+
+@pytest.fixture(scope="module")
+def colour_run(tmp_path_factory):
+    """A one-epoch convolutional run on 6x6 images of three channels, and its images."""
+    root = tmp_path_factory.mktemp("colour")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 6, 6, 3)).astype(np.float32), np.arange(60) % 2
+    np.savez(root / "images.npz", x=x, y=y)
+    settings = {"data": str(root / "images.npz"), "conv": [2], "hidden": [4], "epochs": 1, "patience": 0,
+                "batch_size": 8}
+    fnnet.pipeline.train_run(fnnet.pipeline.plan_run(settings), out=root / "r", plot=False)
+    return root, x, y
+
+
+def test_channels_first_images_are_refused_by_evaluate_and_predict(colour_run):
+    root, x, y = colour_run
+    np.savez(root / "first.npz", x=np.moveaxis(x, -1, 1), y=y)
+    message = (r"first.np[yz]: expected examples of shape \(6, 6, 3\), found \(3, 6, 6\): the same sizes in another "
+               r"order, which a reshape would scramble; channels come last in fnnet: x = np.moveaxis\(x, 1, -1\)$")
+    with pytest.raises(fnnet.loaders.DataError, match=message):
+        fnnet.pipeline.evaluate_run(root / "r", root / "first.npz")
+    np.save(root / "first.npy", np.moveaxis(x[:4], -1, 1))
+    with pytest.raises(fnnet.loaders.DataError, match=message):
+        fnnet.pipeline.predict_run(root / "r", root / "first.npy")
+    assert fnnet.pipeline.evaluate_run(root / "r", root / "images.npz")[str(root / "images.npz")]["examples"] == 60
+    np.save(root / "one.npy", x[7])  # one image, no batch axis: one prediction
+    classes, _ = fnnet.pipeline.predict_run(root / "r", root / "one.npy")
+    np.save(root / "batch.npy", x[7:8])
+    assert classes.tolist() == fnnet.pipeline.predict_run(root / "r", root / "batch.npy")[0].tolist()
+
+
+def test_a_block_that_cannot_fit_is_refused_before_anything_is_built(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"^--kernel 1000000000: the block of --conv 2 has a kernel larger than "
+                                         r"examples of shape \(8, 8, 1\) can use"):
+        fnnet.pipeline.plan_run({"conv": [2], "kernel": [10**9]})  # its kernel would end the process in XLA
+    assert list(tmp_path.iterdir()) == []
+
+
+def _exhausted(*args, **kwargs):
+    import jax
+
+    raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 39322178136 bytes.")
+
+
+def test_a_device_out_of_memory_is_a_memory_error_that_says_what_was_kept(tmp_path, monkeypatch):
+    from fnnet.training import evaluation, loop
+
+    plan = fnnet.pipeline.plan_run({**SETTINGS, "epochs": 1})
+    with monkeypatch.context() as m:
+        m.setattr(evaluation, "evaluate", _exhausted)  # the report's evaluation, after the first checkpoint
+        with pytest.raises(MemoryError, match=r"^allocating 39322178136 bytes; the training is done: the "
+                                              r"checkpoint of epoch 1 is saved; try a smaller network or "
+                                              r"--batch-size$"):
+            fnnet.pipeline.train_run(plan, out=tmp_path / "r", plot=False)
+    assert fnnet.pipeline.restore_run(tmp_path / "r").state.epoch == 1
+    with monkeypatch.context() as m:
+        m.setattr(loop, "fit", _exhausted)
+        with pytest.raises(MemoryError, match=r"^allocating 39322178136 bytes; nothing was saved; try a smaller"):
+            fnnet.pipeline.train_run(plan, out=tmp_path / "s", plot=False)
+    assert not (tmp_path / "s").exists()
+    assert fnnet.pipeline.out_of_memory(RuntimeError("RESOURCE_EXHAUSTED")) is None  # JAX's own errors only

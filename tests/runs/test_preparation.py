@@ -72,3 +72,63 @@ def test_flat_rows_need_a_shape_for_convolutions_and_a_shape_must_hold_an_exampl
         preparation.example_shape({**settings.with_defaults(), "conv": [4]}, x, source="d.csv")
     with pytest.raises(ValueError, match=r"--shape 8 8 2 holds 128 values, but each example of d.csv has 64"):
         preparation.example_shape({**settings.with_defaults(), "shape": [8, 8, 2]}, x, source="d.csv")
+
+
+@pytest.mark.parametrize("stored, config, message", [
+    ((1, 8, 8), {"conv": [4]}, r"^d.npz: examples of shape \(1, 8, 8\) look channels-first \(1 channel of 8x8\); "
+                               r"fnnet takes channels last: store x = np.moveaxis\(x, 1, -1\), of shape \(n, 8, 8, 1\) "
+                               r"\(or pass --shape 1 8 8 if they are \(height, width, channels\) already\)$"),
+    ((3, 32, 32), {"conv": [4]}, r"look channels-first \(3 channels of 32x32\)"),
+    ((3, 8, 8), {"conv": [4], "shape": [8, 8, 3]},
+     r"^--shape 8 8 3: the examples of d.npz are stored as \(3, 8, 8\), the same sizes in another order, which a "
+     r"reshape would scramble: leave --shape out, or store x with its axes moved \(channels come last in fnnet: "
+     r"x = np.moveaxis\(x, 1, -1\)\)$"),
+    ((8, 3, 8), {"conv": [4], "shape": [8, 8, 3]}, r"^--shape 8 8 3: .* \(transpose x's axes so that each example is "
+                                                   r"\(8, 8, 3\)\)$"),
+])
+def test_images_in_another_order_are_refused_not_scrambled(stored, config, message):
+    x = np.zeros((2, *stored), np.float32)
+    with pytest.raises(ValueError, match=message):
+        preparation.example_shape({**settings.with_defaults(), **config}, x, source="d.npz")
+
+
+@pytest.mark.parametrize("stored, shape, want", [
+    ((1, 8, 8), [8, 8, 1], (8, 8, 1)),  # one channel first is the same values: a reshape is exact
+    ((1, 8, 8), [1, 8, 8], (1, 8, 8)),  # the user says they are (height, width, channels) after all
+    ((2, 4, 8, 1), [8, 8, 1], (8, 8, 1)),
+    ((8, 8, 1), [64, 1], (64, 1)),
+])
+def test_a_shape_that_moves_no_value_between_axes_is_taken(stored, shape, want):
+    x = np.zeros((2, *stored), np.float32)
+    assert preparation.example_shape({**settings.with_defaults(), "conv": [4], "shape": shape}, x) == want
+
+
+@pytest.mark.parametrize("given, in_shape, message", [
+    (dict(conv=[4], kernel=[99]), (8, 8, 1), r"^--kernel 99: the block of --conv 4 has a kernel larger than examples "
+                                             r"of shape \(8, 8, 1\) can use \(its outer taps would only ever read the "
+                                             r"zero padding\); expected at most 15 \(2 x 8 - 1\)$"),
+    (dict(conv=[4, 8], kernel=[3, 10**9]), (8, 8, 1), r"^--kernel 1000000000: block 2 of --conv 4 8 "),
+    (dict(conv=[4], kernel=[200]), (64, 1), r"expected at most 127 \(2 x 64 - 1\)$"),
+    (dict(conv=[4], kernel=[3]), (1, 2, 1), r"expected at most 1 \(2 x 1 - 1\)$"),
+    (dict(conv=[4], kernel=[1], conv_stride=[3]), (8, 8, 1),
+     r"^--conv-stride 3: the block of --conv 4 has a stride larger than its kernel of 1, so its convolution would "
+     r"skip inputs; expected a stride no larger than the kernel$"),
+    (dict(conv=[4], pool_size=9), (8, 8, 1),
+     r"^--pool-size 9: the block of --conv 4 leaves \(8, 8\) positions of the examples' \(8, 8\), too few for its max "
+     r"pooling of 9; use a smaller --pool-size or --pool none for it$"),
+    (dict(conv=[4, 4, 4, 4]), (8, 8, 1),
+     r"^--pool-size 2: block 4 of --conv 4 4 4 4 leaves \(1, 1\) positions of the examples' \(8, 8\), too few for its "
+     r"max pooling of 2; use a smaller --pool-size, --pool none for that block or fewer blocks$"),
+    (dict(conv=[4, 2], kernel=[2], conv_stride=[2]), (8, 8, 1),
+     r"use a smaller --pool-size, --pool none for that block, a smaller --conv-stride or fewer blocks$"),
+])
+def test_blocks_that_cannot_fit_the_examples_are_named_by_their_options(given, in_shape, message):
+    with pytest.raises(ValueError, match=message):
+        preparation.check_blocks(settings.with_defaults(**given), in_shape)
+
+
+def test_blocks_that_fit_pass():
+    for given, in_shape in [(dict(conv=[4], kernel=[15]), (8, 8, 1)), (dict(conv=[4, 4, 4]), (8, 8, 1)),
+                            (dict(conv=[4], kernel=[1], pool=["none"]), (1, 1, 1)), (dict(hidden=[8]), (64,)),
+                            (dict(conv=[4], kernel=[4], conv_stride=[4], pool_size=2), (8, 8, 1))]:
+        preparation.check_blocks(settings.with_defaults(**given), in_shape)

@@ -54,3 +54,28 @@ def test_convolution_blocks_take_one_value_for_all_or_one_each():
     config = settings.with_defaults(conv=[8, 16], kernel=[5], conv_stride=[1, 2], pool=["max", "none"], hidden=[])
     assert settings.blocks(config) == [(8, 5, 1, "max"), (16, 5, 2, "none")]
     assert settings.blocks(settings.with_defaults()) == []
+
+
+@pytest.mark.parametrize("given, message", [
+    (dict(kernel=[5]), r"^--kernel applies to convolution blocks, but there are none; add --conv CHANNELS \.\.\. "
+                       r"\(e\.g\. --conv 16 32\), or leave it out$"),
+    (dict(pool=["avg"], pool_size=3), r"^--pool, --pool-size apply to convolution blocks, but there are none; .* "
+                                      r"or leave them out$"),
+    (dict(conv_stride=[1], conv=[]), r"^--conv-stride applies to convolution blocks"),
+])
+def test_block_settings_without_blocks_are_refused_not_ignored(given, message):
+    # Given without --conv they would change nothing: the user meant something else.
+    with pytest.raises(ValueError, match=message):
+        settings.with_defaults(**given)
+    assert settings.with_defaults(conv=[4], **{k: v for k, v in given.items() if k != "conv"})["conv"] == [4]
+
+
+@pytest.mark.parametrize("value", ["16", 16, None, {"a": 1}])
+def test_conv_says_it_wants_channels(value):
+    # A settings file's {"conv": null} is checked as it is (with_defaults reads None as unset).
+    with pytest.raises(ValueError, match=r"expected a list of channels, one per convolution block "
+                                         r"\(e\.g\. \[16, 32\]\), got "):
+        settings.SETTINGS["conv"](value)
+    if value is not None:
+        with pytest.raises(ValueError, match=r"^--conv: expected a list of channels"):
+            settings.with_defaults(conv=value)

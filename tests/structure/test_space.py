@@ -100,3 +100,32 @@ def test_bad_convolution_spaces_are_one_line_errors(kwargs, message):
     with pytest.raises(ValueError, match=message) as e:
         SearchSpace(**kwargs)
     assert "\n" not in str(e.value)
+
+
+def test_kernels_larger_than_the_examples_can_use_are_never_drawn():
+    # On 3x3 images a kernel of 7 (or 9) would only read the zero padding with its outer taps, and
+    # fnnet train refuses it: candidates take the largest kernel that fits, 5 (2 x 3 - 1).
+    space, rng = SearchSpace(kernels=(3, 5, 7, 9), strides=(1,)), np.random.default_rng(0)
+    assert space.kernels_for((3, 3, 2)) == (3, 5) and space.kernels_for((40, 1)) == (3, 5, 7, 9)
+    population = [space.sample(rng, (3, 3, 2)) for _ in range(30)]
+    for _ in range(100):
+        a, b = (population[i] for i in rng.integers(0, len(population), 2))
+        population.append(space.mutate(space.crossover(a, b, rng, (3, 3, 2)), rng, in_shape=(3, 3, 2)))
+    kernels = {k for c in population for _, k, _, _ in c.conv}
+    assert kernels == {3, 5}
+    for c in population:
+        assert space.check(c) is c
+        if c.conv:  # fnnet train takes it
+            from fnnet.runs import preparation, settings
+
+            preparation.check_blocks(settings.with_defaults(**c.settings()), (3, 3, 2))
+            _built(c, (3, 3, 2))
+
+
+@pytest.mark.parametrize("kinds", [("conv",), ("dense", "conv")])
+def test_a_space_whose_kernels_all_overhang_the_examples_is_refused(kinds):
+    with pytest.raises(ValueError, match=r"^SearchSpace.kernels \(9, 11\): every one is larger than examples of "
+                                         r"shape \(4, 4, 1\) can use \(its outer taps would only ever read the zero "
+                                         r"padding\); expected one of at most 7, or kinds \('dense',\) alone$"):
+        SearchSpace(kinds=kinds, kernels=(9, 11)).kinds_for((4, 4, 1))
+    assert SearchSpace(kinds=("dense",), kernels=(9, 11)).kinds_for((4, 4, 1)) == ("dense",)
