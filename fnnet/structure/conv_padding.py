@@ -1,10 +1,11 @@
 """Padding and masking for convolutional candidates: those of one signature (the number
-of blocks, each block's stride and pooling, the number of hidden layers) train as ONE
-``fit_many`` program, as ``fnnet.structure.padding`` does for dense candidates.
+of blocks, each block's stride and whether it pools, the number of hidden layers) train
+as ONE ``fit_many`` program, as ``fnnet.structure.padding`` does for dense candidates.
 
 Each block's channels are padded to the group's most, each kernel to the group's
 largest (a member's own kernel in its centre), each hidden layer to the group's widest;
-the members' activations differ through ``ConvSwitch`` and ``Switch``. A member's k-wide
+the members' activations differ through ``ConvSwitch`` and ``Switch``, their poolings
+(max or average: one shape) through ``PoolSwitch``. A member's k-wide
 kernel centred in a K-wide one computes exactly its own "SAME" convolution: both are
 odd, k is no smaller than the stride, so the K-wide kernel's zeros before the input are
 (K − k) / 2 more on each side and its extra taps read only them or multiply exact
@@ -32,23 +33,24 @@ from fnnet.model.layers.flatten import Flatten
 from fnnet.model.layers.pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 from fnnet.model.network import Network
 from fnnet.names import OPTIMIZERS
-from fnnet.structure.space import POOL_SIZE, SEARCH_ACTIVATIONS, Candidate, conv_out
-from fnnet.structure.switch import ConvSwitch, Switch
+from fnnet.structure.space import POOL_SIZE, SEARCH_ACTIVATIONS, SEARCH_POOLINGS, Candidate, conv_out
+from fnnet.structure.switch import ConvSwitch, PoolSwitch, Switch
 
 _POOLS = {("max", 1): MaxPool1D, ("max", 2): MaxPool2D, ("avg", 1): AvgPool1D, ("avg", 2): AvgPool2D}
 
 
 def signature(c: Candidate) -> tuple:
-    """What members of one group share: ``(blocks, strides, poolings, hidden layers)``."""
-    return len(c.conv), tuple(b[2] for b in c.conv), tuple(b[3] for b in c.conv), len(c.hidden)
+    """What members of one group share: ``(blocks, strides, whether each block pools,
+    hidden layers)``; which pooling a block does is the member's own (``PoolSwitch``)."""
+    return len(c.conv), tuple(b[2] for b in c.conv), tuple(b[3] != "none" for b in c.conv), len(c.hidden)
 
 
 @dataclass(frozen=True)
 class ConvGroup:
     """Convolutional candidates of one ``signature``, padded to one network. ``channels``,
     ``kernels`` and ``widths`` (default: the group's most, largest and widest) may be
-    more, and ``kinds`` and ``optimizers`` (default: the members') wider, so that later
-    groups reuse its compiled programs."""
+    more, and ``kinds``, ``optimizers`` and ``poolings`` (default: the members') wider, so
+    that later groups reuse its compiled programs."""
 
     members: tuple  # Candidate, all of one signature
     in_shape: tuple  # one example's shape: (length, channels) or (height, width, channels)
@@ -58,6 +60,7 @@ class ConvGroup:
     widths: tuple | None = None
     kinds: tuple | None = None
     optimizers: tuple | None = None
+    poolings: tuple | None = None
 
     def __post_init__(self):
         members = tuple(self.members)
@@ -69,7 +72,9 @@ class ConvGroup:
                "kernels": tuple(max(c.conv[i][1] for c in members) for i in range(len(members[0].conv))),
                "widths": tuple(max(ws) for ws in zip(*(c.hidden for c in members))),
                "kinds": tuple(a for a in SEARCH_ACTIVATIONS if any(c.activation == a for c in members)),
-               "optimizers": tuple(o for o in OPTIMIZERS if any(c.optimizer == o for c in members))}
+               "optimizers": tuple(o for o in OPTIMIZERS if any(c.optimizer == o for c in members)),
+               "poolings": tuple(p for p in SEARCH_POOLINGS if p != "none" and any(b[3] == p for c in members
+                                                                                    for b in c.conv))}
         for name, value in own.items():
             given = getattr(self, name)
             if given is None:
@@ -84,33 +89,37 @@ class ConvGroup:
             object.__setattr__(self, name, tuple(given))
         if "maxout" in self.kinds:
             raise ValueError("ConvGroup: convolutions take no maxout")
+        if "none" in self.poolings:
+            raise ValueError("ConvGroup: poolings name what a pooled block does; 'none' is a signature of its own")
         object.__setattr__(self, "members", members)
         object.__setattr__(self, "in_shape", tuple(self.in_shape))
 
     @property
     def blocks(self) -> tuple:
-        """Per block: (stride, pooling), the same for every member."""
-        return tuple((b[2], b[3]) for b in self.members[0].conv)
+        """Per block: (stride, whether it pools), the same for every member."""
+        return tuple((b[2], b[3] != "none") for b in self.members[0].conv)
 
     @functools.cached_property
     def positions(self) -> int:
         """Positions after the last block (its channels are the flattened width's other factor)."""
         spatial = self.in_shape[:-1]
-        for stride, pool in self.blocks:
-            spatial = conv_out(spatial, stride, pool)
+        for stride, pooled in self.blocks:
+            spatial = conv_out(spatial, stride, "max" if pooled else "none")
         return math.prod(spatial)
 
     @functools.cached_property
     def net(self) -> Network:
-        """ConvSwitch blocks and their poolings, Flatten, Dropout(0) placeholders (each
-        member's rate is set by fit_many), Switch hidden layers, then Dense(classes) logits."""
+        """ConvSwitch blocks and their poolings (a PoolSwitch where members differ), Flatten,
+        Dropout(0) placeholders (each member's rate is set by fit_many), Switch hidden
+        layers, then Dense(classes) logits."""
         d = len(self.in_shape) - 1
         conv = Conv2D if d == 2 else Conv1D
         layers = []
-        for channels, kernel, (stride, pool) in zip(self.channels, self.kernels, self.blocks):
+        for channels, kernel, (stride, pooled) in zip(self.channels, self.kernels, self.blocks):
             layers.append(ConvSwitch(conv(channels, kernel, stride=stride, padding="SAME"), self.kinds))
-            if pool != "none":
-                layers.append(_POOLS[pool, d](POOL_SIZE))
+            if pooled:
+                pools = tuple(_POOLS[p, d](POOL_SIZE) for p in self.poolings)
+                layers.append(pools[0] if len(pools) == 1 else PoolSwitch(pools))
         layers += [Flatten(), Dropout(0.0)]
         for width in self.widths:
             layers += [Switch(width, self.kinds, 1), Dropout(0.0)]
@@ -119,7 +128,7 @@ class ConvGroup:
     def part(self, members) -> "ConvGroup":
         """A group of some of these members on this group's padded network."""
         return ConvGroup(tuple(members), self.in_shape, self.classes, self.channels, self.kernels, self.widths,
-                         self.kinds, self.optimizers)
+                         self.kinds, self.optimizers, self.poolings)
 
 
 def _entries(group: ConvGroup) -> list:
@@ -181,6 +190,8 @@ def _zeros(group: ConvGroup, n: int, dtype) -> list:
             _, k, c_in, c_out = next(entries)
             tree.append({"w": np.zeros((n,) + (k,) * d + (c_in, c_out), dtype), "b": np.zeros((n, c_out), dtype),
                          "kind": np.zeros((n,), dtype)})
+        elif isinstance(layer, PoolSwitch):
+            tree.append({"kind": np.zeros((n,), dtype)})
         elif isinstance(layer, (Switch, Dense)):
             _, n_in, n_out = next(entries)
             pieces = (1,) if isinstance(layer, Switch) else ()
@@ -203,7 +214,7 @@ def masks(group: ConvGroup) -> list:
     """The stacked 0/1 mask tree (leading axis N): 1 on each member's own weights and
     biases, 0 on padding and on ``kind``."""
     tree = _zeros(group, len(group.members), np.float32)
-    parameterised = [e for e in tree if e]
+    parameterised = [e for e in tree if "w" in e]
     for i, c in enumerate(group.members):
         for entry, slot in zip(parameterised, _slots(group, c)):
             _put(entry, i, slot, 1.0, 1.0)
@@ -214,13 +225,23 @@ def pad(group: ConvGroup, plain_params: list) -> list:
     """Stacked padded parameters from each member's own (unpadded) parameters, a list of
     N trees of ``fnnet.runs.preparation.build``'s network, padded with exact zeros."""
     out = _zeros(group, len(group.members), np.asarray(jax.tree.leaves(plain_params[0])[0]).dtype)
-    parameterised = [e for e in out if e]
+    parameterised = [e for e in out if "w" in e]
     for i, (c, params) in enumerate(zip(group.members, plain_params)):
         for src, dst, slot in zip([e for e in params if e], parameterised, _slots(group, c)):
             _put(dst, i, slot, np.asarray(src["w"]), np.asarray(src["b"]))
-            if "kind" in dst:
-                dst["kind"][i] = group.kinds.index(c.activation)
+        _set_kinds(group, out, i)
     return jax.tree.map(jnp.asarray, out)
+
+
+def _set_kinds(group: ConvGroup, tree: list, i: int) -> None:
+    """Member i's activation and poolings into the ``kind`` leaves of the padded tree."""
+    c = group.members[i]
+    pooled = iter(b[3] for b in c.conv if b[3] != "none")
+    for layer, entry in zip(group.net.layers, tree):
+        if isinstance(layer, PoolSwitch):
+            entry["kind"][i] = group.poolings.index(next(pooled))
+        elif "kind" in entry:
+            entry["kind"][i] = group.kinds.index(c.activation)
 
 
 def unpad(group: ConvGroup, params, i: int) -> list:
@@ -229,7 +250,7 @@ def unpad(group: ConvGroup, params, i: int) -> list:
     from the stacked padded tree: the inverse of ``pad``."""
     c = group.members[i]
     taken = []
-    for e, slot in zip([e for e in params if e], _slots(group, c)):
+    for e, slot in zip([e for e in params if "w" in e], _slots(group, c)):
         w, b = np.asarray(e["w"][i]), np.asarray(e["b"][i])
         if b.ndim == 2:  # a Switch's single piece
             w, b = w[..., 0], b[..., 0]
@@ -256,7 +277,7 @@ def init(group: ConvGroup, keys, dtype="float32") -> list:
     the output; a kernel's fans prod(k) · c_in and prod(k) · c_out). Padding and biases
     are exact zeros; NumPy arrays. Member i's generator is seeded by ``keys[i]``'s data."""
     out = _zeros(group, len(group.members), dtype)
-    parameterised = [e for e in out if e]
+    parameterised = [e for e in out if "w" in e]
     seeds = np.asarray(jax.random.key_data(keys)).reshape(len(group.members), -1)
     d = len(group.in_shape) - 1
     for i, c in enumerate(group.members):
@@ -273,6 +294,5 @@ def init(group: ConvGroup, keys, dtype="float32") -> list:
                 hidden = j < len(own) - 1
                 w = initializers.numpy_draw(rng, (n_in, n_out), "he" if hidden and he else "glorot", n_in, n_out)
             _put(entry, i, slot, w, np.zeros(sizes[-1]))
-            if "kind" in entry:
-                entry["kind"][i] = group.kinds.index(c.activation)
+        _set_kinds(group, out, i)
     return out

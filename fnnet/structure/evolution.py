@@ -168,7 +168,8 @@ def search(splits: dict, space: SearchSpace | None = None, *, population: int = 
         entries = [None] * len(candidates)
         per_program = trainer.per_program()
         grouped = padding.group_candidates(candidates, in_shape, k, pieces=space.pieces, kinds=kinds,
-                                           optimizers=space.optimizers, max_width=space.width[1],
+                                           optimizers=space.optimizers, poolings=space.poolings,
+                                           max_width=space.width[1],
                                            max_channels=space.channels[1], per_program=per_program,
                                            compiled=compiled)
         def train(idx, group):

@@ -111,11 +111,12 @@ class Group:
 
 
 def group_candidates(candidates, in_shape, classes: int, *, pieces: int = 2, kinds=None, optimizers=None,
-                     max_width: int | None = None, max_channels: int | None = None, per_program: int = 1,
-                     compiled: dict | None = None) -> list[tuple[list[int], Group | ConvGroup]]:
+                     poolings=None, max_width: int | None = None, max_channels: int | None = None,
+                     per_program: int = 1, compiled: dict | None = None) -> list[tuple[list[int], Group | ConvGroup]]:
     """The candidates grouped, one compiled program each: ``[(indices, group)]``. Dense
     ones by depth and by maxout or not (maxout's pieces would double a dense member's
-    work), convolutional ones by ``conv_padding.signature``; ``in_shape`` is one example's
+    work), convolutional ones by ``conv_padding.signature`` (``poolings``: the kinds of
+    pooling their programs offer, default the members'); ``in_shape`` is one example's
     shape (or its width). With ``max_width`` (the space's widest), each width (and, up to
     ``max_channels``, each block's channels) is rounded up to a power of two and the member
     count up to a multiple of ``per_program`` (extra members copy the last; their results
@@ -131,7 +132,7 @@ def group_candidates(candidates, in_shape, classes: int, *, pieces: int = 2, kin
     for key, idx in sorted(by_key.items(), key=lambda item: repr(item[0])):
         members = [candidates[i] for i in idx]
         if key[0] == "conv":
-            out.append((idx, _conv_group(members, in_shape, classes, key, kinds, optimizers, max_width,
+            out.append((idx, _conv_group(members, in_shape, classes, key, kinds, optimizers, poolings, max_width,
                                          max_channels, per_program, compiled)))
             continue
         maxout = key[2]
@@ -151,8 +152,8 @@ def group_candidates(candidates, in_shape, classes: int, *, pieces: int = 2, kin
     return out
 
 
-def _conv_group(members, in_shape, classes, key, kinds, optimizers, max_width, max_channels, per_program,
-                compiled) -> ConvGroup:
+def _conv_group(members, in_shape, classes, key, kinds, optimizers, poolings, max_width, max_channels,
+                per_program, compiled) -> ConvGroup:
     """The ConvGroup of convolutional ``members`` of one signature ``key`` (see ``group_candidates``)."""
     sizes = None
     if max_width is not None:
@@ -171,7 +172,8 @@ def _conv_group(members, in_shape, classes, key, kinds, optimizers, max_width, m
         members = list(members) + [members[-1]] * (-len(members) % per_program)
     own = None if kinds is None else tuple(k for k in kinds if k != "maxout")
     channels, kernels, widths = sizes or (None, None, None)
-    return ConvGroup(tuple(members), in_shape, classes, channels, kernels, widths, own, optimizers)
+    pools = None if poolings is None else tuple(p for p in poolings if p != "none")
+    return ConvGroup(tuple(members), in_shape, classes, channels, kernels, widths, own, optimizers, pools)
 
 
 def _conv_cost(sizes) -> int:

@@ -136,8 +136,11 @@ class SearchSpace:
     A block is a "SAME" convolution of ``channels`` (min, max) (log-uniform), a kernel of
     ``kernels`` (odd, none smaller than a stride: a padded group then computes exactly
     each member's convolution), a stride of ``strides``, then a pooling of ``poolings``
-    (window and stride 2); ``blocks`` (min, max) of them. A ValueError names a field that
-    does not fit."""
+    (window and stride 2); ``blocks`` (min, max) of them. Members that differ only in
+    their poolings' kind (max or average) train in one program; each value of ``strides``
+    and "none" among ``poolings`` makes signatures of their own, so programs of their own
+    (the default downsamples by pooling alone: ``strides`` (1,)). A ValueError names a
+    field that does not fit."""
 
     depth: tuple = (1, 3)
     width: tuple = (16, 1024)
@@ -151,8 +154,8 @@ class SearchSpace:
     blocks: tuple = (1, 2)
     channels: tuple = (8, 64)
     kernels: tuple = (3, 5)
-    strides: tuple = (1, 2)
-    poolings: tuple = ("max", "none")
+    strides: tuple = (1,)
+    poolings: tuple = ("max", "avg")
     head: tuple = (0, 1)
 
     def __post_init__(self):
@@ -245,16 +248,21 @@ class SearchSpace:
 
     def fit(self, c: Candidate, in_shape) -> Candidate:
         """``c`` made to fit examples of ``in_shape``: a kernel larger than they can use
-        becomes the largest of ``kernels_for`` them, a pooling that would leave an axis
-        below one position is dropped ("none"), a convolutional candidate's maxout becomes
-        the space's first other activation; a dense candidate is returned as it is."""
+        becomes the largest of ``kernels_for`` them; a block whose pooling would leave an
+        axis below one position goes, or if ``blocks`` needs it, pools no more ("none",
+        outside ``poolings`` where the examples leave no choice: ``check`` with ``in_shape``
+        accepts it); a convolutional candidate's maxout becomes the space's first other
+        activation; a dense candidate is returned as it is."""
         if not c.conv:
             return c
         spatial, blocks, fitting = tuple(in_shape[:-1]), [], self.kernels_for(in_shape)
-        for channels, kernel, stride, pool in c.conv:
+        for i, (channels, kernel, stride, pool) in enumerate(c.conv):
             if kernel > largest_kernel(in_shape) and fitting:
                 kernel = max(fitting)  # no smaller than a stride: so is every kernel of the space
             if pool != "none" and min(conv_out(spatial, stride, "none")) < POOL_SIZE:
+                left_without = len(blocks) + len(c.conv) - i - 1  # the blocks if this one goes
+                if "none" not in self.poolings and left_without >= self.blocks[0]:
+                    continue  # the block goes: its examples are too small to pool again
                 pool = "none"
             blocks.append((channels, kernel, stride, pool))
             spatial = conv_out(spatial, stride, pool)
@@ -344,8 +352,9 @@ class SearchSpace:
                           genes[4].l2, conv)
         return self.fit(child, in_shape) if conv else child
 
-    def check(self, c: Candidate) -> Candidate:
-        """``c`` if it lies in the space; a ValueError names its first gene that does not."""
+    def check(self, c: Candidate, in_shape=None) -> Candidate:
+        """``c`` if it lies in the space; a ValueError names its first gene that does not.
+        With ``in_shape``, a block that cannot pool its examples may pool "none" (``fit``)."""
         depth = ("head", len(c.hidden), self.head) if c.conv else ("depth", len(c.hidden), self.depth)
         problems = [depth, ("lr", c.lr, self.lr), ("l2", c.l2, self.l2),
                     ("dropout", c.dropout, self.dropout)] + [("width", w, self.width) for w in c.hidden]
@@ -356,9 +365,12 @@ class SearchSpace:
                 raise ValueError(f"candidate {c.describe()}: {name} {value!r} is outside the space's [{lo}, {hi}]")
         choices = [("activation", c.activation, self._conv_activations if c.conv else self.activations),
                    ("optimizer", c.optimizer, self.optimizers), ("kind", c.kind, self.kinds)]
+        spatial = None if in_shape is None else tuple(in_shape[:-1])
         for _, kernel, stride, pool in c.conv:
+            forced = spatial is not None and min(conv_out(spatial, stride, "none")) < POOL_SIZE
             choices += [("kernel", kernel, self.kernels), ("stride", stride, self.strides),
-                        ("pooling", pool, self.poolings)]
+                        ("pooling", pool, self.poolings + ("none",) * forced)]
+            spatial = None if spatial is None else conv_out(spatial, stride, pool)
         for name, value, valid in choices:
             if value not in valid:
                 raise ValueError(f"candidate {c.describe()}: {name} {value!r} is not among "

@@ -1,8 +1,8 @@
 """A structure search's hidden layers: one layer shape for members with different hidden
 activations (maxout included in dense layers), so that they train in one vmapped
-program: ``Switch`` (dense) and ``ConvSwitch`` (a convolution). Each member's own
-activation is its parameter ``kind`` (an index, never trained: the search's mask holds
-it still)."""
+program: ``Switch`` (dense) and ``ConvSwitch`` (a convolution); and ``PoolSwitch``, one
+pooling layer for members that pool differently. Each member's own choice is its
+parameter ``kind`` (an index, never trained: the search's mask holds it still)."""
 
 from __future__ import annotations
 
@@ -139,3 +139,49 @@ class ConvSwitch:
             d = value if d is None else jnp.where(params["kind"] == jnp.asarray(k, params["kind"].dtype), value, d)
         g_prev, grads = self.conv.backward(params, conv_cache, d)
         return g_prev, {**grads, "kind": jnp.zeros_like(params["kind"])}
+
+
+@dataclass(frozen=True)
+class PoolSwitch:
+    """A search's pooling: ``pools`` (a MaxPool and an AvgPool of one window, or more of
+    one output shape), each member's own chosen by its parameter ``kind`` (an index,
+    held still by the search's mask); every pooling's value is computed and the member's
+    taken with ``jnp.where``, in the forward and the backward pass alike."""
+
+    pools: tuple
+
+    needs_key = False
+
+    def out_shape(self, in_shape: tuple) -> tuple:
+        shapes = {pool.out_shape(in_shape) for pool in self.pools}
+        if len(shapes) != 1:
+            raise ValueError(f"PoolSwitch: its poolings give different shapes {sorted(shapes)}")
+        return shapes.pop()
+
+    def param_shapes(self, in_shape: tuple) -> dict:
+        self.out_shape(in_shape)
+        return {"kind": ()}
+
+    def init(self, key, in_shape: tuple, dtype) -> dict:
+        return {"kind": jnp.zeros((), dtype)}
+
+    def _is(self, params, k: int):
+        return params["kind"] == jnp.asarray(k, params["kind"].dtype)
+
+    def forward(self, params, a_prev, *, key=None, train=False):
+        a, caches = None, []
+        for k, pool in enumerate(self.pools):
+            value, cache = pool.forward({}, a_prev)
+            caches.append(cache)
+            a = value if a is None else jnp.where(self._is(params, k), value, a)
+        return a, tuple(caches)
+
+    def delta(self, cache, g):
+        return g
+
+    def backward(self, params, cache, delta):
+        g_prev = None
+        for k, (pool, c) in enumerate(zip(self.pools, cache)):
+            value, _ = pool.backward({}, c, pool.delta(c, delta))
+            g_prev = value if g_prev is None else jnp.where(self._is(params, k), value, g_prev)
+        return g_prev, {"kind": jnp.zeros_like(params["kind"])}

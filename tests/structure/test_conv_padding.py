@@ -14,6 +14,7 @@ from fnnet.runs import preparation, settings
 from fnnet.structure.conv_padding import ConvGroup, signature
 from fnnet.structure.padding import group_candidates, init, masks, pad, unpad
 from fnnet.structure.space import Candidate
+from fnnet.structure.switch import PoolSwitch
 from fnnet.structure.trainer import train_group
 
 IN_SHAPE = (6, 5, 2)
@@ -54,9 +55,14 @@ def _member(tree, i):
     # Two blocks, strides 2 then 1 (a centred kernel skips no input), no pooling, no hidden layer; 1-D.
     ((Candidate((), "relu", 0.0, "adam", 0.1, 0.0, ((3, 3, 2, "none"), (2, 5, 1, "max"))),
       Candidate((), "leaky_relu", 0.0, "adam", 0.1, 0.0, ((5, 5, 2, "none"), (4, 3, 1, "max")))), (11, 2)),
+    # Max and average pooling in one program (PoolSwitch), each member its own.
+    ((Candidate((4,), "relu", 0.0, "adam", 0.1, 0.0, ((3, 3, 1, "max"), (2, 3, 1, "avg"))),
+      Candidate((5,), "tanh", 0.0, "adam", 0.1, 0.0, ((4, 5, 1, "avg"), (3, 3, 1, "max")))), (8, 6, 1)),
 ])
 def test_a_padded_member_computes_its_own_network_and_its_gradient(members, in_shape, x64):
     group = ConvGroup(members, in_shape, 3)
+    pooled = {b[3] for c in members for b in c.conv} - {"none"}
+    assert any(isinstance(layer, PoolSwitch) for layer in group.net.layers) == (len(pooled) > 1)
     x, t = _data(5, in_shape)
     own = [_own(c, in_shape) for c in members]
     start = [jax.tree.map(lambda p: p + 0.1, net.init(jax.random.key(i), "float64"))  # non-zero biases too
@@ -120,7 +126,7 @@ def test_the_initial_draw_follows_each_members_law_and_is_zero_on_padding():
 
 def test_candidates_group_by_signature_and_reuse_programs_that_hold_them():
     a = Candidate((30,), "relu", 0.0, "adam", 0.1, 0.0, ((5, 3, 1, "max"),))
-    b = Candidate((20,), "tanh", 0.0, "sgd", 0.1, 0.0, ((12, 5, 1, "max"),))
+    b = Candidate((20,), "tanh", 0.0, "sgd", 0.1, 0.0, ((12, 5, 1, "avg"),))  # pools otherwise: one program
     other = Candidate((20,), "tanh", 0.0, "sgd", 0.1, 0.0, ((12, 5, 2, "max"),))  # another stride
     dense = Candidate((20,), "relu", 0.0, "adam", 0.1, 0.0)
     compiled = {}
@@ -129,6 +135,7 @@ def test_candidates_group_by_signature_and_reuse_programs_that_hold_them():
     assert sorted(idx for idx, _ in grouped) == [[0, 2], [1], [3]]
     one = next(g for idx, g in grouped if idx == [0, 2])
     assert (one.channels, one.kernels, one.widths) == ((16,), (5,), (32,))  # powers of two; the largest kernel
+    assert one.poolings == ("max", "avg") and isinstance(one.net.layers[1], PoolSwitch)
     assert compiled[("conv",) + signature(a)] == [((16,), (5,), (32,))]
     narrower = Candidate((9,), "relu", 0.0, "adam", 0.1, 0.0, ((7, 3, 1, "max"),))
     (idx, again), = group_candidates([narrower], IN_SHAPE, 3, max_width=64, max_channels=64, per_program=2,

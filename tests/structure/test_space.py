@@ -58,7 +58,7 @@ def test_convolutional_candidates_stay_in_the_space_and_fit_their_examples(in_sh
         a, b = (population[i] for i in rng.integers(0, len(population), 2))
         child = space.mutate(space.crossover(a, b, rng, in_shape), rng, rate=float(rng.uniform(0, 1)),
                              in_shape=in_shape)
-        assert space.check(child) is child
+        assert space.check(child, in_shape) is child
         population[int(rng.integers(len(population)))] = child
         if step % 30 == 0 and child.conv:  # fnnet train builds it: every pooling fits its examples
             net = _built(child, in_shape)
