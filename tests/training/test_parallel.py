@@ -66,7 +66,8 @@ def test_data_parallel(kinds=("explicit", "auto")):
                  "conv_evaluate", "conv_grad_explicit"):
         assert float(report[name]) < 1e-5, (name, report[name])
     convs = report["conv_hlo_convolutions"]
-    assert "f32[1,6,6,3]" in convs and "f32[8," not in convs, convs
+    # The first convolution's patches on a device: one example's 6x6 positions, 3x3 taps of 1 channel.
+    assert "f32[1,6,6,9]" in convs and "f32[8," not in convs, convs
 
 
 # ---------------------------------------------------------------- several processes

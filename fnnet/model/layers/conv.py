@@ -1,8 +1,8 @@
 """Convolutions, channels last: Conv1D on (batch, length, channels) and Conv2D on (batch,
 height, width, channels), the notes' designed structure. The forward rule is the
 cross-correlation ``lax.conv_general_dilated`` (and PyTorch, TensorFlow) computes, with
-stride s, kernel dilation d and zero padding p; the backward rules are written out with
-the same primitive:
+stride s, kernel dilation d and zero padding p; the backward rules are written out as
+convolutions too (as matrix products on patches on CPU, below):
 
     z = a_prev ⋆ w + b,  a = f(z)           (⋆: cross-correlation)
     δ = ∂C/∂a ⊙ f'(z)
@@ -13,10 +13,26 @@ the same primitive:
 
 Per spatial axis, with input length H, kernel K, output length O = ⌊(H + p_lo + p_hi −
 (K − 1) d − 1) / s⌋ + 1: output position o reads input positions o s + k d − p_lo.
+
+On XLA:CPU both rules run as matrix products on patches: the forward rule dots the
+(batch, *out, prod(k)·c_in) patches (each kernel offset's strided slice of the input, side
+by side) with w as a (prod(k)·c_in, features) matrix; ∂C/∂w is δ dotted with the patches,
+∂C/∂a_prev is δ wᵀ spread back onto the input, each offset's slice of it zero-padded into
+place and summed. Other platforms run ``lax.conv_general_dilated`` (every convolution of
+the backward rule in the canonical layout: batch first, channels last, kernel (k..., in,
+out)). Why: XLA:CPU hands a convolution to its fast library only if it is canonical or
+sits at the top level of the program, where it rewrites it into canonical form; jax.grad's
+transposed convolutions are not canonical, and in a training step inside ``lax.scan``
+(every fit) they ran as plain loops, most of an update's time (the CPU benchmark's conv
+nets train 4.5-12× faster now, bench/README.md); under jax.grad the patches' adjoints
+are dots, pads and slices, fast anywhere. The hand-written rules on CPU do what jax.grad
+of the patches does, so neither gradient path is the slower one.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -71,6 +87,39 @@ def _padding(kind: str, value, n: int):
     raise wrong
 
 
+def correlate(a, w, stride: tuple, pads: tuple, dilation: tuple, dimensions: tuple):
+    """``z = a ⋆ w`` (no bias): a (batch, *spatial, c_in), w (*k, c_in, features) -> (batch,
+    *out, features), zero padding ``pads`` ((lo, hi) per axis); on CPU as patches times a
+    matrix, elsewhere ``lax.conv_general_dilated``."""
+    def by_lax(a, w):
+        return lax.conv_general_dilated(a, w, stride, pads, rhs_dilation=dilation, dimension_numbers=dimensions)
+
+    def by_patches(a, w):
+        return _contract(patches(a, w.shape[:-2], stride, pads, dilation), w.reshape(-1, w.shape[-1]), 1)
+
+    return lax.platform_dependent(a, w, cpu=by_patches, default=by_lax)
+
+
+def patches(a, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple):
+    """The (batch, *out, prod(kernel)·c) patches of a (batch, *spatial, c) zero-padded by
+    ``pads``: ``patches[o, (k, c)] = a_pad[o s + k d, c]``, kernel offsets row-major and
+    channels fastest (w's own order), so that ``z = patches · w.reshape(-1, features)``."""
+    if any(lo or hi for lo, hi in pads):
+        a = jnp.pad(a, ((0, 0), *pads, (0, 0)))
+    n, c = a.shape[0], a.shape[-1]
+    out = [(h - (k - 1) * d - 1) // s + 1 for h, k, s, d in zip(a.shape[1:-1], kernel, stride, dilation)]
+    columns = [lax.slice(a, (0, *(j * d for j, d in zip(at, dilation)), 0),
+                         (n, *(j * d + (o - 1) * s + 1 for j, d, o, s in zip(at, dilation, out, stride)), c),
+                         (1, *stride, 1))
+               for at in itertools.product(*(range(k) for k in kernel))]
+    return columns[0] if len(columns) == 1 else jnp.concatenate(columns, axis=-1)
+
+
+def _contract(x, y, axes: int):
+    """Σ over x's last ``axes`` axes and y's first ones (a tensordot in lax)."""
+    return lax.dot_general(x, y, ((tuple(range(x.ndim - axes, x.ndim)), tuple(range(axes))), ((), ())))
+
+
 @dataclass(frozen=True)
 class Convolution:
     """A convolution over ``SPATIAL`` axes; Conv1D and Conv2D say how many."""
@@ -87,7 +136,6 @@ class Convolution:
 
     SPATIAL = 0
     DIMENSIONS = ()  # lax's dimension numbers: input, kernel, output
-    WEIGHT_DIMENSIONS = ()  # the same for ∂C/∂w = a_prev ⋆ δ, batch and channels swapped
     AXES = ""
 
     def __post_init__(self):
@@ -167,8 +215,7 @@ class Convolution:
 
     def forward(self, params, a_prev, *, key=None, train=False):
         a_in, pads = self._padded(a_prev)
-        z = lax.conv_general_dilated(a_in, params["w"], self.stride, pads, rhs_dilation=self.dilation,
-                                     dimension_numbers=self.DIMENSIONS)
+        z = correlate(a_in, params["w"], self.stride, pads, self.dilation, self.DIMENSIONS)
         if self.use_bias:
             z = add_bias(z, params["b"])
         a = activations.get(self.activation).f(z)
@@ -182,6 +229,18 @@ class Convolution:
 
     def backward(self, params, cache: ConvCache, delta):
         w, (a_prev, pads) = params["w"], self._padded(cache.a_prev)
+        g_prev, w_grad = lax.platform_dependent(a_prev, w, delta, cpu=functools.partial(self._rules_patches, pads),
+                                                default=functools.partial(self._rules_lax, pads))
+        grads = {"w": w_grad}
+        if self.use_bias:
+            grads["b"] = jnp.sum(delta, axis=tuple(range(delta.ndim - 1)))
+        start = (0, *(h - g for h, g in zip(a_prev.shape[1:-1], cache.a_prev.shape[1:-1])), 0)
+        if any(start):  # the zeros put before the input: not the input's
+            g_prev = g_prev[tuple(slice(b, None) for b in start)]
+        return g_prev, grads
+
+    def _rules_lax(self, pads, a_prev, w, delta):
+        """``(∂C/∂a_prev, ∂C/∂w)`` as convolutions in the canonical layout."""
         spatial, out_spatial = a_prev.shape[1:-1], delta.shape[1:-1]
         # δ spread s apart and correlated with the flipped kernel: input position h gets
         # every δ[o] with h = o s + k d − p_lo (zeros before the first, cut after the last).
@@ -193,18 +252,36 @@ class Convolution:
                                           rhs_dilation=self.dilation, dimension_numbers=self.DIMENSIONS)
         # ∂C/∂w[k, c, f] = Σ_{n, o} a_prev[n, o s + k d − p_lo, c] δ[n, o, f]: a correlation of
         # the input with δ over batch and positions, its stride d and δ's dilation s, cut
-        # to exactly the kernel's size.
+        # to exactly the kernel's size. The input's channels play the batch and its batch
+        # the channels, δ is the kernel (*out, batch, features); moved there explicitly, so
+        # that the convolution itself is canonical.
         weight_pads = [(lo, (k - 1) * d + (o - 1) * s + 1 - h - lo)
                        for h, o, k, s, d, (lo, _) in zip(spatial, out_spatial, self.kernel_size, self.stride,
                                                          self.dilation, pads)]
-        grads = {"w": lax.conv_general_dilated(a_prev, delta, self.dilation, weight_pads, rhs_dilation=self.stride,
-                                               dimension_numbers=self.WEIGHT_DIMENSIONS)}
-        if self.use_bias:
-            grads["b"] = jnp.sum(delta, axis=tuple(range(delta.ndim - 1)))
-        start = (0, *(h - g for h, g in zip(spatial, cache.a_prev.shape[1:-1])), 0)
-        if any(start):  # the zeros put before the input: not the input's
-            g_prev = g_prev[tuple(slice(b, None) for b in start)]
-        return g_prev, grads
+        axes = tuple(range(1, self.SPATIAL + 1))
+        w_grad = lax.conv_general_dilated(a_prev.transpose(self.SPATIAL + 1, *axes, 0),
+                                          delta.transpose(*axes, 0, self.SPATIAL + 1), self.dilation, weight_pads,
+                                          rhs_dilation=self.stride, dimension_numbers=self.DIMENSIONS)
+        return g_prev, w_grad.transpose(*axes, 0, self.SPATIAL + 1)  # (c_in, *k, f) -> (*k, c_in, f)
+
+    def _rules_patches(self, pads, a_prev, w, delta):
+        """``(∂C/∂a_prev, ∂C/∂w)`` as matrix products on patches: ∂C/∂w = patchesᵀ δ, and
+        ∂C/∂patches = δ wᵀ, whose slice for kernel offset k goes back to the input
+        positions o s + k d that the offset read (a zero pad, s − 1 zeros between values)."""
+        kernel, c, n_out = self.kernel_size, w.shape[-2], 1 + self.SPATIAL
+        # δ first: XLA then moves δ (features wide) rather than the patches (prod(k)·c_in wide).
+        w_grad = _contract(jnp.moveaxis(delta, -1, 0), patches(a_prev, kernel, self.stride, pads, self.dilation), n_out)
+        g_patches = _contract(delta, w.reshape(-1, w.shape[-1]).T, 1)  # (batch, *out, prod(k)·c_in)
+        padded = [h + lo + hi for h, (lo, hi) in zip(a_prev.shape[1:-1], pads)]
+        g_pad = None
+        for i, at in enumerate(itertools.product(*(range(k) for k in kernel))):
+            config = ((0, 0, 0), *((j * d, h - j * d - (o - 1) * s - 1, s - 1) for j, d, h, o, s in
+                                   zip(at, self.dilation, padded, delta.shape[1:-1], self.stride)), (0, 0, 0))
+            placed = lax.pad(g_patches[..., i * c:(i + 1) * c], jnp.zeros((), delta.dtype), config)
+            g_pad = placed if g_pad is None else g_pad + placed
+        g_prev = g_pad[(slice(None), *(slice(lo, lo + h) for (lo, _), h in zip(pads, a_prev.shape[1:-1])),
+                        slice(None))]
+        return g_prev, w_grad.T.reshape(w.shape)
 
 
 @dataclass(frozen=True)
@@ -218,7 +295,6 @@ class Conv1D(Convolution):
 
     SPATIAL = 1
     DIMENSIONS = ("NWC", "WIO", "NWC")
-    WEIGHT_DIMENSIONS = ("CWN", "IWO", "WNC")
     AXES = "length"
 
 
@@ -231,6 +307,5 @@ class Conv2D(Convolution):
 
     SPATIAL = 2
     DIMENSIONS = ("NHWC", "HWIO", "NHWC")
-    WEIGHT_DIMENSIONS = ("CHWN", "IHWO", "HWNC")
     AXES = "height, width"
 

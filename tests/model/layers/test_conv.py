@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import fnnet
 from fnnet import AvgPool1D, AvgPool2D, Conv1D, Conv2D, Dense, Flatten, MaxPool1D, MaxPool2D, Network, gradcheck
+from fnnet.model.layers.conv import patches
 from tests.support import numpy_ref, worst_seen
 
 SMOOTH = ("tanh", "sigmoid", "softplus", "identity")
@@ -92,6 +93,30 @@ def test_float64_backprop_and_forward_mode_equal_jax_grad(net):
 def test_float64_central_differences_agree_on_smooth_convolutions(net):
     with jax.enable_x64(True):
         _check(net, "float64", ("backprop", "central_difference"), "float64 conv")
+
+
+@settings(max_examples=20)
+@given(case=convolutions(), seed=st.integers(0, 2**16))
+def test_both_platforms_rules_equal_the_vjp_of_lax_convolution(case, seed):
+    # CPU runs the rules on patches, other platforms as lax convolutions; the tests run on
+    # a CPU, so each is called here directly and held to jax.vjp of the lax primitive.
+    layer, in_shape = case
+    rng = np.random.default_rng(seed)
+    with jax.enable_x64(True):
+        a_prev = jnp.asarray(rng.normal(size=(2, *in_shape)))
+        w = jnp.asarray(rng.normal(size=(*layer.kernel_size, in_shape[-1], layer.features)))
+        a_in, pads = layer._padded(a_prev)
+        z, vjp = jax.vjp(lambda a, w: jax.lax.conv_general_dilated(
+            a, w, layer.stride, pads, rhs_dilation=layer.dilation, dimension_numbers=layer.DIMENSIONS), a_in, w)
+        np.testing.assert_allclose(patches(a_in, layer.kernel_size, layer.stride, pads, layer.dilation)
+                                   @ w.reshape(-1, layer.features), z, rtol=1e-12, atol=1e-12)
+        delta = jnp.asarray(rng.normal(size=z.shape))
+        want = vjp(delta)
+        for rules in (layer._rules_lax, layer._rules_patches):
+            got = rules(pads, a_in, w, delta)
+            for g, v in zip(got, want):
+                assert g.shape == v.shape and g.dtype == v.dtype
+                np.testing.assert_allclose(g, v, rtol=1e-11, atol=1e-11)
 
 
 @settings(max_examples=10)

@@ -55,6 +55,17 @@ def test_ties_go_to_the_first_element_in_apply_and_backprop_alike(layer):
         np.testing.assert_array_equal(ours[0, :, :, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
 
 
+def test_a_nan_wins_its_window_as_in_numpy_and_the_first_one_gets_delta():
+    layer = MaxPool1D(4)
+    x = jnp.array([[[1.0], [jnp.nan], [3.0], [jnp.nan], [-jnp.inf], [-jnp.inf], [-jnp.inf], [-jnp.inf]]])
+    a, cache = layer.forward({}, x)
+    np.testing.assert_array_equal(a[0, :, 0], numpy_ref.pool(x, (4,), (4,), np.max)[0, :, 0])  # [nan, -inf]
+    ours, _ = layer.backward({}, cache, jnp.ones(a.shape))
+    theirs = jax.grad(lambda x: jnp.sum(layer.forward({}, x)[0]))(x)  # routing only: no arithmetic on the NaN
+    np.testing.assert_array_equal(ours[0, :, 0], [0, 1, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(theirs[0, :, 0], [0, 1, 0, 0, 1, 0, 0, 0])
+
+
 def test_overlapping_windows_add_their_deltas():
     layer = AvgPool1D(3, stride=1)
     _, cache = layer.forward({}, jnp.zeros((1, 5, 1)))
