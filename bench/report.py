@@ -12,8 +12,8 @@ import platform as platform_
 from bench.configs import ADAM_LR, SEED_ETA, Config
 
 FLOP_COUNT = ("6·N·Σ(in·out) FLOPs per update of a batch of N: 2 for the forward pass and 4 for "
-              "the backward pass per weight and example; biases, activations, loss and optimizer "
-              "not counted")
+              "the backward pass per weight and example (a convolution: 6·N·out_positions·k_h·k_w·c_in·c_out); "
+              "biases, activations, poolings, loss and optimizer not counted")
 COLUMNS = ("us/update and examples/s from the best call; % peak: of this device's measured matmul "
            "TFLOP/s in the same dtype; x ceiling: the pure-JAX scan's us/update / this row's (above 1 "
            "is faster); compile s: first call - best call (compiling and other one-off warm-up).")
@@ -48,7 +48,7 @@ def _finite_or_none(value):
 
 def describe(config: Config) -> str:
     """One line naming the network, batch, optimizer, loss and dtype."""
-    net = "-".join(map(str, config.sizes))
+    net = config.describe_net()
     act = config.activation + ("" if config.output == "identity" else f" ({config.output} output)")
     opt = f"SGD eta {SEED_ETA}" if config.optimizer == "sgd" else f"Adam lr {ADAM_LR:g}"
     loss = ("squared error (summed)" if config.loss == "squared_error"

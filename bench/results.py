@@ -3,7 +3,8 @@
     python -m bench --json bench/results-cpu.json
     python -m bench.ensemble --json bench/results-ensemble-cpu.json
     python -m bench.search --json bench/results-search-cpu.json
-    python -m bench.results bench/results-cpu.json [bench/results-gpu.json ...] \
+    python -m bench --config conv1d --config digits-cnn --config lenet --json bench/results-conv-cpu.json
+    python -m bench.results bench/results-cpu.json [bench/results-gpu.json ...] bench/results-conv-cpu.json \
         bench/results-ensemble-cpu.json bench/results-search-cpu.json > bench/RESULTS.md
 """
 
@@ -12,12 +13,16 @@ from __future__ import annotations
 import json
 import sys
 
+from bench.configs import CONFIGS
+
 
 def _run(doc: dict) -> list[str]:
     d, v = doc["device"], doc["versions"]
     peaks = ", ".join(f"{p['dtype']} {p['tflops']:.3g} TFLOP/s ({p['n']}×{p['n']})"
                       for p in doc["matmul_peak"].values())
-    lines = [f"## {d['platform'].upper()}: {d['kind']} ({d['host']}, {d['host_cpus']} CPUs)", "",
+    convolutional = bool(doc["configs"]) and all(c.get("layers") for c in doc["configs"])
+    lines = [f"## {d['platform'].upper()}{', convolutional nets' if convolutional else ''}: {d['kind']} "
+             f"({d['host']}, {d['host_cpus']} CPUs)", "",
              f"{doc['date']}; jax {v['jax']}, optax {v['optax']}, flax {v['flax']}, equinox "
              f"{v['equinox']}, dm-haiku {v['dm-haiku']}, torch {v['torch']}; best of "
              f"{doc['timing']['repeats']} interleaved rounds after a warm-up call. Measured matmul "
@@ -25,7 +30,7 @@ def _run(doc: dict) -> list[str]:
     configs = {c["name"]: c for c in doc["configs"]}
     for name in dict.fromkeys(r["config"] for r in doc["rows"]):
         c = configs[name]
-        lines += [f"### {name}: {'-'.join(map(str, c['sizes']))}, batch {c['batch']}, "
+        lines += [f"### {name}: {c.get('network') or '-'.join(map(str, c['sizes']))}, batch {c['batch']}, "
                   f"{c['updates_per_repetition']} updates per call", "",
                   "| contender | µs/update | examples/s | TFLOP/s | % of matmul peak | × pure-JAX scan |",
                   "|---|---:|---:|---:|---:|---:|"]
@@ -40,10 +45,15 @@ def _run(doc: dict) -> list[str]:
         lines += ["", "| target | needed | fnnet fit | fit (backprop) | epochs program | pure-JAX scan | met |",
                   "|---|---:|---:|---:|---:|---:|---|"]
         for t in doc["targets"]:
+            # A target for fit (backprop) has its speedup in that column and no others.
+            subject = t.get("subject", "fnnet fit")
+            fit = subject == "fnnet fit"
             ceiling = "1" if t["versus"] == "pure-JAX scan" else (
                 "" if t["ceiling_gets"] is None else f"{t['ceiling_gets']:.3g}×")
-            lines.append(f"| {t['config']} vs {t['versus']} | {t['need']:g}× | {t['got']:.3g}× | "
-                         f"{'' if t['got_backprop'] is None else format(t['got_backprop'], '.3g') + '×'} | "
+            backprop = t["got"] if subject == "fnnet fit (backprop)" else t["got_backprop"]
+            lines.append(f"| {t['config']}{'' if fit else ': ' + subject} vs {t['versus']} | {t['need']:g}× | "
+                         f"{format(t['got'], '.3g') + '×' if fit else ''} | "
+                         f"{'' if backprop is None else format(backprop, '.3g') + '×'} | "
                          f"{'' if t.get('got_epochs') is None else format(t['got_epochs'], '.3g') + '×'} | "
                          f"{ceiling} | {'yes' if t['met'] else 'no'} |")
     return lines + [""]
@@ -95,6 +105,15 @@ def render(docs: list[dict]) -> str:
              "ceiling; target speedups are the other contender's µs/update over fnnet's.", ""]
     for doc in docs:
         lines += {"ensemble": _ensemble, "search": _search}.get(doc.get("kind"), _run)(doc)
+    measured = {r["config"] for doc in docs if doc.get("kind") is None for r in doc["rows"]}
+    unmeasured = [name for name, c in CONFIGS.items()
+                  if c.convolutional and c.accelerator_only and name not in measured]
+    # Said once some run has convolutional configurations at all (older result sets predate them).
+    if unmeasured and any(doc.get("kind") is None and any(c.get("layers") for c in doc["configs"]) for doc in docs):
+        lines += ["", "## Accelerator, convolutional nets", "",
+                  f"Not measured yet: {', '.join(unmeasured)} (bfloat16, accelerator only) have not been run; "
+                  "no session that ran them had an accelerator lent to it. `bash bench/accelerator.sh OUT conv` "
+                  "on a GPU writes OUT/results-conv-gpu.json; pass it to `python -m bench.results` beside the others."]
     if not any(doc["device"]["platform"] == "gpu" for doc in docs):
         lines += ["", "## GPU", "",
                   "Not measured yet: no session that ran this suite had an accelerator lent to it.",

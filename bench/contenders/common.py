@@ -45,6 +45,18 @@ class Task:
         import jax
         return jax.device_put(self.t)
 
+    @cached_property
+    def x_channels_first(self) -> np.ndarray:
+        """``x`` with its channels moved from last to just after the batch axis (what
+        PyTorch and Equinox convolutions take), laid out so once, untimed; ``x`` itself for
+        a flat input."""
+        return np.ascontiguousarray(np.moveaxis(self.x, -1, 1)) if self.x.ndim > 2 else self.x
+
+    @cached_property
+    def x_channels_first_dev(self):
+        import jax
+        return jax.device_put(self.x_channels_first)
+
 
 @dataclass
 class Runner:
@@ -101,13 +113,15 @@ def donate() -> tuple:
     return (0, 1) if jax.default_backend() != "cpu" else ()
 
 
-def per_step_runner(task: Task, step, carry: tuple, *, ready=lambda carry: carry) -> Runner:
+def per_step_runner(task: Task, step, carry: tuple, *, ready=lambda carry: carry, x=None) -> Runner:
     """The loop every per-step contender runs: ``step(*carry, x, t, idx) -> (*carry, loss)``
     once per minibatch of each epoch's order, then a wait for ``ready(carry)`` (what the
-    device computes) so the time counts all of it."""
+    device computes) so the time counts all of it. ``x``: the device data (default
+    ``task.x_dev``; ``task.x_channels_first_dev`` for a channels-first library)."""
     import jax
 
-    config, x, t = task.config, task.x_dev, task.t_dev
+    config, t = task.config, task.t_dev
+    x = task.x_dev if x is None else x
     state = {"carry": tuple(carry), "epoch": 0, "loss": None}
 
     def run():

@@ -13,9 +13,30 @@ def network(config: Config):
 
     if config.name == "worked-example":
         return worked_example.NET
+    if config.convolutional:
+        return fnnet.Network(config.in_shape, tuple(_layer(config, spec, i == len(config.layers) - 1)
+                                                    for i, spec in enumerate(config.layers)),
+                             compute_dtype=config.compute_dtype)
     layers = [fnnet.Dense(w, config.activation) for w in config.sizes[1:-1]]
     layers.append(fnnet.Dense(config.sizes[-1], config.output))
     return fnnet.Network(config.sizes[0], tuple(layers), compute_dtype=config.compute_dtype)
+
+
+def _layer(config: Config, spec: tuple, last: bool):
+    """The fnnet layer of one spec of a convolutional configuration."""
+    import fnnet
+
+    kind, spatial = spec[0], len(config.in_shape) - 1
+    if kind == "conv":
+        conv = fnnet.Conv1D if spatial == 1 else fnnet.Conv2D
+        return conv(spec[1], spec[2], config.activation, padding=spec[3] if len(spec) > 3 else "VALID")
+    if kind in ("maxpool", "avgpool"):
+        pool = {("maxpool", 1): fnnet.MaxPool1D, ("maxpool", 2): fnnet.MaxPool2D,
+                ("avgpool", 1): fnnet.AvgPool1D, ("avgpool", 2): fnnet.AvgPool2D}[kind, spatial]
+        return pool(spec[1])
+    if kind == "flatten":
+        return fnnet.Flatten()
+    return fnnet.Dense(spec[1], config.output if last else config.activation)
 
 
 def _setup(config: Config):

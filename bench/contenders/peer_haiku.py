@@ -1,17 +1,42 @@
-"""Haiku as its documentation teaches: ``hk.transform`` of ``hk.nets.MLP``, optax, and an
-update function under ``jax.jit`` called once per minibatch."""
+"""Haiku as its documentation teaches: ``hk.transform`` of ``hk.nets.MLP`` (or of
+``hk.Conv2D``, ``hk.MaxPool``, ``hk.Flatten`` and ``hk.Linear``, channels last), optax,
+and an update function under ``jax.jit`` called once per minibatch."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 
+from bench.configs import Config
 from bench.contenders.common import (Runner, Skip, Task, donate, jax_activation, jax_loss, optax_optimizer,
                                      per_step_runner)
 
 
+def _cnn(config: Config, x):
+    """The convolutional net's Haiku modules applied to x (inside a transform)."""
+    import haiku as hk
+
+    spatial = len(config.in_shape) - 1
+    conv = hk.Conv1D if spatial == 1 else hk.Conv2D
+    hidden, output = jax_activation(config.activation), jax_activation(config.output)
+    for i, spec in enumerate(config.layers):
+        kind = spec[0]
+        if kind == "conv":
+            x = hidden(conv(spec[1], spec[2], padding=spec[3] if len(spec) > 3 else "VALID")(x))
+        elif kind in ("maxpool", "avgpool"):
+            pool = hk.MaxPool if kind == "maxpool" else hk.AvgPool
+            size = (*(spec[1],) * spatial, 1)  # an example's window, channels last (Haiku's unbatched form)
+            x = pool(size, size, "VALID")(x)
+        elif kind == "flatten":
+            x = hk.Flatten()(x)
+        else:
+            x = (output if i == len(config.layers) - 1 else hidden)(hk.Linear(spec[1])(x))
+    return x
+
+
 def make(task: Task) -> Runner:
-    """``hk.nets.MLP``; mixed precision through ``hk.mixed_precision`` with a jmp policy."""
+    """``hk.nets.MLP`` or the convolutional modules; mixed precision through
+    ``hk.mixed_precision`` with a jmp policy."""
     try:
         import haiku as hk
         import jax
@@ -31,9 +56,12 @@ def make(task: Task) -> Runner:
     activate_final = config.output != "identity"
 
     def forward(x):
-        scope = (hk.mixed_precision.push_policy(hk.nets.MLP, policy) if policy
-                 else contextlib.nullcontext())
-        with scope:
+        with contextlib.ExitStack() as scope:
+            for module in ((hk.Conv1D, hk.Conv2D, hk.Linear) if config.convolutional else (hk.nets.MLP,)):
+                if policy:
+                    scope.enter_context(hk.mixed_precision.push_policy(module, policy))
+            if config.convolutional:
+                return _cnn(config, x)
             return hk.nets.MLP(config.sizes[1:], activation=jax_activation(config.activation),
                                activate_final=activate_final)(x)
 

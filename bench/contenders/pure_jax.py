@@ -1,8 +1,10 @@
 """Hand-written JAX: the ceiling within JAX (an epoch as one jitted ``lax.scan``) and the
 same step jitted and called once per minibatch from Python.
 
-The MLP is written from scratch here (its own init and apply, ``jax.value_and_grad``,
-optax), sharing nothing with fnnet, so it measures what JAX itself allows.
+The networks are written from scratch here (their own init and apply,
+``jax.value_and_grad``, optax), sharing nothing with fnnet, so they measure what JAX
+itself allows: an MLP of matmuls, or a convolutional net of ``lax.conv_general_dilated``
+(channels last) and ``lax.reduce_window`` poolings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,74 @@ def init_mlp(key, sizes):
     keys = jax.random.split(key, len(sizes) - 1)
     return [(jax.random.normal(k, (a, b), jnp.float32) * jnp.sqrt(2.0 / a), jnp.zeros((b,), jnp.float32))
             for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
+
+
+def init_cnn(key, config: Config):
+    """He-normal kernels (k..., c_in, c_out) and dense weights, zero biases; pooling and
+    flatten have no parameters (an empty tuple)."""
+    import jax
+    import jax.numpy as jnp
+
+    keys = jax.random.split(key, len(config.layers))
+    params = []
+    for k, (spec, shape, out) in zip(keys, config.shapes()):
+        if spec[0] == "conv":
+            w_shape = (spec[2],) * (len(shape) - 1) + (shape[-1], spec[1])
+        elif spec[0] == "dense":
+            w_shape = (shape[0], spec[1])
+        else:
+            params.append(())
+            continue
+        fan_in = w_shape[0] if spec[0] == "dense" else w_shape[-2] * spec[2] ** (len(shape) - 1)
+        params.append((jax.random.normal(k, w_shape, jnp.float32) * jnp.sqrt(2.0 / fan_in),
+                       jnp.zeros((spec[1],), jnp.float32)))
+    return params
+
+
+def init_net(key, config: Config):
+    """The configuration's parameters: ``init_mlp`` or ``init_cnn``."""
+    return init_cnn(key, config) if config.convolutional else init_mlp(key, config.sizes)
+
+
+def apply_cnn(config: Config, params, x):
+    """Outputs (float32) of the configuration's convolutional net on x (batch, *in_shape),
+    channels last, in the compute dtype when there is one."""
+    import jax.numpy as jnp
+    import numpy as np
+    from jax import lax
+
+    if config.compute_dtype:
+        params = [tuple(p.astype(config.compute_dtype) for p in entry) for entry in params]
+        x = x.astype(config.compute_dtype)
+    hidden, output = jax_activation(config.activation), jax_activation(config.output)
+    spatial = len(config.in_shape) - 1
+    dims = ("NWC", "WIO", "NWC") if spatial == 1 else ("NHWC", "HWIO", "NHWC")
+    for i, (spec, entry) in enumerate(zip(config.layers, params)):
+        kind = spec[0]
+        if kind == "conv":
+            w, b = entry
+            z = lax.conv_general_dilated(x, w, (1,) * spatial, spec[3] if len(spec) > 3 else "VALID",
+                                         dimension_numbers=dims)
+            x = hidden(z + b[(None,) * (z.ndim - 1)])  # explicit ranks: the tests run with rank promotion off
+        elif kind in ("maxpool", "avgpool"):
+            window = (1, *(spec[1],) * spatial, 1)
+            # The start values are NumPy scalars: lax recognises a max or sum pooling (and
+            # differentiates it) only from a concrete identity of the operand's dtype.
+            if kind == "maxpool":
+                x = lax.reduce_window(x, np.array(-np.inf, x.dtype), lax.max, window, window, "VALID")
+            else:
+                x = lax.reduce_window(x, np.array(0, x.dtype), lax.add, window, window, "VALID") / spec[1] ** spatial
+        elif kind == "flatten":
+            x = x.reshape(x.shape[0], -1)
+        else:
+            w, b = entry
+            x = (output if i == len(config.layers) - 1 else hidden)(x @ w + b[None])
+    return x.astype(jnp.float32)
+
+
+def apply_net(config: Config, params, x):
+    """The configuration's network: ``apply_mlp`` or ``apply_cnn``."""
+    return apply_cnn(config, params, x) if config.convolutional else apply_mlp(config, params, x)
 
 
 def apply_mlp(config: Config, params, x):
@@ -48,11 +118,12 @@ def make_train_step(config: Config):
     optimizer = optax_optimizer(config)
 
     def loss_fn(params, x, t):
-        return jax_loss(config, apply_mlp(config, params, x), t)
+        return jax_loss(config, apply_net(config, params, x), t)
 
     def step(params, opt_state, x, t):
         loss, grads = jax.value_and_grad(loss_fn)(params, x, t)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 counts
+            updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
     return step, optimizer
@@ -85,7 +156,7 @@ def make_scan(task: Task) -> Runner:
                                                    perm[: n // batch * batch].reshape(-1, batch))
         return params, opt_state, losses
 
-    params = init_mlp(jax.random.key(0), config.sizes)
+    params = init_net(jax.random.key(0), config)
     state = {"params": params, "opt_state": optimizer.init(params), "epoch": 0, "losses": None}
 
     def run():
@@ -117,7 +188,7 @@ def _make_full_batch_scan(task: Task, step, optimizer) -> Runner:
         (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), None, length=count)
         return params, opt_state, losses
 
-    params = init_mlp(jax.random.key(0), task.config.sizes)
+    params = init_net(jax.random.key(0), task.config)
     state = {"params": params, "opt_state": optimizer.init(params), "losses": None}
 
     def run():
@@ -139,5 +210,5 @@ def make_per_step(task: Task) -> Runner:
     def train_step(params, opt_state, x, t, idx):
         return step(params, opt_state, x[idx], t[idx])
 
-    params = init_mlp(jax.random.key(0), config.sizes)
+    params = init_net(jax.random.key(0), config)
     return per_step_runner(task, train_step, (params, optimizer.init(params)))
