@@ -30,13 +30,18 @@ def test_poolings_are_numpys_and_their_backward_rules_equal_jax_grad(case, seed)
     reduce, layer, in_shape = case
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(2, *in_shape))
-    with jax.enable_x64(True):
-        a, cache = layer.forward({}, jnp.asarray(x))
-        np.testing.assert_allclose(a, numpy_ref.pool(x, layer.window, layer.stride, reduce), rtol=1e-13)
-        assert a.shape == (2, *layer.out_shape(in_shape))
-        g = jnp.asarray(rng.normal(size=a.shape))
+    g = rng.normal(size=(2, *layer.out_shape(in_shape)))
+
+    @jax.jit  # one program per draw: op by op, each of the rules' small ops compiles alone
+    def rules(x, g):
+        a, cache = layer.forward({}, x)
         got, grads = layer.backward({}, cache, layer.delta(cache, g))
-        want = jax.grad(lambda x: jnp.sum(layer.forward({}, x)[0] * g))(jnp.asarray(x))
+        return a, got, grads, jax.grad(lambda x: jnp.sum(layer.forward({}, x)[0] * g))(x)
+
+    with jax.enable_x64(True):
+        a, got, grads, want = rules(jnp.asarray(x), jnp.asarray(g))
+        np.testing.assert_allclose(a, numpy_ref.pool(x, layer.window, layer.stride, reduce), rtol=1e-13)
+        assert a.shape == g.shape
         assert grads == {} and got.shape == x.shape
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
 
