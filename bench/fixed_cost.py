@@ -35,7 +35,7 @@ def measure(rounds: int = 5, min_round_s: float = 0.5) -> dict:
     one = fit_plan.device_int(1)
 
     def program():
-        new_params, _, metrics = plan.program(params, key, x, t, None, one, None)
+        new_params, _, metrics = plan.program(plan.values, params, key, x, t, None, one, None)
         np.asarray(metrics["finite"])
         jax.block_until_ready(new_params)
 

@@ -52,6 +52,7 @@ _PUBLIC = {
     "ensemble_predict": ("fnnet.training.ensemble", "ensemble_predict"),
     "ensemble_accuracy": ("fnnet.training.ensemble", "ensemble_accuracy"),
     "unstack": ("fnnet.training.ensemble", "unstack"),
+    "use_compilation_cache": ("fnnet.compilation_cache", "use_compilation_cache"),
     # the structure search
     "search": ("fnnet.structure.evolution", "search"),
     "SearchResult": ("fnnet.structure.evolution", "SearchResult"),
@@ -97,6 +98,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what editors and type checkers see; never run
+    from fnnet.compilation_cache import use_compilation_cache as use_compilation_cache
     from fnnet import data as data, diagnostics as diagnostics, gradcheck as gradcheck, loaders as loaders
     from fnnet import optim as optim, plots as plots, worked_example as worked_example
     from fnnet.model import activations as activations, backprop as backprop

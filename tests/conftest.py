@@ -6,6 +6,10 @@ os.environ.setdefault(
     "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 )
 
+# The command keeps compiled programs on disk; tests keep none (test_compilation_cache
+# turns it on in subprocesses of its own).
+os.environ["FNNET_CACHE_DIR"] = ""
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import Phase, settings  # noqa: E402

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from fnnet import loaders
+from fnnet import compilation_cache, loaders
 from fnnet.cli.evaluate import evaluate_command
 from fnnet.cli.parser import make_parser
 from fnnet.cli.predict import predict_command
@@ -70,6 +70,8 @@ def run(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
     try:
+        if not args.no_cache:
+            compilation_cache.use_compilation_cache()
         code = args.run(args)
         if args.command in ("train", "resume") and not getattr(args, "quiet", False):
             print(f"({time.perf_counter() - start:.1f} s)")

@@ -5,8 +5,9 @@ only: ``--help`` never waits for JAX."""
 from __future__ import annotations
 
 import argparse
+import textwrap
 
-from fnnet import loaders
+from fnnet import compilation_cache, loaders
 from fnnet.names import ADAGRAD_FORMS, GRADS, OPTIMIZERS
 from fnnet.runs import settings
 from fnnet.runs.settings import DEFAULTS
@@ -219,7 +220,16 @@ def _search_options(p: argparse.ArgumentParser) -> None:
 
 def make_parser(commands, description: str) -> argparse.ArgumentParser:
     """The command's parser; ``commands`` maps each subcommand to the function it runs."""
-    parser = _Parser(prog="fnnet", description=description)
+    where = compilation_cache.default_directory()
+    epilog = (f"Compiled programs are kept in {where} for later runs (${compilation_cache.ENV} moves it; "
+              f"--no-cache, or ${compilation_cache.ENV} set empty, turns it off)." if where is not None else
+              f"The compilation cache is off (${compilation_cache.ENV} is set empty).")
+    # Wrapped here, never inside the folder's name (argparse would break it).
+    parser = _Parser(prog="fnnet", description=textwrap.fill(description, 79),
+                     epilog=textwrap.fill(epilog, 79, break_long_words=False, break_on_hyphens=False),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compile every program afresh: no compilation cache on disk")
     sub = parser.add_subparsers(dest="command", required=True)
     table = {
         "train": ("train a classifier (default: the digits data set)", [_QUIET, _NO_PLOT]),

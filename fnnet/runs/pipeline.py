@@ -12,6 +12,8 @@ that must agree with it.
 
 from __future__ import annotations
 
+import functools
+
 import contextlib
 import os
 import re
@@ -419,6 +421,15 @@ def check_output(out, *inputs) -> None:
                          "choose another place")
 
 
+@functools.lru_cache(maxsize=16)
+def _forward(net):
+    """``net.apply`` compiled once per network (and input shape): op by op, a
+    convolutional net dispatches dozens of small programs per call."""
+    import jax
+
+    return jax.jit(net.apply)
+
+
 def predict_run(run_dir, features, *, format=None, header=None):
     """``(classes, probabilities)`` for the rows of a feature file: the predicted label
     (n,) in the run's own labels and its probability (n,)."""
@@ -431,6 +442,6 @@ def predict_run(run_dir, features, *, format=None, header=None):
     x = loaders.load_features(features, config["in_features"], format=format, header=header,
                               in_shape=config["in_shape"])
     x = shaped(config, data.Standardizer.from_dict(config["standardizer"]).apply(x))
-    y = restored.net.apply(restored.params, x)
+    y = _forward(restored.net)(restored.params, x)
     probs = np.asarray(jax.nn.softmax(y, axis=-1) if config["loss"] == "cross_entropy" else y)
     return np.asarray(config["classes"])[np.argmax(probs, axis=-1)], np.max(probs, axis=-1)

@@ -19,7 +19,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 from fnnet.model import losses as losses_
 from fnnet.model.layers.dropout import Dropout
 from fnnet.model.network import Network
-from fnnet.training import device_data, parallel
+from fnnet.training import coefficients, device_data, parallel
 from fnnet.training.epochs import make_epoch, make_epochs
 from fnnet.training.monitor import EarlyStopping, History
 from fnnet.training.state import TrainState, fresh_state
@@ -79,11 +79,12 @@ def _guarded(epoch: Callable, stopping: EarlyStopping | None) -> Callable:
 
 
 @functools.lru_cache(maxsize=32)
-def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy, eval_batch_size, stopping,
+def _programs(net, loss, lifted, names, batch_size, grad, with_accuracy, eval_batch_size, stopping,
               max_epochs, shardings=(None, None), at_once=None):
-    """The start, epochs and final programs, vmapped over the members and compiled; with
-    ``shardings`` (``members_mesh``), the members and each minibatch split on a mesh; with
-    ``at_once``, the epochs vmapped over that many members at a time, looping over groups."""
+    """The start, epochs and final programs, vmapped over the members and compiled; each
+    takes the lifted ``make_optimizer``'s float values first (``fnnet.training.coefficients``);
+    with ``shardings`` (``members_mesh``), the members and each minibatch split on a mesh;
+    with ``at_once``, the epochs vmapped over that many members at a time, looping over groups."""
 
     # Dropout rates go to the network, the other hyperparameters to make_optimizer.
     rated = {name: dropout_layers(net, name) for name in names or () if name in DROPOUT_NAMES}
@@ -92,7 +93,8 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy,
         hp = dict(zip(names or (), hp))
         return net.with_dropout({i: hp[name] for name, idx in rated.items() for i in idx}) if rated else net
 
-    def optimizer(hp):
+    def optimizer(values, hp):
+        make_optimizer = lifted.rebuild(values)
         hp = {k: v for k, v in zip(names or (), hp) if k not in rated}
         opt = make_optimizer(**hp) if hp else make_optimizer
         if not isinstance(opt, optax.GradientTransformation):
@@ -100,13 +102,13 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy,
                              f"got {type(opt).__name__}")
         return opt
 
-    def ensemble_start(params, key, hp):
+    def ensemble_start(values, params, key, hp):
         progress = _Progress(jnp.array(True), jnp.array(False), jnp.array(jnp.nan, net.param_dtype(params)),
                              *(jnp.zeros((), jnp.int32),) * 2, params if stopping is not None else None)
-        return fresh_state(optimizer(hp), params, key)._replace(stopping=progress)
+        return fresh_state(optimizer(values, hp), params, key)._replace(stopping=progress)
 
-    def ensemble_epochs(state, hp, x, t, val, w, n):
-        epoch = make_epoch(member_net(hp), loss, optimizer(hp), batch_size=batch_size, grad=grad,
+    def ensemble_epochs(values, state, hp, x, t, val, w, n):
+        epoch = make_epoch(member_net(hp), loss, optimizer(values, hp), batch_size=batch_size, grad=grad,
                            accuracy=with_accuracy, eval_batch_size=eval_batch_size, sharding=shardings[1])
         state, metrics = make_epochs(_guarded(epoch, stopping), max_epochs)(state, x, t, val, n, w)
         del metrics["finite"], metrics["params_finite"]
@@ -120,13 +122,14 @@ def _programs(net, loss, make_optimizer, names, batch_size, grad, with_accuracy,
 
     axis = None if shardings[0] is None else MEMBERS  # the vmapped axis is the mesh's members axis
     if at_once is None:
-        epochs = jax.vmap(ensemble_epochs, in_axes=(0, 0, None, None, None, None, None), spmd_axis_name=axis)
+        epochs = jax.vmap(ensemble_epochs, in_axes=(None, 0, 0, None, None, None, None, None), spmd_axis_name=axis)
     else:
-        def epochs(state, hp, x, t, val, w, n):
+        def epochs(values, state, hp, x, t, val, w, n):
             def one(member):
-                return ensemble_epochs(*member, x, t, val, w, n)
+                return ensemble_epochs(values, *member, x, t, val, w, n)
             return jax.lax.map(one, (state, hp), batch_size=at_once if at_once > 1 else None)
-    programs = [jax.jit(jax.vmap(f, spmd_axis_name=axis)) for f in (ensemble_start, ensemble_final)]
+    programs = [jax.jit(jax.vmap(ensemble_start, in_axes=(None, 0, 0, 0), spmd_axis_name=axis)),
+                jax.jit(jax.vmap(ensemble_final, spmd_axis_name=axis))]
     programs.insert(1, jax.jit(epochs))  # data: shared by the members
     return tuple(p if shardings[0] is None else parallel.under_mesh(p, shardings[0]) for p in programs)
 
@@ -221,17 +224,19 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     if mesh is not None:
         params, keys, hp = jax.device_put((params, keys, hp), shardings[0])
         x, t, w, val = parallel.replicate(shardings[0], (x, t, w, val))
-    start, run, final = _programs(net, loss, make_optimizer, names, batch_size, grad, bool(accuracy),
+    lifted, values = lifted_optimizer(make_optimizer, names, hp, params)
+    start, run, final = _programs(net, loss, lifted, names, batch_size, grad, bool(accuracy),
                                   int(eval_batch_size), early_stopping, chunk, shardings,
                                   # one member: XLA:CPU's batched matmuls are slower than plain ones
                                   1 if n_members == 1 and mesh is None else members_at_once)
-    state = start(params, keys, hp)
+    values = coefficients.as_arguments(values)
+    state = start(values, params, keys, hp)
     steps = -(-n // batch_size)
     histories = [History() for _ in range(n_members)]
     done = 0
     while done < epochs:
         count = min(chunk, epochs - done)
-        state, metrics = run(state, hp, x, t, val, w, np.int32(count))
+        state, metrics = run(values, state, hp, x, t, val, w, np.int32(count))
         metrics = jax.device_get(metrics)
         ran = metrics.pop("ran")[:, :count].sum(axis=1)
         for i, history in enumerate(histories):
@@ -250,6 +255,20 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
 
 
 # ---------------------------------------------------------------- the arguments
+
+
+def lifted_optimizer(make_optimizer, names, hp, params) -> tuple[coefficients.Lifted, tuple]:
+    """``make_optimizer`` (a transformation, or a function of the members' hyperparameters)
+    lifted (``fnnet.training.coefficients``), so that a new object of the same structure
+    reuses the compiled programs; its floats stay constant where they cannot be traced
+    (checked on one member's shapes)."""
+    one = lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a))  # noqa: E731
+    member_hp = {k: jax.tree.map(one, v) for k, v in zip(names or (), hp or ()) if k not in DROPOUT_NAMES}
+    return coefficients.lift_checked(make_optimizer, _member_probe, jax.tree.map(one, params), member_hp)
+
+
+def _member_probe(make_optimizer, params, hp) -> None:
+    coefficients.probe((make_optimizer(**hp) if hp else make_optimizer, None), params)
 
 
 def member_count(params) -> int:

@@ -4,6 +4,7 @@ program, and ``epochs_program`` compiles that once per ``EpochSpec``."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -25,7 +26,9 @@ class EpochSpec:
     """What one compiled epoch does; hashable, so it is the compiled programs' cache key.
     ``learning_rate`` (a number or the optimizer's schedule) is only reported;
     ``step_losses`` keeps every update's loss (the divergence replay needs them);
-    ``sharding`` (``fnnet.parallel.batch_sharding``) splits each minibatch across a mesh."""
+    ``sharding`` (``fnnet.parallel.batch_sharding``) splits each minibatch across a mesh;
+    ``coefficients``: ``(optimizer, learning_rate)`` lifted (``fnnet.training.coefficients``),
+    in place of those two fields, whose floats the compiled program takes as arguments."""
 
     net: Network
     loss: Any
@@ -37,6 +40,15 @@ class EpochSpec:
     learning_rate: Any = None
     step_losses: bool = False
     sharding: Any = None
+    coefficients: Any = None
+
+    def resolved(self, values) -> "EpochSpec":
+        """The spec with its optimizer and learning rate rebuilt from ``values`` (traced in
+        a program), when they were lifted."""
+        if self.coefficients is None:
+            return self
+        optimizer, learning_rate = self.coefficients.rebuild(values)
+        return dataclasses.replace(self, optimizer=optimizer, learning_rate=learning_rate, coefficients=None)
 
 
 def _minibatches(key, epoch, n: int, batch_size: int, pad: bool = True):
@@ -218,21 +230,20 @@ def _leading_finite(column, n):
 
 @functools.lru_cache(maxsize=64)
 def epochs_program(spec: EpochSpec, max_epochs: int, *, fresh: bool = False) -> Callable:
-    """``make_epochs`` of ``spec``'s epoch compiled once per (spec, max_epochs): ``(state,
-    x, t, val, n, w) -> (params, opt_state, metrics)``; only what changed comes back (each
-    output costs dispatch time), "params_finite" only with ``spec.step_losses``.
-    ``fresh``: it takes ``(params, key, x, t, val, n, w)`` and makes the new run's state
-    itself."""
-    run = make_epochs(_epoch(spec), max_epochs)
+    """``make_epochs`` of ``spec``'s epoch compiled once per (spec, max_epochs): ``(values,
+    state, x, t, val, n, w) -> (params, opt_state, metrics)``, ``values`` the lifted
+    coefficients' (``()`` without); only what changed comes back (each output costs
+    dispatch time), "params_finite" only with ``spec.step_losses``. ``fresh``: it takes
+    ``(values, params, key, x, t, val, n, w)`` and makes the new run's state itself."""
 
-    def epochs(state, x, t, val, n, w=None):
-        state, metrics = run(state, x, t, val, n, w)
+    def epochs(values, state, x, t, val, n, w=None):
+        state, metrics = make_epochs(_epoch(spec.resolved(values)), max_epochs)(state, x, t, val, n, w)
         if not spec.step_losses:
             del metrics["params_finite"]
         return state.params, state.opt_state, metrics
 
-    def fresh_epochs(params, key, x, t, val, n, w=None):
-        return epochs(fresh_state(spec.optimizer, params, key), x, t, val, n, w)
+    def fresh_epochs(values, params, key, x, t, val, n, w=None):
+        return epochs(values, fresh_state(spec.resolved(values).optimizer, params, key), x, t, val, n, w)
 
     program = jax.jit(fresh_epochs if fresh else epochs)
     return program if spec.sharding is None else parallel.under_mesh(program, spec.sharding)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from fnnet.model.network import Network
-from fnnet.training import device_data
+from fnnet.training import coefficients, device_data
 from fnnet.training.epochs import EpochSpec, epochs_program
 
 #: fit runs this many updates per device call at least (many epochs at once when epochs
@@ -24,7 +24,8 @@ UPDATES_PER_CALL = 65536
 
 class Plan(NamedTuple):
     """What fit runs: ``chunk`` epochs per call of ``program`` (``fresh``: a new run's
-    state is made inside it), ``steps`` updates per epoch."""
+    state is made inside it), ``steps`` updates per epoch; ``values``, the optimizer's
+    coefficients, is the program's first argument."""
 
     dtype: Any  # the parameters' dtype
     steps: int
@@ -32,6 +33,7 @@ class Plan(NamedTuple):
     fresh: bool
     spec: EpochSpec
     program: Callable
+    values: tuple
 
 
 def plan(net: Network, loss, optimizer: optax.GradientTransformation, params, x, t, w, *, epochs: int,
@@ -70,9 +72,11 @@ def plan(net: Network, loss, optimizer: optax.GradientTransformation, params, x,
     chunk = 1 if per_epoch else max(1, min(1 << max(epochs - 1, 0).bit_length(), -(-UPDATES_PER_CALL // steps)))
     # A new run that fits in one call makes its state inside that call: one dispatch.
     fresh = new_run and 0 < epochs <= chunk
-    spec, program = _program(net, loss, optimizer, batch_size, grad, bool(accuracy), int(eval_batch_size),
-                             learning_rate, chunk, fresh)
-    result = Plan(dtype, steps, chunk, fresh, spec, program)
+    # The optimizer's floats are the program's arguments: a new rate reuses it.
+    lifted, values = coefficients.lift_checked((optimizer, learning_rate), coefficients.probe, params)
+    spec, program = _program(net, loss, None, batch_size, grad, bool(accuracy), int(eval_batch_size),
+                             None, False, None, lifted, chunk, fresh)
+    result = Plan(dtype, steps, chunk, fresh, spec, program, coefficients.as_arguments(values))
     if signature is not None and x_dev is x and t_dev is t:
         _remember(signature, x, t, result)
     return result, x_dev, t_dev, w

@@ -123,7 +123,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
             stopping = early_stopping.start(params)
         else:
             net.check_params(stopping.params)
-    spec, program, steps, chunk, fresh = plan.spec, plan.program, plan.steps, plan.chunk, plan.fresh
+    spec, program, steps, chunk, fresh, values = (plan.spec, plan.program, plan.steps, plan.chunk, plan.fresh,
+                                                  plan.values)
     if state is None and not fresh:
         state = init_state(params, optimizer, key)
     if state is not None:
@@ -132,7 +133,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         spec, program, (x, t, w, val, params, key, state) = _on_mesh(
             mesh, spec, chunk, fresh, (x, t, w, val, params, key, state))
     if fresh and not per_epoch:
-        return _whole_run(spec, program, optimizer, params, key, x, t, val, w, epochs, steps)
+        return _whole_run(spec, program, values, optimizer, params, key, x, t, val, w, epochs, steps)
     history = History()
     # A resumed run that had already stopped stays stopped: no epoch runs.
     stopped = early_stopping is not None and early_stopping.should_stop(stopping)
@@ -145,7 +146,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         if not count or stopped:
             return None
         args = (params, key) if before is None else (before,)
-        new_params, opt_state, metrics = program(*args, x, t, val, device_int(count), w)
+        new_params, opt_state, metrics = program(values, *args, x, t, val, device_int(count), w)
         after = TrainState(new_params, opt_state, np.int32(done[1] + steps * count), np.int32(done[0] + count), key)
         return before, count, after, metrics
 
@@ -162,7 +163,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         if not np.asarray(metrics["finite"]):
             if previous is None:
                 previous = init_state(params, optimizer, key)
-            raise _diverged(spec, previous, count, x, t, val, w, history, columns, stopping)
+            raise _diverged(spec, values, previous, count, x, t, val, w, history, columns, stopping)
         history._append(columns, count)
         record = history[-1] if per_epoch else None
         state = after
@@ -178,14 +179,15 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     return FitResult(stopping.params if restore else state.params, state, history, best_epoch, stopped)
 
 
-def _whole_run(spec: EpochSpec, program, optimizer, params, key, x, t, val, w, epochs: int,
+def _whole_run(spec: EpochSpec, program, values: tuple, optimizer, params, key, x, t, val, w, epochs: int,
                steps: int) -> FitResult:
     """A new run done in one call with no host work between epochs (fit's common case, so
     its fixed cost is one dispatch and reading one flag)."""
-    new_params, opt_state, metrics = program(params, key, x, t, val, device_int(epochs), w)
+    new_params, opt_state, metrics = program(values, params, key, x, t, val, device_int(epochs), w)
     columns, history = _columns(metrics, 0, 0, epochs, steps), History()
     if not np.asarray(metrics["finite"]):
-        raise _diverged(spec, init_state(params, optimizer, key), epochs, x, t, val, w, history, columns, None)
+        raise _diverged(spec, values, init_state(params, optimizer, key), epochs, x, t, val, w, history, columns,
+                        None)
     history._append(columns, epochs)
     state = TrainState(new_params, opt_state, np.int32(steps * epochs), np.int32(epochs), key)
     return FitResult(new_params, state, history, None, False)
@@ -206,24 +208,24 @@ def _on_mesh(mesh, spec: EpochSpec, chunk: int, fresh: bool, arrays):
     return spec, epochs_program(spec, chunk, fresh=fresh), parallel.replicate(sharding, arrays)
 
 
-def _diverged(spec: EpochSpec, start: TrainState, count: int, x, t, val, w, history: History, columns: dict,
-              stopping) -> DivergenceError:
+def _diverged(spec: EpochSpec, values: tuple, start: TrainState, count: int, x, t, val, w, history: History,
+              columns: dict, stopping) -> DivergenceError:
     """The DivergenceError of a call that went non-finite, its ``history`` completed with the
     epochs before (of ``columns``, the call's) and early stopping's progress in its state."""
-    error = _replay(spec, start, count, x, t, val, w)
+    error = _replay(spec, values, start, count, x, t, val, w)
     history._append(columns, error.epoch - int(start.epoch) - 1)
     error.history = history
     error.state = error.state._replace(stopping=stopping)
     return error
 
 
-def _replay(spec: EpochSpec, start: TrainState, count: int, x, t, val, w) -> DivergenceError:
+def _replay(spec: EpochSpec, values: tuple, start: TrainState, count: int, x, t, val, w) -> DivergenceError:
     """Replay the failed call one epoch at a time (keys make it deterministic) to name the
     first update with a non-finite loss and keep the state before that epoch."""
     replay = epochs_program(dataclasses.replace(spec, step_losses=True), 1)
     state = start
     for _ in range(count):
-        new_params, opt_state, metrics = replay(state, x, t, val, device_int(1), w)
+        new_params, opt_state, metrics = replay(values, state, x, t, val, device_int(1), w)
         losses = np.asarray(metrics["step_losses"][0])
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size or not bool(metrics["params_finite"]):

@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from fnnet.training import coefficients
+
 
 class StoppingState(NamedTuple):
     """Early stopping's progress (on the host, saved in a TrainState's checkpoint): the best
@@ -39,7 +41,8 @@ class TrainState(NamedTuple):
 
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
     """A fresh TrainState at step 0, epoch 0."""
-    return _init_program(optimizer)(params, key)
+    lifted, values = coefficients.lift_checked(optimizer, coefficients.init_probe, params)
+    return _init_program(lifted)(coefficients.as_arguments(values), params, key)
 
 
 def fresh_state(optimizer: optax.GradientTransformation, params, key) -> TrainState:
@@ -50,5 +53,7 @@ def fresh_state(optimizer: optax.GradientTransformation, params, key) -> TrainSt
 
 
 @functools.lru_cache(maxsize=64)
-def _init_program(optimizer):  # one call, not a dispatch per zeros_like of the opt state
-    return jax.jit(functools.partial(fresh_state, optimizer))
+def _init_program(lifted):
+    """One call, not a dispatch per zeros_like of the optimizer state; compiled once per
+    optimizer structure (``fnnet.training.coefficients``)."""
+    return jax.jit(lambda values, params, key: fresh_state(lifted.rebuild(values), params, key))

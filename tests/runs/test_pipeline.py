@@ -9,6 +9,7 @@ import pytest
 
 import fnnet
 from fnnet.runs import directories
+from tests.support.compiles import counted
 
 SETTINGS = {"hidden": [16], "epochs": 2, "patience": 0}
 
@@ -36,6 +37,11 @@ def test_a_run_trained_from_a_script_reads_back_evaluates_and_predicts(tmp_path)
     np.save(tmp_path / "x.npy", x)
     classes, probabilities = fnnet.pipeline.predict_run(tmp_path / "r", tmp_path / "x.npy")
     assert classes.shape == (5,) and np.all((probabilities > 0) & (probabilities <= 1))
+    np.save(tmp_path / "x.npy", fnnet.data.digits()[0][5:10])
+    with counted() as compiles:  # read back again, the same shapes: the same programs
+        fnnet.pipeline.evaluate_run(tmp_path / "r")
+        assert fnnet.pipeline.predict_run(tmp_path / "r", tmp_path / "x.npy")[0].shape == (5,)
+        assert compiles() == 0
 
 
 def test_a_config_json_that_disagrees_with_the_checkpoint_is_refused(tmp_path):

@@ -101,7 +101,7 @@ def main():
         rep = parallel.replicate(parallel.batch_sharding(mesh), (params, kw["key"], jnp.asarray(x), jnp.asarray(t),
                                                                  (jnp.asarray(xv), jnp.asarray(tv))))
         with jax.set_mesh(mesh):
-            hlo = sharded.__wrapped__.lower(*rep, jnp.asarray(1, jnp.int32)).compile().as_text()
+            hlo = sharded.__wrapped__.lower((), *rep, jnp.asarray(1, jnp.int32)).compile().as_text()
         dots = re.findall(r"= (f32\[[0-9,]*\])[^ ]* (?:dot|convolution)\(", hlo)
         assert dots and all(d in ("f32[1,16]", "f32[1,3]", "f32[16,3]", "f32[5,16]") for d in dots), dots
         assert "f32[1,5]" in hlo and "f32[8,5]" not in hlo, "per-device minibatch is not (1, 5)"
@@ -175,12 +175,13 @@ def ensembles():
     # What each device computes: 2 of the 4 members, 2 of each minibatch's 8 rows.
     shardings = ensemble.members_mesh(mesh, 4, 8)
     names, values = ensemble.check_hyperparams(hp, 4, np.dtype(np.float32))
-    start, run, _ = ensemble._programs(net, fnnet.losses.get("cross_entropy_logits"), make, names, 8,
+    lifted, floats = ensemble.lifted_optimizer(make, names, values, params)
+    start, run, _ = ensemble._programs(net, fnnet.losses.get("cross_entropy_logits"), lifted, names, 8,
                                        "autodiff", True, 1024, None, 4, shardings)
-    state = start(*jax.device_put((params, kw["keys"], values), shardings[0]))
+    state = start(floats, *jax.device_put((params, kw["keys"], values), shardings[0]))
     data = parallel.replicate(shardings[0], (x, t, (xv, tv), None))
     with jax.set_mesh(shardings[0].mesh):
-        hlo = run.__wrapped__.lower(state, values, *data, np.int32(3)).compile().as_text()
+        hlo = run.__wrapped__.lower(floats, state, values, *data, np.int32(3)).compile().as_text()
     dots = sorted(set(re.findall(r"= (f32\[[0-9,]*\])[^ ]* dot\(", hlo)))
     # (f32[4,32]: XLA fuses the 2 members' validation matmuls over 4 rows into one.)
     assert "f32[2,2,16]" in dots and all(d.startswith("f32[2,") for d in dots if d.count(",") == 2), dots
@@ -236,7 +237,7 @@ def convolutions():
     rep = parallel.replicate(sharding, (params, jax.random.key(2), jnp.asarray(x), jnp.asarray(t),
                                         (jnp.asarray(xv), jnp.asarray(tv))))
     with jax.set_mesh(sharding.mesh):
-        hlo = sharded.__wrapped__.lower(*rep, jnp.asarray(1, jnp.int32)).compile().as_text()
+        hlo = sharded.__wrapped__.lower((), *rep, jnp.asarray(1, jnp.int32)).compile().as_text()
     # On CPU a convolution runs as its patches (a concatenation) times a matrix
     # (fnnet/model/layers/conv.py), elsewhere as a convolution: each shows the per-device batch.
     convs = sorted(set(re.findall(r"= (f32\[[0-9,]*\])[^ ]* (?:convolution|concatenate)\(", hlo)))

@@ -39,7 +39,7 @@ def test_a_tiny_nets_epochs_program_stays_under_the_inline_flop_count():
     spec = epochs.EpochSpec(worked_example.NET, losses.squared_error("sum"), optim.sgd(0.5), 1, accuracy=False)
     program = epochs.epochs_program(spec, 16384, fresh=True)
     x, t = jnp.asarray([worked_example.X], jnp.float32), jnp.asarray([worked_example.T], jnp.float32)
-    compiled = program.lower(worked_example.notes_params(jnp.float32), jax.random.key(0), x, t, None,
+    compiled = program.lower((), worked_example.notes_params(jnp.float32), jax.random.key(0), x, t, None,
                              jnp.int32(10_000), None).compile()
     flops = compiled.cost_analysis()
     flops = (flops[0] if isinstance(flops, list) else flops)["flops"]
