@@ -32,6 +32,9 @@ import optax
 
 # Values that key a program as they are: hashable, compared by value, never traced.
 _CONSTANTS = (bool, int, str, bytes, complex, type(None), type(Ellipsis), np.dtype, np.generic)
+# Floats lifted out: Python's (weakly typed where they meet arrays) and NumPy's scalars
+# (their own dtype), each passed back as the same kind of value.
+_FLOATS = (float, np.float16, np.float32, np.float64)
 
 
 class _Opaque(Exception):
@@ -69,7 +72,8 @@ class Lifted:
 
 def lift(tree) -> tuple[Lifted, tuple]:
     """``(lifted, values)``: ``tree``'s structure and its floats in walk order (Python
-    floats, so that as arguments they stay weakly typed, as the constants they replace)."""
+    floats and NumPy float scalars, each passed back as such: a Python float stays weakly
+    typed, as the constant it replaces; the key holds each one's type)."""
     values: list = []
     try:
         key = _key(tree, values, set())
@@ -87,26 +91,30 @@ def constant(lifted: Lifted, values: tuple) -> tuple[Lifted, tuple]:
 
 
 @functools.lru_cache(maxsize=256)
-def device_values(values: tuple, x64: bool) -> tuple:
-    """``values`` as weakly typed device scalars, made once: a Python float argument costs a
-    transfer per call. ``x64``: the scope's ``jax_enable_x64``, part of the cache key."""
-    return tuple(jnp.asarray(v) for v in values)
+def device_values(typed: tuple, x64: bool) -> tuple:
+    """``typed`` ((type, value) pairs) as device scalars, made once: a float argument costs
+    a transfer per call. A Python float becomes a weakly typed scalar, a NumPy one keeps
+    its dtype, as each would as a constant. ``x64``: the scope's ``jax_enable_x64``."""
+    return tuple(jnp.asarray(v) for _, v in typed)
 
 
 def as_arguments(values: tuple) -> tuple:
     """``values`` ready to pass to a compiled program (cached device scalars)."""
-    return device_values(values, bool(jax.config.jax_enable_x64)) if values else ()
+    if not values:
+        return ()
+    # The types are part of the key: 0.1 == np.float32(0.1) hashes alike but compiles apart.
+    return device_values(tuple((type(v), v) for v in values), bool(jax.config.jax_enable_x64))
 
 
 def _key(obj, values: list | None, visiting: set):
     """The structure of ``obj``, appending its floats to ``values`` (None: floats are
     keyed by value, as in a function's defaults, which are not traced)."""
     kind = type(obj)
-    if kind is float:
+    if kind in _FLOATS:
         if values is None:
-            return (float, obj)
+            return (kind, obj)
         values.append(obj)
-        return float
+        return kind
     if isinstance(obj, _CONSTANTS):
         return (kind, obj)
     if id(obj) in visiting:
@@ -144,7 +152,7 @@ def _rebuild(obj, values: Iterator):
     """``obj`` with the next values in its float places; unchanged parts are the same
     objects."""
     kind = type(obj)
-    if kind is float:
+    if kind in _FLOATS:
         return next(values)
     if isinstance(obj, _CONSTANTS):
         return obj
