@@ -252,11 +252,11 @@ def report_run(run_dir: Path, the_plan: RunPlan, result, *, plot: bool = True) -
     summary and the learning curve."""
     from fnnet import diagnostics
     from fnnet.storage import atomic
-    from fnnet.training.evaluation import evaluate
+    from fnnet.training.evaluation import evaluate_sets
 
     net, loss, splits = the_plan.net, the_plan.loss, the_plan.splits
     params = result.params
-    table = {name: evaluate(net, loss, params, split) for name, split in splits.items() if split is not None}
+    table = evaluate_sets(net, loss, params, splits)  # one program for every split
     x_train, t_train = splits["train"]
     sample = slice(0, min(len(x_train), 1024))
     norms = diagnostics.gradient_norms(net, loss, params, x_train[sample], t_train[sample])
@@ -390,7 +390,7 @@ def run_data(restored: Restored):
 def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=None) -> dict:
     """``{name: {"loss", "accuracy", "examples"}}`` of a run's best parameters, on its own
     splits, on the data file ``data`` or on all of a bundled data set ("digits")."""
-    from fnnet.training.evaluation import evaluate
+    from fnnet.training.evaluation import evaluate_sets
 
     restored = restore_run(run_dir)
     config = restored.config
@@ -404,8 +404,8 @@ def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=Non
         if len(config["in_shape"]) > 1:  # images in another order would be scrambled by the reshape
             loaders.check_arrangement(data, x.shape[1:], config["in_shape"])
         sets = {str(data): prepare_splits({**config, "val": 0.0, "test": 0.0}, x, y, source=str(data))[0]["train"]}
-    return {name: {**evaluate(restored.net, restored.loss, restored.params, s), "examples": len(s[0])}
-            for name, s in sets.items()}
+    table = evaluate_sets(restored.net, restored.loss, restored.params, sets)
+    return {name: {**table[name], "examples": len(s[0])} for name, s in sets.items()}
 
 
 def check_output(out, *inputs) -> None:

@@ -7,6 +7,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from fnnet.model import loss_calls, losses as losses_
 from fnnet.model.network import Network
@@ -79,3 +80,65 @@ def evaluate(net: Network, loss, params, data, *, batch_size: int = 1024, mesh=N
         params, x, t, w = parallel.replicate(sharding, (params, x, t, w))
     metrics = _evaluate_program(net, loss, batch_size, sharding)(params, x, t, w)
     return {k: float(v) for k, v in metrics.items()}
+
+
+def evaluate_sets(net: Network, loss, params, sets: dict, *, batch_size: int = 1024) -> dict:
+    """``{name: evaluate(net, loss, params, data)}`` for several data sets (a run's train,
+    validation and test splits) in one compiled program, whatever their sizes: host
+    arrays ``(x, t)`` are joined and each example's loss and hit added to its own set's
+    sums, so the program depends on the total only. Sets given otherwise (device arrays,
+    per-example weights, a loss without per-example values) are evaluated one by one."""
+    loss = losses_.get(loss)
+    names = [k for k, v in sets.items() if v is not None]
+    parts = [sets[k] for k in names]
+    joinable = isinstance(loss, losses_.Loss) and len(parts) > 1 and all(
+        isinstance(p, (tuple, list)) and len(p) == 2 and not any(isinstance(a, jax.Array) for a in p)
+        for p in parts)
+    if joinable:
+        shapes = {(np.shape(p[0])[1:], np.shape(p[1])[1:], np.asarray(p[1]).dtype.kind) for p in parts}
+        joinable = len(shapes) == 1 and all(np.ndim(p[0]) >= 1 and len(p[0]) for p in parts)
+    if not joinable:
+        return {k: evaluate(net, loss, params, sets[k], batch_size=batch_size) for k in names}
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
+    sizes = [len(p[0]) for p in parts]
+    x, t = np.concatenate([np.asarray(p[0]) for p in parts]), np.concatenate([np.asarray(p[1]) for p in parts])
+    x, t = device_data.to_device(x, t, net.in_shape, net.out_shape, net.param_dtype(params), "data")
+    which = jnp.asarray(np.repeat(np.arange(len(parts), dtype=np.int32), sizes))
+    totals, hits = _sets_program(net, loss, batch_size, len(parts))(params, x, t, which)
+    totals, hits = np.asarray(totals), np.asarray(hits)
+    return {k: {"loss": float(totals[i] if loss.reduction == "sum" else totals[i] / sizes[i]),
+                "accuracy": float(hits[i] / sizes[i])} for i, k in enumerate(names)}
+
+
+@functools.lru_cache(maxsize=32)
+def _sets_program(net, loss, chunk, k):
+    """``(params, x, t, which) -> (loss sums (k,), hits (k,))``: set ``which[n]``'s sums,
+    ``chunk`` examples at a time (the last chunk padded with examples of no set)."""
+
+    def run(params, x, t, which):
+        n = x.shape[0]
+        size = min(chunk, n)
+        count = -(-n // size)
+        pad = count * size - n
+        xs = jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape((count, size) + x.shape[1:])
+        ts = jnp.pad(t, ((0, pad),) + ((0, 0),) * (t.ndim - 1)).reshape((count, size) + t.shape[1:])
+        ws = jnp.pad(which, (0, pad), constant_values=k).reshape(count, size)
+
+        def one(batch):
+            xb, tb, wb = batch
+            y = net.apply(params, xb)
+            c = loss.per_example(y, losses_.targets_like(y, tb))
+            if c.ndim > 1:  # outputs with positions: an example's loss sums or averages them, as the loss does
+                c = c.reshape(c.shape[0], -1)
+                c = jnp.sum(c, axis=1) if loss.reduction == "sum" else jnp.mean(c, axis=1)
+            member = (wb[:, None] == jnp.arange(k)[None, :]).astype(c.dtype)  # (size, k): the example's set
+            counts = jnp.sum(member, axis=0)
+            hits = jnp.stack([jnp.where(counts[j] > 0, losses_.accuracy(y, tb, member[:, j]), 0.0) * counts[j]
+                              for j in range(k)])
+            return jnp.sum(c[:, None] * member, axis=0), hits.astype(c.dtype)
+
+        totals, hits = jax.lax.map(one, (xs, ts, ws))
+        return jnp.sum(totals, axis=0), jnp.sum(hits, axis=0)
+
+    return jax.jit(run)

@@ -103,7 +103,7 @@ def test_a_device_out_of_memory_is_a_memory_error_that_says_what_was_kept(tmp_pa
 
     plan = fnnet.pipeline.plan_run({**SETTINGS, "epochs": 1})
     with monkeypatch.context() as m:
-        m.setattr(evaluation, "evaluate", _exhausted)  # the report's evaluation, after the first checkpoint
+        m.setattr(evaluation, "evaluate_sets", _exhausted)  # the report's evaluation, after the first checkpoint
         with pytest.raises(MemoryError, match=r"^allocating 39322178136 bytes; the training is done: the "
                                               r"checkpoint of epoch 1 is saved; try a smaller network or "
                                               r"--batch-size$"):

@@ -117,3 +117,30 @@ def test_conv_data_of_another_shape_is_told_the_fix():
         fnnet.evaluate(CONV_NET, LOSS, CONV_NET.init(jax.random.key(0)), (np.moveaxis(x, -1, 1), t))
     assert str(e.value) == ("data: expected features of shape (n, 8, 8, 1), got (24, 1, 8, 8); channels come last "
                             "in fnnet (axis -1 of size 1), this looks channels-first: x = jnp.moveaxis(x, 1, -1)")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_runs_splits_are_evaluated_by_one_program_as_evaluate_does_each(reduction):
+    from fnnet.training.evaluation import evaluate_sets
+    from tests.support.compiles import counted
+
+    net = Network(5, (Dense(6, "tanh"), Dense(3)))
+    loss = losses.cross_entropy(reduction, from_logits=True)
+    params = net.init(jax.random.key(0))
+    sets = {"train": _data(n=23), "val": _data(n=7, seed=1), "test": None, "other": _data(n=9, seed=2)}
+    with counted() as compiles:
+        got = evaluate_sets(net, loss, params, sets, batch_size=8)  # chunks across the sets' borders
+        assert compiles() <= 2  # the program and the labels' conversion
+    assert list(got) == ["train", "val", "other"]
+    for name, m in got.items():
+        want = fnnet.evaluate(net, loss, params, sets[name])
+        assert m["loss"] == pytest.approx(want["loss"], rel=1e-6) and m["accuracy"] == want["accuracy"]
+    with counted() as compiles:  # three sets of other sizes, the same total: the same program
+        evaluate_sets(net, loss, params, {"a": _data(n=20), "b": _data(n=10, seed=3), "c": _data(n=9)}, batch_size=8)
+        assert compiles() == 0
+    # device arrays or weights: one set at a time, as evaluate
+    x, t = _data(n=11)
+    weighted = {"w": (x, t, np.linspace(0.5, 1.5, 11)), "d": (jax.numpy.asarray(x), jax.numpy.asarray(t))}
+    got = evaluate_sets(net, loss, params, weighted)
+    assert got["w"] == fnnet.evaluate(net, loss, params, weighted["w"])
+    assert got["d"] == fnnet.evaluate(net, loss, params, weighted["d"])
