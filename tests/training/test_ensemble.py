@@ -2,7 +2,6 @@
 alone by fit (params, history, early stopping, divergence); the ensemble's prediction is the
 mean of the members' probabilities; bad input gets one-line errors."""
 
-import logging
 
 import jax
 import jax.numpy as jnp
@@ -12,6 +11,7 @@ import pytest
 
 import fnnet
 from fnnet import Dense, DivergenceError, Dropout, EarlyStopping, Network, fit, losses, optim
+from tests.support.compiles import counted
 from tests.support.nets import CONV1D_NET, CONV_NET, conv_data
 
 NET = Network(5, (Dense(8, "relu"), Dropout(0.2), Dense(3)))  # dropout: the keys matter
@@ -171,16 +171,16 @@ def test_bad_input_gets_one_line_errors(change, message):
     assert "\n" not in str(e.value)
 
 
-def test_a_sweep_compiles_once_and_zero_epochs_return_the_start(caplog):
-    caplog.set_level(logging.WARNING)
+def test_a_sweep_compiles_once_and_zero_epochs_return_the_start():
     _, keys, data, _ = _setup("float32")
     net = Network(5, (Dense(7, "tanh"), Dense(3)))  # a fresh shape: nothing cached
     params = jax.vmap(net.init)(jax.random.split(jax.random.key(0), N))
-    with jax.log_compiles(True):
-        for lr in (LR, LR[::-1]):  # other values, other data: the same program
-            fnnet.fit_many(net, LOSS, make, params, _data("float32", seed=int(lr[0] * 100)), keys=keys,
-                           epochs=3, batch_size=16, hyperparams={"learning_rate": lr, "l2": L2})
-    assert len([r for r in caplog.records if "Compiling jit(ensemble_epochs)" in r.getMessage()]) == 1
+    run = lambda lr: fnnet.fit_many(net, LOSS, make, params, _data("float32", seed=int(lr[0] * 100)),  # noqa: E731
+                                    keys=keys, epochs=3, batch_size=16, hyperparams={"learning_rate": lr, "l2": L2})
+    run(LR)
+    with counted() as compiles:
+        run(LR[::-1])  # other values, other data: the same programs
+        assert compiles() == 0
     r = fnnet.fit_many(net, LOSS, make, params, data, keys=keys, epochs=0, batch_size=16,
                        hyperparams={"learning_rate": LR, "l2": L2})
     _close(r.params, params, 0, 0)
@@ -264,8 +264,10 @@ def test_members_in_groups_equal_all_at_once(at_once):
     _close(grouped.params, together.params, 1e-5, 1e-6)
     for g, t in zip(grouped.histories, together.histories):
         _histories_close(g, t, 1e-5)
-    with pytest.raises(ValueError, match=r"^members_at_once: expected None or an int >= 1 \(without mesh=\), got 0$"):
-        fnnet.fit_many(NET, LOSS, make, params, data, members_at_once=0, **kw)
+    for bad in (0, N + 1):
+        with pytest.raises(ValueError, match=rf"^members_at_once: expected None or an int in \[1, {N}\] \(the members; "
+                                             rf"without mesh=\), got {bad}$"):
+            fnnet.fit_many(NET, LOSS, make, params, data, members_at_once=bad, **kw)
 
 
 # ---------------------------------------------------------------- convolutional nets
@@ -306,3 +308,20 @@ def test_conv_data_of_another_shape_is_told_the_fix(x, message):
     with pytest.raises(ValueError) as e:
         fnnet.ensemble_accuracy(CONV1D_NET, params, x, t)
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4])
+def test_members_train_a_group_per_core_and_each_is_its_own_fit(monkeypatch, x64, cores):
+    from fnnet.training import ensemble
+
+    monkeypatch.setattr(ensemble.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert ensemble.worker_groups(N, 100) == min(cores, N)  # a small member: one group per core
+    assert ensemble.worker_groups(N, ensemble.THREADED_WORK) == 1  # one that keeps the cores busy alone
+    params, keys, data, val = _setup("float64")  # the caller's 64-bit scope reaches every thread
+    kw = dict(epochs=2, batch_size=16, validation_data=val)
+    r = fnnet.fit_many(NET, LOSS, make, params, data, keys=keys, hyperparams={"learning_rate": LR, "l2": L2}, **kw)
+    assert r.params[0]["w"].dtype == jnp.float64 and r.params[0]["w"].shape[0] == N
+    for i in range(N):
+        one = fit(NET, LOSS, make(LR[i], L2[i]), _member(params, i), data, key=keys[i], **kw)
+        _close(_member(r.params, i), one.params, 1e-12, 1e-14)
+        _histories_close(r.histories[i], one.history, 1e-12)
