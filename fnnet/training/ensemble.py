@@ -291,8 +291,8 @@ def _epochs_loop(run, values, state, hp, data, epochs: int, chunk: int, steps: i
 THREADED_WORK = 1 << 24
 
 #: On a CPU, a group vmaps members while their parameters stay within this many numbers
-#: (a cache's worth for the optimizer's sweeps), looping over sub-groups beyond.
-VMAPPED_PARAMS = 1 << 18
+#: (the optimizer's sweeps over them stay in cache), looping over sub-groups beyond.
+VMAPPED_PARAMS = 1 << 16
 
 
 def _config_scope() -> Callable:
@@ -325,8 +325,8 @@ def worker_groups(n_members: int, work: int) -> int:
 def default_at_once(group: int, size: int) -> int | None:
     """``members_at_once`` when not given: on a CPU, as many members as keep a vmapped
     group within ``VMAPPED_PARAMS`` parameters (None: the whole group), elsewhere None.
-    Measured on 2 cores (bench/ensemble.py): 64 digits nets at 8 at a time per core run
-    2.0× the fits one after another; all 256 per core at once, 1.1×."""
+    Measured on 2 cores (bench/ensemble.py, 512 digits nets, a group of 256 per core):
+    3 at a time, 2.1× the fits one after another; all 256 at once, 1.1×."""
     if jax.default_backend() != "cpu":
         return None
     fits = max(1, VMAPPED_PARAMS // max(size, 1))
