@@ -72,8 +72,9 @@ class Lifted:
 
 def lift(tree) -> tuple[Lifted, tuple]:
     """``(lifted, values)``: ``tree``'s structure and its floats in walk order (Python
-    floats and NumPy float scalars, each passed back as such: a Python float stays weakly
-    typed, as the constant it replaces; the key holds each one's type)."""
+    floats, NumPy float scalars and 0-d JAX float arrays, each passed back as such: a
+    Python float stays weakly typed, as the constant it replaces; the key holds each
+    one's type)."""
     values: list = []
     try:
         key = _key(tree, values, set())
@@ -99,11 +100,20 @@ def device_values(typed: tuple, x64: bool) -> tuple:
 
 
 def as_arguments(values: tuple) -> tuple:
-    """``values`` ready to pass to a compiled program (cached device scalars)."""
+    """``values`` ready to pass to a compiled program (cached device scalars; a JAX
+    scalar as it is)."""
     if not values:
         return ()
+    if any(isinstance(v, jax.Array) for v in values):
+        return tuple(v if isinstance(v, jax.Array) else jnp.asarray(v) for v in values)
     # The types are part of the key: 0.1 == np.float32(0.1) hashes alike but compiles apart.
     return device_values(tuple((type(v), v) for v in values), bool(jax.config.jax_enable_x64))
+
+
+def _is_scalar_array(obj) -> bool:
+    """A concrete 0-d floating JAX array (``jnp.asarray(1e-3)``): lifted like a float."""
+    return (isinstance(obj, jax.Array) and not isinstance(obj, jax.core.Tracer) and obj.ndim == 0
+            and jnp.issubdtype(obj.dtype, jnp.floating))
 
 
 def _key(obj, values: list | None, visiting: set):
@@ -115,6 +125,9 @@ def _key(obj, values: list | None, visiting: set):
             return (kind, obj)
         values.append(obj)
         return kind
+    if values is not None and _is_scalar_array(obj):
+        values.append(obj)
+        return (jax.Array, obj.dtype, obj.weak_type)
     if isinstance(obj, _CONSTANTS):
         return (kind, obj)
     if id(obj) in visiting:
@@ -152,7 +165,7 @@ def _rebuild(obj, values: Iterator):
     """``obj`` with the next values in its float places; unchanged parts are the same
     objects."""
     kind = type(obj)
-    if kind in _FLOATS:
+    if kind in _FLOATS or _is_scalar_array(obj):
         return next(values)
     if isinstance(obj, _CONSTANTS):
         return obj

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
+import threading
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -241,9 +242,12 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     values = coefficients.as_arguments(values)
     steps = -(-n // batch_size)
 
+    stop = threading.Event()
+
     def train(part):
         params, keys, hp = part
-        return _epochs_loop(run, values, start(values, params, keys, hp), hp, (x, t, val, w), epochs, chunk, steps)
+        return _epochs_loop(run, values, start(values, params, keys, hp), hp, (x, t, val, w), epochs, chunk, steps,
+                            stop)
 
     if groups == 1:
         state, histories = train((params, keys, hp))
@@ -251,8 +255,15 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
         # Each core trains its share of the members: XLA:CPU runs one program's ops one
         # after another on one core, but two programs called from two threads side by side.
         scope = _config_scope()  # JAX's configuration contexts are per thread: the caller's, in each
-        with concurrent.futures.ThreadPoolExecutor(groups, thread_name_prefix="fnnet-members") as pool:
-            outs = list(pool.map(lambda part: scope(train, part), _split_program(groups)((params, keys, hp))))
+        pool = concurrent.futures.ThreadPoolExecutor(groups, thread_name_prefix="fnnet-members")
+        try:
+            futures = [pool.submit(scope, train, part) for part in _split_program(groups)((params, keys, hp))]
+            outs = [f.result() for f in futures]
+        except BaseException:
+            stop.set()  # Ctrl-C or a group's error: the others stop after their current call
+            raise
+        finally:
+            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
         state = _join_program(groups)(tuple(o[0] for o in outs))
         histories = [h for o in outs for h in o[1]]
     p = jax.device_get(state.stopping._replace(params=None))
@@ -262,13 +273,13 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
                           state._replace(stopping=None))
 
 
-def _epochs_loop(run, values, state, hp, data, epochs: int, chunk: int, steps: int):
+def _epochs_loop(run, values, state, hp, data, epochs: int, chunk: int, steps: int, stop: threading.Event):
     """Run ``epochs`` epochs of the members in ``state``, ``chunk`` per call, stopping once
-    none is active: ``(state, histories)``."""
+    none is active (or ``stop`` is set, between calls): ``(state, histories)``."""
     x, t, val, w = data
     histories = [History() for _ in range(member_count(state.params))]
     done = 0
-    while done < epochs:
+    while done < epochs and not stop.is_set():
         count = min(chunk, epochs - done)
         state, metrics = run(values, state, hp, x, t, val, w, np.int32(count))
         metrics = jax.device_get(metrics)

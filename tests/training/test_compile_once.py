@@ -44,10 +44,11 @@ def _constant(opt):
     lambda lr: optax.adam(lr),
     lambda lr: optax.sgd(np.float32(lr), momentum=np.float64(0.9)),  # NumPy scalars, as np.geomspace gives
     lambda lr: optax.inject_hyperparams(optax.adam)(learning_rate=lr),
+    lambda lr: optax.inject_hyperparams(optax.adam)(learning_rate=jnp.asarray(lr, jnp.float32)),
     lambda lr: optim.adam(lr),
     lambda lr: optax.chain(optim.l2(lr / 10), optim.momentum(lr, 0.9)),
     lambda lr: optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(optax.linear_schedule(lr, lr / 10, 12))),
-], ids=["optax.adam", "numpy scalars", "inject_hyperparams", "optim.adam", "optim.l2+momentum", "chain+schedule"])
+], ids=["optax.adam", "numpy scalars", "inject_hyperparams", "inject_hyperparams of arrays", "optim.adam", "optim.l2+momentum", "chain+schedule"])
 def test_a_loop_of_fits_compiles_once_whatever_the_rates(make):
     net = _net(7)
     first = _fit(net, make(0.01))  # compiles (or reuses another test's program of this structure)

@@ -325,3 +325,30 @@ def test_members_train_a_group_per_core_and_each_is_its_own_fit(monkeypatch, x64
         one = fit(NET, LOSS, make(LR[i], L2[i]), _member(params, i), data, key=keys[i], **kw)
         _close(_member(r.params, i), one.params, 1e-12, 1e-14)
         _histories_close(r.histories[i], one.history, 1e-12)
+
+
+def test_when_one_group_fails_the_others_stop_and_the_error_is_raised(monkeypatch):
+    import threading
+
+    from fnnet.training import ensemble
+
+    monkeypatch.setattr(ensemble.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    seen, calls = [], []
+
+    def loop(run, values, state, hp, data, epochs, chunk, steps, stop):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            raise RuntimeError("the first group failed")
+        seen.append(stop.wait(timeout=30))  # the second group: told to stop, not left running
+        return state, []
+
+    monkeypatch.setattr(ensemble, "_epochs_loop", loop)
+    params, keys, data, _ = _setup("float32")
+    with pytest.raises(RuntimeError, match="^the first group failed$"):
+        fnnet.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=2, batch_size=16,
+                       hyperparams={"learning_rate": LR, "l2": L2})
+    for _ in range(300):
+        if seen:
+            break
+        threading.Event().wait(0.1)
+    assert seen == [True] and all(name.startswith("fnnet-members") for name in calls)
