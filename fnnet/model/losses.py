@@ -283,15 +283,24 @@ def get(name, reduction: str = "mean"):
     return LOSSES[name](reduction)
 
 
+def accumulation_dtype(dtype):
+    """The dtype that metrics are summed and counted in: float32, or ``dtype`` when wider
+    (float64), whatever the parameters' or compute dtype."""
+    dtype = jnp.dtype(dtype)
+    return dtype if jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize >= 4 else jnp.dtype(jnp.float32)
+
+
 def accuracy(y, t, weights=None):
     """Fraction of examples whose argmax output matches the target class (for a single
-    output unit: whether y > 0.5 matches t > 0.5)."""
+    output unit: whether y > 0.5 matches t > 0.5), in float32 or wider."""
     t = targets_like(y, t)
+    count = accumulation_dtype(y.dtype)  # a bfloat16 count is exact only to 256
     if y.shape[-1] == 1:
-        hit = ((y[..., 0] > 0.5) == (t[..., 0] > 0.5)).astype(y.dtype)
+        hit = ((y[..., 0] > 0.5) == (t[..., 0] > 0.5)).astype(count)
     else:
-        hit = (jnp.argmax(y, axis=-1) == jnp.argmax(t, axis=-1)).astype(y.dtype)
+        hit = (jnp.argmax(y, axis=-1) == jnp.argmax(t, axis=-1)).astype(count)
     weights = _weights(y, weights)
     if weights is None:
         return jnp.mean(hit)
+    weights = weights.astype(count)
     return jnp.sum(hit * weights) / jnp.sum(weights)

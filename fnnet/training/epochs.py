@@ -107,16 +107,19 @@ def _epoch(spec: EpochSpec) -> Callable:
     def epoch(state: TrainState, x, t, val=None, w=None):
         n = x.shape[0]
         dtype = spec.net.param_dtype(state.params)
+        # The epoch's sums and counts in float32 or wider, whatever the parameters' dtype.
+        acc = losses_.accumulation_dtype(dtype)
         drop_key = jax.random.fold_in(state.key, 1)
 
         def update(carry, batch):
             """One minibatch; the epoch's sums grow by its share (its examples' weight)."""
             params, opt_state, s, loss_sum, hits = carry
             params, opt_state, m = step(params, opt_state, batch, jax.random.fold_in(drop_key, s))
-            share = jnp.asarray(batch[0].shape[0], dtype) if len(batch) == 2 else jnp.sum(batch[2])
+            share = jnp.asarray(batch[0].shape[0], acc) if len(batch) == 2 else jnp.sum(batch[2].astype(acc))
             # The batch's loss is a mean over its examples or their sum: back to a sum.
-            loss_sum = loss_sum + (m["loss"] * share if mean else m["loss"])
-            hits = hits + m["accuracy"] * share if spec.accuracy else hits
+            value = m["loss"].astype(acc)
+            loss_sum = loss_sum + (value * share if mean else value)
+            hits = hits + m["accuracy"].astype(acc) * share if spec.accuracy else hits
             return (params, opt_state, s + 1, loss_sum, hits), (m["loss"] if spec.step_losses else None)
 
         def take(idx, mask=None):
@@ -131,7 +134,7 @@ def _epoch(spec: EpochSpec) -> Callable:
                 batch = batch[:2] + [mask.astype(dtype) * (batch[2] if w is not None else 1)]
             return tuple(batch)
 
-        carry = (state.params, state.opt_state, state.step, jnp.zeros((), dtype), jnp.zeros((), dtype))
+        carry = (state.params, state.opt_state, state.step, jnp.zeros((), acc), jnp.zeros((), acc))
         losses = []
         if n == B:
             # One batch of everything: its order does not change the update, so no shuffle.
@@ -153,8 +156,8 @@ def _epoch(spec: EpochSpec) -> Callable:
                 carry, ys = update(carry, take(rest))
                 losses.append(None if ys is None else ys[None])
         params, opt_state, s, loss_sum, hits = carry
-        total_weight = jnp.asarray(n, dtype) if w is None else jnp.sum(w)
-        metrics = _reported(spec, total_weight, loss_sum, hits, s, dtype)
+        total_weight = jnp.asarray(n, acc) if w is None else jnp.sum(w.astype(acc))
+        metrics = _reported(spec, total_weight, loss_sum, hits, s, acc)
         if spec.step_losses:
             metrics["step_losses"] = jnp.concatenate(losses)
         if val is not None:

@@ -25,14 +25,16 @@ def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, w=None, sha
     n = x.shape[0]
     if not isinstance(loss, losses_.Loss):
         y = net.apply(params, x)
-        return {"loss": loss_calls.value(loss, y, t, w), "accuracy": losses_.accuracy(y, t, w)}
+        acc = losses_.accumulation_dtype(y.dtype)
+        return {"loss": loss_calls.value(loss, y, t, w).astype(acc), "accuracy": losses_.accuracy(y, t, w)}
     chunk = min(chunk, n)
     if sharding is not None:
         chunk = -(-chunk // parallel.devices_along(sharding)) * parallel.devices_along(sharding)
     count = -(-n // chunk)
     pad = count * chunk - n
-    weights = jnp.ones((n,), x.dtype) if w is None else w.astype(x.dtype)
-    ws = jnp.concatenate([weights, jnp.zeros((pad,), x.dtype)]).reshape(count, chunk)
+    acc = losses_.accumulation_dtype(x.dtype)  # sums and counts in float32 or wider
+    weights = jnp.ones((n,), acc) if w is None else w.astype(acc)
+    ws = jnp.concatenate([weights, jnp.zeros((pad,), acc)]).reshape(count, chunk)
     xs = jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape((count, chunk) + x.shape[1:])
     ts = jnp.pad(t, ((0, pad),) + ((0, 0),) * (t.ndim - 1)).reshape((count, chunk) + t.shape[1:])
     if sharding is not None:
@@ -41,14 +43,14 @@ def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, w=None, sha
     def one(batch):
         xb, tb, wb = batch
         y = net.apply(params, xb)
-        c = loss.per_example(y, losses_.targets_like(y, tb))
+        c = loss.per_example(y, losses_.targets_like(y, tb)).astype(acc)
         if c.ndim > 1:  # outputs with positions: an example's loss sums or averages them, as the loss does
             c = c.reshape(c.shape[0], -1)
             c = jnp.sum(c, axis=1) if loss.reduction == "sum" else jnp.mean(c, axis=1)
-        return jnp.sum(c * wb.astype(c.dtype)), losses_.accuracy(y, tb, wb) * jnp.sum(wb)
+        return jnp.sum(c * wb), losses_.accuracy(y, tb, wb).astype(acc) * jnp.sum(wb)
 
     total, hits = jax.lax.map(one, (xs, ts, ws))
-    total, total_weight = jnp.sum(total), (n if w is None else jnp.sum(weights))
+    total, total_weight = jnp.sum(total), (jnp.asarray(n, acc) if w is None else jnp.sum(weights))
     return {"loss": total if loss.reduction == "sum" else total / total_weight,
             "accuracy": jnp.sum(hits) / total_weight}
 
@@ -128,7 +130,8 @@ def _sets_program(net, loss, chunk, k):
         def one(batch):
             xb, tb, wb = batch
             y = net.apply(params, xb)
-            c = loss.per_example(y, losses_.targets_like(y, tb))
+            # Sums and counts in float32 or wider, whatever the parameters' dtype.
+            c = loss.per_example(y, losses_.targets_like(y, tb)).astype(losses_.accumulation_dtype(y.dtype))
             if c.ndim > 1:  # outputs with positions: an example's loss sums or averages them, as the loss does
                 c = c.reshape(c.shape[0], -1)
                 c = jnp.sum(c, axis=1) if loss.reduction == "sum" else jnp.mean(c, axis=1)

@@ -144,3 +144,25 @@ def test_a_runs_splits_are_evaluated_by_one_program_as_evaluate_does_each(reduct
     got = evaluate_sets(net, loss, params, weighted)
     assert got["w"] == fnnet.evaluate(net, loss, params, weighted["w"])
     assert got["d"] == fnnet.evaluate(net, loss, params, weighted["d"])
+
+
+def test_bfloat16_parameters_get_metrics_summed_and_counted_in_float32():
+    import jax.numpy as jnp
+
+    from fnnet import optim
+
+    net = Network(5, (Dense(16, "tanh"), Dense(3)))
+    params = net.init(jax.random.key(0), jnp.bfloat16)
+    x, t = _data(n=359)
+    y = np.asarray(net.apply(params, jnp.asarray(x, jnp.bfloat16)).astype(jnp.float32))
+    hits = int(np.sum(np.argmax(y, axis=1) == t))
+    assert 0 < hits < 359
+    m = fnnet.evaluate(net, "cross_entropy_logits", params, (x, t), batch_size=100)
+    assert m["accuracy"] == pytest.approx(hits / 359, rel=1e-6)  # a bfloat16 sum would be off by ~1e-2
+    # η = 0 keeps the parameters: the epoch's running accuracy is the data set's
+    r = fnnet.fit(net, "cross_entropy_logits", optim.sgd(0.0), params, (x, t), key=jax.random.key(1), epochs=1,
+                  batch_size=32, validation_data=(x, t))
+    assert r.history[0]["accuracy"] == pytest.approx(hits / 359, rel=1e-6)
+    assert r.history[0]["val_accuracy"] == pytest.approx(hits / 359, rel=1e-6)
+    per_example = losses.cross_entropy("sum", from_logits=True)(jnp.asarray(y), jnp.asarray(t))
+    assert r.history[0]["loss"] == pytest.approx(float(per_example) / 359, rel=1e-2)  # bfloat16 logits
