@@ -19,6 +19,7 @@ passes when ``max_abs ≤ atol + rtol · max(max|g|, max|g_ref|)``.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import jax
@@ -166,7 +167,11 @@ def _rows(grads: dict, reference: str, methods) -> tuple[LeafError, ...]:
             ref64, got64 = np.asarray(ref, np.float64), np.asarray(got, np.float64)
             max_abs = float(np.max(np.abs(got64 - ref64), initial=0.0))
             scale = float(max(np.max(np.abs(ref64), initial=0.0), np.max(np.abs(got64), initial=0.0)))
-            rows.append(LeafError(method, keystr(path), max_abs, max_abs / scale if scale > 0 else 0.0, scale))
+            if math.isnan(max_abs) or math.isnan(scale):  # a NaN gradient is reported as NaN, never as 0
+                rel = float("nan")
+            else:
+                rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+            rows.append(LeafError(method, keystr(path), max_abs, rel, scale))
     return tuple(rows)
 
 
@@ -196,7 +201,18 @@ def default_tolerances(dtype: str, loss_value: float):
     return {**rtol, "central_difference": rtol_fd}, {"central_difference": fd_floor}
 
 
+def _tolerance(name: str, value) -> float | None:
+    """``value`` checked: None, or a finite number >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(value)) or float(value) < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0 (or None for the dtype's default), got {value!r}")
+    return float(value)
+
+
 def _assert_close(report: Report, rtol, fd_rtol) -> Report:
+    rtol, fd_rtol = _tolerance("rtol", rtol), _tolerance("fd_rtol", fd_rtol)
     rtols, atols = default_tolerances(report.dtype, report.loss)
     if rtol is not None:
         rtols.update(dict.fromkeys(_EXACT, rtol))
@@ -204,7 +220,7 @@ def _assert_close(report: Report, rtol, fd_rtol) -> Report:
         rtols["central_difference"] = fd_rtol
     bad = report.failures(rtols, atols)
     if bad:
-        worst = max(bad, key=lambda r: r.max_rel)
+        worst = max(bad, key=lambda r: (math.isnan(r.max_rel), r.max_rel))  # NaN first: it is the worst
         raise AssertionError(f"{len(bad)} leaves disagree (worst: {worst.method} {worst.leaf}, "
                              f"rel {worst.max_rel:.3e} > rtol {rtols[worst.method]:.1e}): "
                              + ", ".join(f"{r.method} {r.leaf}" for r in bad) + f"\n{report}")
@@ -217,6 +233,7 @@ def assert_gradients_close(net, loss, params, x, t, *, key=None, train=False, we
     """Assert that every method agrees with ``jax.grad`` within the dtype's tolerance
     (``RTOL``; override with ``rtol`` for the exact methods and ``fd_rtol`` for central
     differences). Raises AssertionError with the report; returns the report."""
+    _tolerance("rtol", rtol), _tolerance("fd_rtol", fd_rtol)  # before anything compiles
     report = compare(net, loss, params, x, t, key=key, train=train, weights=weights, methods=methods)
     return _assert_close(report, rtol, fd_rtol)
 
@@ -329,4 +346,5 @@ def assert_fn_gradients_close(f, params, *args, grad=None, methods=None,
     ``compare_fn``) must agree with ``jax.grad`` within the params' dtype's tolerance
     (``RTOL``; ``rtol`` overrides it for the exact methods, ``fd_rtol`` for central
     differences). Raises AssertionError naming the failing leaves; returns the report."""
+    _tolerance("rtol", rtol), _tolerance("fd_rtol", fd_rtol)  # before anything compiles
     return _assert_close(compare_fn(f, params, *args, grad=grad, methods=methods), rtol, fd_rtol)

@@ -312,3 +312,20 @@ def test_a_mixed_precision_conv_net_passes_the_checker():
     # Within 2% of jax.grad's (0.2% measured), well inside bfloat16's 5%: both sum the
     # biases' δ over the 24 × 64 positions in float32 (jax.grad's bfloat16 sum was 4.6% off).
     assert report.dtype == "bfloat16" and report.worst("backprop") < 2e-2
+
+
+@pytest.mark.parametrize("rtol", [-1, float("nan"), float("inf"), "1e-3", True])
+def test_the_checker_refuses_a_tolerance_that_is_not_a_finite_number_at_least_0(rtol):
+    f = lambda p: jnp.sum(p["w"] ** 2)  # noqa: E731
+    for name in ("rtol", "fd_rtol"):
+        with pytest.raises(ValueError, match=rf"^{name}: expected a finite number >= 0 \(or None for the dtype's "
+                                             rf"default\), got "):
+            gradcheck.assert_fn_gradients_close(f, {"w": jnp.ones(3)}, **{name: rtol})
+
+
+def test_a_nan_gradient_is_reported_as_nan(x64):
+    f = lambda p: jnp.sqrt(-jnp.sum(p["w"] ** 2))  # noqa: E731  NaN everywhere
+    report = gradcheck.compare_fn(f, {"w": jnp.ones(3, jnp.float64)})
+    assert report.rows and all(np.isnan(r.max_rel) for r in report.rows)
+    with pytest.raises(AssertionError, match=r"rel nan > rtol"):
+        gradcheck.assert_fn_gradients_close(f, {"w": jnp.ones(3, jnp.float64)})

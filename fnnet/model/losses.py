@@ -73,6 +73,13 @@ def _weights(y, weights):
     # example instead, spread over its positions, as fit and evaluate weigh examples.
     if weights is None:
         return None
+    if not isinstance(weights, jax.core.Tracer):  # concrete: checked as fit checks them
+        w = np.asarray(weights)
+        numeric = w.dtype == np.bool_ or jnp.issubdtype(w.dtype, jnp.number)
+        if not numeric or not np.all(np.isfinite(w.astype(np.float64))) or np.any(w.astype(np.float64) < 0):
+            bad = "non-numeric" if not numeric else (
+                "not finite" if not np.all(np.isfinite(w.astype(np.float64))) else "negative")
+            raise ValueError(f"weights: expected finite numbers >= 0, one per example; some are {bad}")
     weights = jnp.asarray(weights, dtype=y.dtype)
     if weights.shape != y.shape[:-1]:
         if y.ndim > 2 and weights.shape == y.shape[:1]:

@@ -204,8 +204,11 @@ class Network:
                 if got != shape:
                     raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected shape "
                                      f"{shape}, got {got}{_kernel_hint(layer, name, got, shape)}")
-                dtype = jnp.result_type(entry[name])
-                if not jnp.issubdtype(dtype, jnp.floating):
+                try:
+                    dtype = jnp.result_type(entry[name])
+                except TypeError:  # strings, objects: named here, not in JAX's words
+                    dtype = getattr(entry[name], "dtype", type(entry[name]).__name__)
+                if not isinstance(dtype, np.dtype) or not jnp.issubdtype(dtype, jnp.floating):
                     raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected floating-point "
                                      f"values, got {dtype}")
 
@@ -221,6 +224,10 @@ class Network:
         """Validated inputs as ``(params_c, a, lead, out_dtype)`` in the compute dtype: a is
         x as ``(prod(lead), *in_shape)`` with ``lead`` x's axes before ``in_shape``."""
         out_dtype = self.checked_dtype(params)
+        if not isinstance(x, jax.Array):
+            kind = np.asarray(x).dtype
+            if not (kind == np.bool_ or jnp.issubdtype(kind, jnp.number)):
+                raise ValueError(f"x: expected numbers (features, cast to {out_dtype}), got an array of {kind}")
         x = jnp.asarray(x)
         r = len(self.in_shape)
         if x.ndim < r or tuple(x.shape[x.ndim - r:]) != self.in_shape:

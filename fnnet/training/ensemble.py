@@ -203,6 +203,8 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
                 "a function make_optimizer(**hp) returning an optax GradientTransformation")
         raise ValueError(f"make_optimizer: with{'out' * shared} optimizer hyperparams, expected {want}, "
                          f"got {type(make_optimizer).__name__}")
+    if not shared:
+        check_member_optimizers(make_optimizer, names, hp, n_members)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     x, t, w = device_data.unpack(data, loss)
@@ -451,6 +453,24 @@ def check_hyperparams(hyperparams, n: int, dtype) -> tuple[tuple, tuple]:
         values.append(jax.tree.map(lambda v: v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v,
                                    tree))
     return names, tuple(values)
+
+
+def check_member_optimizers(make_optimizer, names, hp, n: int) -> None:
+    """Build each member's optimizer from its own values, as ``fit`` gets it: a value that
+    fnnet.optim refuses for fit (a negative rate, momentum >= 1, a non-finite one) is
+    refused here too, naming the member (inside the program the values are traced, and
+    a traced value is checked for shape only)."""
+    chosen = {k: v for k, v in zip(names or (), hp) if k not in DROPOUT_NAMES}
+    if any(isinstance(a, jax.core.Tracer) for a in jax.tree.leaves(chosen)):
+        return
+    chosen = jax.tree.map(np.asarray, chosen)
+    for i in range(n):
+        try:
+            make_optimizer(**jax.tree.map(lambda a: a[i].item() if a.ndim == 1 else a[i], chosen))
+        except ValueError as e:
+            raise ValueError(f"hyperparams, member {i}: {e}") from None
+        except Exception:  # noqa: BLE001 - a maker that wants traced values: the program checks what it can
+            return
 
 
 #: the mesh axes fit_many shards the members and each minibatch along

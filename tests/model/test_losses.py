@@ -184,3 +184,14 @@ def test_one_weight_per_example_spreads_over_an_outputs_positions(x64):
         np.testing.assert_allclose(a, b, rtol=1e-15)
     with pytest.raises(ValueError, match=r"weights: expected shape \(3, 2, 4\), got \(2,\)"):
         losses.squared_error()(y, t, w[:2])
+
+
+@pytest.mark.parametrize("bad, word", [([1.0, -1.0], "negative"), ([1.0, np.nan], "not finite"),
+                                       ([np.inf, 1.0], "not finite")])
+def test_a_loss_called_with_concrete_bad_weights_says_so(bad, word):
+    y, t = jnp.ones((2, 3)), np.array([0, 1])
+    for name in ("cross_entropy_logits", "squared_error"):
+        loss = losses.get(name)
+        target = t if name == "cross_entropy_logits" else jnp.eye(3)[t]
+        with pytest.raises(ValueError, match=rf"^weights: expected finite numbers >= 0, one per example; some are {word}$"):
+            loss(y, target, np.array(bad))

@@ -372,3 +372,15 @@ def test_conv_params_that_do_not_match_are_named(index, shape, message):
     if index == 0:  # the suggested transpose is the fix
         params[0]["w"] = params[0]["w"].transpose(2, 3, 1, 0)
         assert CONV_NET.apply(params, jnp.ones((1, 8, 8, 1))).shape == (1, 3)
+
+
+def test_non_numeric_parameters_and_inputs_are_named_not_left_to_jax():
+    net = Network(3, (Dense(2),))
+    params = net.init(jax.random.key(0))
+    bad = [{"w": np.array([["a", "b"]] * 3), "b": params[0]["b"]}]
+    with pytest.raises(ValueError, match=r"^params\[0\]\['w'\] \(Dense\): expected floating-point values, got <U1$"):
+        net.apply(bad, np.ones((1, 3), np.float32))
+    with pytest.raises(ValueError, match=r"^x: expected numbers \(features, cast to float32\), got an array of <U1$"):
+        net.apply(params, np.array([["a", "b", "c"]]))
+    with pytest.raises(ValueError, match=r"^x: expected numbers \(features, cast to float32\), got an array of object$"):
+        net.apply(params, np.array([[1.0, None, 2.0]], dtype=object))

@@ -352,3 +352,13 @@ def test_when_one_group_fails_the_others_stop_and_the_error_is_raised(monkeypatc
             break
         threading.Event().wait(0.1)
     assert seen == [True] and all(name.startswith("fnnet-members") for name in calls)
+
+
+def test_each_members_hyperparameters_are_checked_as_fit_checks_its_own():
+    params, keys, data, _ = _setup("float32")
+    rates = LR.copy()
+    rates[2] = -0.1  # fit would refuse optim.sgd(-0.1): so does fit_many, naming the member
+    with pytest.raises(ValueError, match=r"^hyperparams, member 2: learning_rate must be a finite number >= 0 or an "
+                                         r"optax schedule, got -0\.1\d*$"):
+        fnnet.fit_many(NET, LOSS, make, params, data, keys=keys, epochs=1, batch_size=16,
+                       hyperparams={"learning_rate": rates, "l2": L2})
