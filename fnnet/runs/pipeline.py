@@ -12,9 +12,8 @@ that must agree with it.
 
 from __future__ import annotations
 
-import functools
-
 import contextlib
+import functools
 import os
 import re
 from dataclasses import dataclass
