@@ -88,7 +88,9 @@ def lift(tree) -> tuple[Lifted, tuple]:
 def constant(lifted: Lifted, values: tuple) -> tuple[Lifted, tuple]:
     """The same tree compiled with its values (its key holds them): for a tree whose floats
     cannot be traced."""
-    return Lifted(("constant", lifted.key, values), lifted.template, False), ()
+    # A JAX scalar is unhashable: keyed by identity (the template holds it), floats by value.
+    held = tuple(("id", id(v)) if isinstance(v, jax.Array) else (type(v), v) for v in values)
+    return Lifted(("constant", lifted.key, held), lifted.template, False), ()
 
 
 @functools.lru_cache(maxsize=256)

@@ -43,16 +43,23 @@ def evaluate_arrays(net: Network, loss, params, x, t, chunk: int, *, w=None, sha
     def one(batch):
         xb, tb, wb = batch
         y = net.apply(params, xb)
-        c = loss.per_example(y, losses_.targets_like(y, tb)).astype(acc)
-        if c.ndim > 1:  # outputs with positions: an example's loss sums or averages them, as the loss does
-            c = c.reshape(c.shape[0], -1)
-            c = jnp.sum(c, axis=1) if loss.reduction == "sum" else jnp.mean(c, axis=1)
+        c = _example_losses(loss, y, tb)
         return jnp.sum(c * wb), losses_.accuracy(y, tb, wb).astype(acc) * jnp.sum(wb)
 
     total, hits = jax.lax.map(one, (xs, ts, ws))
     total, total_weight = jnp.sum(total), (jnp.asarray(n, acc) if w is None else jnp.sum(weights))
     return {"loss": total if loss.reduction == "sum" else total / total_weight,
             "accuracy": jnp.sum(hits) / total_weight}
+
+
+def _example_losses(loss, y, t):
+    """Each example's loss (n,), in float32 or wider whatever y's dtype: an output with
+    positions sums or averages them, as the loss does."""
+    c = loss.per_example(y, losses_.targets_like(y, t)).astype(losses_.accumulation_dtype(y.dtype))
+    if c.ndim > 1:
+        c = c.reshape(c.shape[0], -1)
+        c = jnp.sum(c, axis=1) if loss.reduction == "sum" else jnp.mean(c, axis=1)
+    return c
 
 
 @functools.lru_cache(maxsize=64)
@@ -130,11 +137,7 @@ def _sets_program(net, loss, chunk, k):
         def one(batch):
             xb, tb, wb = batch
             y = net.apply(params, xb)
-            # Sums and counts in float32 or wider, whatever the parameters' dtype.
-            c = loss.per_example(y, losses_.targets_like(y, tb)).astype(losses_.accumulation_dtype(y.dtype))
-            if c.ndim > 1:  # outputs with positions: an example's loss sums or averages them, as the loss does
-                c = c.reshape(c.shape[0], -1)
-                c = jnp.sum(c, axis=1) if loss.reduction == "sum" else jnp.mean(c, axis=1)
+            c = _example_losses(loss, y, tb)
             member = (wb[:, None] == jnp.arange(k)[None, :]).astype(c.dtype)  # (size, k): the example's set
             counts = jnp.sum(member, axis=0)
             hits = jnp.stack([jnp.where(counts[j] > 0, losses_.accuracy(y, tb, member[:, j]), 0.0) * counts[j]

@@ -166,3 +166,14 @@ def test_evaluate_and_ensemble_predict_compile_once_for_equal_networks():
             fnnet.evaluate(net, LOSS, net.init(jax.random.key(seed)), (x, t))
             fnnet.ensemble_predict(net, jax.vmap(net.init)(jax.random.split(jax.random.key(seed), 3)), x)
         assert compiles() == 0
+
+
+def test_a_transformation_that_cannot_be_traced_may_hold_jax_scalars():
+    def concrete(lr):  # float() of its rate: fine on a constant, not on a traced value
+        return optax.GradientTransformation(
+            lambda p: optax.EmptyState(), lambda g, state, params=None: (jax.tree.map(lambda u: -float(lr) * u, g), state))
+
+    net = _net(14)
+    a = _fit(net, concrete(jnp.asarray(0.1)))  # compiled with its array: keyed by identity, not by hash
+    b = _fit(net, concrete(0.1))
+    np.testing.assert_allclose(a.params[0]["w"], b.params[0]["w"], rtol=1e-6)
