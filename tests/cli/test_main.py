@@ -62,7 +62,7 @@ def test_missing_incompatible_and_corrupt_runs(tmp_path, capsys):
 
 
 def test_other_commands_and_options(tmp_path, capsys):
-    # Every optimizer trains, resumes and evaluates in test_reliability.py.
+    # Every optimizer trains, resumes and evaluates in tests/reliability/test_command.py.
     assert fnnet("train", *FAST, "--epochs", "1", "--activation", "maxout", "--loss", "squared_error",
                  "--grad", "backprop", "--l1", "1e-5", "--clip", "1.0", "--out", tmp_path / "mx") == 0
     assert fnnet("train", *FAST, "--data", "xor", "--epochs", "1", "--val", "0", "--test", "0",
