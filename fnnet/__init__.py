@@ -74,6 +74,7 @@ _PUBLIC = {
     "checkpoint": ("fnnet.storage.checkpoint", None),
     "pipeline": ("fnnet.runs.pipeline", None),
     "diagnostics": ("fnnet.diagnostics", None),
+    "memory": ("fnnet.memory", None),
     "plots": ("fnnet.plots", None),
     "worked_example": ("fnnet.worked_example", None),
 }
@@ -100,6 +101,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what editors and type checkers see; never run
     from fnnet.compilation_cache import use_compilation_cache as use_compilation_cache
     from fnnet import data as data, diagnostics as diagnostics, gradcheck as gradcheck, loaders as loaders
+    from fnnet import memory as memory
     from fnnet import optim as optim, plots as plots, worked_example as worked_example
     from fnnet.model import activations as activations, backprop as backprop
     from fnnet.model import initializers as initializers, losses as losses

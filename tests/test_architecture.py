@@ -16,7 +16,7 @@ PACKAGE = ROOT / "fnnet"
 #: (and itself). The face and ``__main__`` stand above everything.
 FLOORS = {
     "fnnet.version": 0, "fnnet.names": 0, "fnnet.loaders": 0, "fnnet.storage": 0, "fnnet.plots": 0,
-    "fnnet.compilation_cache": 0,
+    "fnnet.compilation_cache": 0, "fnnet.memory": 0,
     "fnnet.data": 1, "fnnet.model": 1, "fnnet.optim": 1,
     "fnnet.gradcheck": 2, "fnnet.diagnostics": 2, "fnnet.worked_example": 2,
     "fnnet.training": 3,

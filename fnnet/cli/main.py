@@ -4,7 +4,9 @@ the work is in ``fnnet.runs`` and ``fnnet.structure``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import sys
 import threading
@@ -41,13 +43,126 @@ def _message(e: BaseException, command: str) -> str:
     return text
 
 
-_terminated = []
+#: Seconds the main thread has, after Ctrl-C or SIGTERM, to hear it (Python runs signal
+#: handlers between bytecodes) before the watcher ends the process; and, once it has
+#: heard it, to finish saving what it keeps.
+GRACE = 2.0
+CLEANUP = 10.0
 
 
-def _terminate(signum, frame):
-    # SIGTERM (`kill`, `timeout`) is handled like Ctrl-C: the run is left whole.
-    _terminated.append(signum)
-    raise KeyboardInterrupt
+class _Signals:
+    """Ctrl-C and SIGTERM (`kill`, `timeout`) while a command runs: the first raises
+    KeyboardInterrupt in the main thread, whose handlers leave the run whole and say what
+    was kept. Python runs that handler only between bytecodes, so a main thread inside
+    one long call (XLA compiling, a device computation, an allocation that never returns)
+    would not hear it; the signal's number also reaches a watcher thread at once (the
+    interpreter writes it to ``signal.set_wakeup_fd``'s pipe from its C handler), which ends
+    the process after ``GRACE`` seconds if the command has not returned, once no file is
+    being written (``atomic.WRITING``), with the same status. A second signal ends it at
+    once, under the same condition."""
+
+    def __init__(self, command: str):
+        self.command, self.received, self.previous = command, [], {}
+        self.done = threading.Event()  # the command returned: nothing left to watch
+        self.heard = threading.Event()  # the main thread raised KeyboardInterrupt
+        self.pipe = self.wakeup = None
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+        self.previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._retry)
+        self.pipe = os.pipe()
+        os.set_blocking(self.pipe[1], False)
+        self.wakeup = signal.set_wakeup_fd(self.pipe[1], warn_on_full_buffer=False)
+        threading.Thread(target=self._watch, daemon=True, name="fnnet-signals").start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        if self.pipe is None:
+            return
+        signal.set_wakeup_fd(self.wakeup)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        with contextlib.suppress(OSError):
+            os.write(self.pipe[1], b"\0")  # wakes the watcher, which closes its end
+        os.close(self.pipe[1])
+
+    @property
+    def terminated(self) -> bool:
+        return signal.SIGTERM in self.received
+
+    def _handle(self, signum, frame):
+        if signum not in self.received:
+            self.received.append(signum)
+        self._retry(signal.SIGALRM, frame)
+
+    def _retry(self, signum, frame):
+        if not self.received or self.heard.is_set():
+            return
+        from fnnet.storage import atomic
+
+        if _inside_jax(frame) or atomic.writing():
+            # Python code JAX calls from C++ where an exception cannot pass (a garbage
+            # collector's callback) would abort the process, and a write (with what records
+            # it) is never cut: raise from the next safe spot.
+            signal.setitimer(signal.ITIMER_REAL, 0.02)
+            return
+        self.heard.set()
+        raise KeyboardInterrupt
+
+    def _watch(self) -> None:
+        read = self.pipe[0]
+        try:
+            first = deadline = None  # GRACE after the first signal (CLEANUP once it is heard)
+            while not self.done.is_set():
+                timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                if not select.select([read], [], [], timeout)[0]:
+                    if self.heard.is_set() and deadline < first + CLEANUP:
+                        deadline = first + CLEANUP  # the main thread is saving what it keeps
+                    else:
+                        self._end()
+                    continue
+                got = os.read(read, 64)
+                signums = [n for n in got if n in (signal.SIGINT, signal.SIGTERM)]
+                if signal.SIGTERM in signums and signal.SIGTERM not in self.received:
+                    self.received.append(signal.SIGTERM)
+                if signums and deadline is not None or len(signums) >= 2:
+                    self._end()
+                elif signums:
+                    first = time.monotonic()
+                    deadline = first + GRACE
+                elif not got:
+                    return  # the write end closed
+        finally:
+            os.close(read)
+
+    def _end(self) -> None:
+        from fnnet.runs import directories
+        from fnnet.storage import atomic
+
+        with atomic.WRITING:  # never cut a write: held until the process is gone
+            if self.done.is_set():
+                return
+            what = "terminated" if self.terminated else "interrupted"
+            busy = "while saving what it keeps" if self.heard.is_set() else "while busy inside JAX"
+            last = atomic.replaced.get(directories.CHECKPOINT)
+            kept = (f"the checkpoint written last, {last}, is intact" if last else
+                    "every file it wrote is whole")
+            print(f"fnnet {self.command}: {what} {busy} ({kept})", file=sys.stderr)
+            sys.stderr.flush()
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            os._exit(143 if self.terminated else 130)
+
+
+def _inside_jax(frame) -> bool:
+    """Whether Python is running JAX's own code at ``frame``."""
+    name = frame.f_code.co_filename if frame is not None else ""
+    return any(part in name for part in (f"{os.sep}jax{os.sep}", f"{os.sep}jaxlib{os.sep}", "<frozen importlib"))
 
 
 def build_parser():
@@ -67,9 +182,9 @@ def run(argv=None) -> int:
     except SystemExit as e:  # argparse has printed its one line (or the help)
         return e.code
     start = time.perf_counter()
-    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
-        else None
+    signals = _Signals(args.command)
     try:
+        signals.__enter__()
         if not args.no_cache:
             compilation_cache.use_compilation_cache()
         code = args.run(args)
@@ -95,12 +210,11 @@ def run(argv=None) -> int:
         print(f"fnnet {args.command}: error: {_message(memory, args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        what = "terminated" if _terminated else "interrupted"
+        what = "terminated" if signals.terminated else "interrupted"
         print(f"fnnet {args.command}: {what}{f' {e}' if str(e) else ''}", file=sys.stderr)
         return 143 if what == "terminated" else 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        signals.__exit__()
     return code
 
 

@@ -164,6 +164,11 @@ class Network:
         if dtype == jnp.float64 and not jax.config.jax_enable_x64:
             raise ValueError("Network.init: float64 parameters need 64-bit mode; "
                              "call it inside `with jax.enable_x64(True):`")
+        from fnnet import memory
+
+        size = memory.parameter_count(self) * dtype.itemsize
+        memory.check(memory.Estimate((("parameters", size),)), what="Network.init",
+                     shrink="use a smaller network")
         return _init_program(self, dtype.name)(key)
 
     def check_params(self, params) -> None:

@@ -9,10 +9,23 @@ import contextlib
 import errno
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 TMP_PREFIX = ".fnnet-tmp-"
 TMP_SUFFIX = ".tmp"
+
+#: Held while a file is written and renamed into place: a process that must end from
+#: another thread (``fnnet.cli.main``'s watchdog) takes it first, so no write is cut.
+WRITING = threading.RLock()
+#: The last path each file name was renamed to, in this process: what a watchdog names.
+replaced: dict[str, str] = {}
+
+
+def writing() -> bool:
+    """Whether this thread is inside a write (holds ``WRITING``): a KeyboardInterrupt
+    raised now would cut it, so the command's signal handler waits."""
+    return WRITING._is_owned()
 
 
 def _umask() -> int:
@@ -59,6 +72,11 @@ def open_for_replace(path, mode: str = "w", *, sync: bool = False):
             raise _named(e, path) from None
         return
     directory = os.path.dirname(os.path.abspath(path))
+    with WRITING:
+        yield from _replace(path, directory, mode, kw, sync)
+
+
+def _replace(path: str, directory: str, mode: str, kw: dict, sync: bool):
     tmp = None
     try:
         try:
@@ -76,6 +94,7 @@ def open_for_replace(path, mode: str = "w", *, sync: bool = False):
                 os.fsync(f.fileno())
         os.replace(tmp, path)
         tmp = None
+        replaced[os.path.basename(path)] = os.path.abspath(path)
         if sync:
             fsync_directory(directory)
     except OSError as e:
