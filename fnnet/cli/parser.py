@@ -71,6 +71,8 @@ def _setting(p, name, parse, help, *, check=None, **kw):
 
 
 _RUN_DIR = (("run_dir",), {"help": "a run directory that fnnet train wrote"})
+#: How a bundled data set's name and a file of that name are told apart, wherever data are taken.
+_BUNDLED_WINS = "; a bundled name wins over a file so named: write ./digits for the file"
 _QUIET = (("--quiet",), {"action": "store_true", "help": "print nothing but errors"})
 _NO_PLOT = (("--no-plot",), {"action": "store_true", "help": "do not draw the learning curve"})
 _JSON = (("--json",), {"action": "store_true", "help": "print machine-readable JSON"})
@@ -92,7 +94,7 @@ def _train_options(p) -> None:
                    help="a JSON object of settings (option names with _, e.g. {\"hidden\": [64], \"lr\": 0.01}; "
                         "fnnet search writes one); options given here override it")
     p.add_argument("--data", help="'digits', 'xor', or a file: .npz (x, y), .csv, svmlight, MNIST IDX "
-                                  "(or its directory) (default: digits)")
+                                  f"(or its directory) (default: digits){_BUNDLED_WINS}")
     for flags, kw in _file_options(loaders.FORMATS, label_column=True):
         p.add_argument(*flags, **kw)
     _setting(p, "shape", _int, "one example's shape, channels last, e.g. 8 8 1 (an 8x8 image of one channel) or "
@@ -135,10 +137,11 @@ def _train_options(p) -> None:
                    help="train this many networks at once (seeds seed, seed+1, ...), print their leaderboard "
                         "and the ensemble's accuracy, save the best by validation loss as the run's model "
                         "(default: 1, a plain run)")
-    p.add_argument("--out", help="run directory (default: runs/<data>-N, the first free N)")
+    p.add_argument("--out", help="run directory, new or empty (not a search folder, nor inside a run directory) "
+                                 "(default: runs/<data>-N, the first free N)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace the run directory --out (only one fnnet created), once the new run "
-                        "has its first checkpoint")
+                   help="replace the run directory --out (only a run directory fnnet train created, plain or "
+                        "--members, holding nothing else), once the new run has its first checkpoint")
 
 
 def _at_least_one(text):
@@ -165,7 +168,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     """The search's options: the data (as ``fnnet train`` reads it), the evolution, the
     space's bounds, the outputs."""
     p.add_argument("--data", default="digits", help="'digits', 'xor', or a file: .npz (x, y), .csv, svmlight, "
-                                                    "MNIST IDX (or its directory) (default: digits)")
+                                                    f"MNIST IDX (or its directory) (default: digits){_BUNDLED_WINS}")
     for flags, kw in _file_options(loaders.FORMATS, label_column=True):
         p.add_argument(*flags, **kw)
     p.add_argument("--shape", type=_typed(_int, settings.positive_int), nargs="+", metavar="SIZE",
@@ -210,9 +213,10 @@ def _search_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(settings.option(name), nargs="+", type=_number(kind) if kind is int else str,
                        default=default, metavar="K" if kind is int else "NAME",
                        help=f"{help} (default: {' '.join(map(str, default))})")
-    p.add_argument("--out", default="search", help="folder for best.json and fitness.png (default: search)")
+    p.add_argument("--out", default="search", help="folder for best.json and fitness.png, marked as a search's "
+                                                   "(not a run directory, nor inside one) (default: search)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace the best.json and fitness.png of an earlier search in --out")
+                   help="replace the best.json and fitness.png of an earlier search in --out (nothing else)")
     p.add_argument("--top", type=_at_least_one, default=10, help="leaderboard lines to print (default: 10)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the fitness per generation")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -237,10 +241,14 @@ def make_parser(commands, description: str) -> argparse.ArgumentParser:
             _RUN_DIR, (("--epochs",), {"type": _typed(_int, settings.positive_int), "required": True,
                                        "help": "how many more epochs"}), _QUIET, _NO_PLOT]),
         "evaluate": ("loss and accuracy of a run's best parameters", [
-            _RUN_DIR, (("--data",), {"help": "a data file (default: the run's own splits)"}),
+            _RUN_DIR, (("--data",), {"help": "'digits' or 'xor' (all of a bundled data set), or a data file as "
+                                             "fnnet train reads it (default: the run's own splits)"
+                                             + _BUNDLED_WINS}),
             *_file_options(loaders.FORMATS, label_column=True), _JSON]),
         "predict": ("predict classes for the rows of a feature file", [
-            _RUN_DIR, (("file",), {"help": ".npy, .npz (array 'x') or .csv of features, one example per row"}),
+            _RUN_DIR, (("file",), {"help": ".npy, .npz (array 'x') or .csv of features, one example per row, or "
+                                           "'digits' or 'xor' (all of a bundled data set's examples)"
+                                           + _BUNDLED_WINS}),
             *_file_options(loaders.FEATURE_FORMATS, label_column=False),
             (("--out",), {"help": "write the CSV here instead of standard output"})]),
         "worked-example": ("the notes' 2-2-2 backprop example, step by step", [

@@ -8,10 +8,9 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-from pathlib import Path
 
 from fnnet.cli.printing import progress
-from fnnet.runs import settings
+from fnnet.runs import directories, settings
 from fnnet.structure.space import SearchSpace
 
 
@@ -39,7 +38,8 @@ def search_command(args) -> int:
                          f"for images or --shape {in_shape[0]} 1 for signals, or --kinds dense")
     with _options():
         kinds = space.kinds_for(in_shape)
-    out, made = _claim(Path(args.out), args.overwrite)  # before the search: a refusal costs nothing
+    folder = directories.claim_search(args.out, overwrite=args.overwrite)  # before the search: a refusal costs nothing
+    out = folder.path
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
         print(f"searching on {config['data']} (examples of shape {in_shape}: "
@@ -66,7 +66,7 @@ def search_command(args) -> int:
             (out / PICTURE).unlink()
     finally:
         close()
-        _release(out, made, keep=bool(written))
+        folder.release(keep=bool(written))
     if result.interrupted:
         raise KeyboardInterrupt(f"after {len(result.generations)} generation(s); the best so far is in {written}")
     if not args.quiet:
@@ -85,7 +85,7 @@ def search_command(args) -> int:
     return 0
 
 
-BEST, PICTURE = "best.json", "fitness.png"
+BEST, PICTURE = directories.BEST, directories.PICTURE
 
 
 @contextlib.contextmanager
@@ -96,42 +96,3 @@ def _options():
         yield
     except ValueError as e:
         raise ValueError(re.sub(r"SearchSpace\.(\w+)", lambda m: settings.option(m.group(1)), str(e))) from None
-
-
-def _claim(out: Path, overwrite: bool):
-    """``(out, made)``: the folder created if absent, locked (``fnnet.storage.locks``) against a
-    second search, checked writable; an earlier search's files there are kept unless
-    ``overwrite``. ``made`` holds what to undo if the search writes nothing."""
-    from fnnet.storage import locks
-
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: expected a folder (or a name to create), found a file")
-    earlier = [name for name in (BEST, PICTURE) if (out / name).exists()]
-    if earlier and not overwrite:
-        raise ValueError(f"--out {out} already holds {' and '.join(earlier)} of an earlier search; pass "
-                         "--overwrite to replace them, or choose another --out")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        lock = locks.DirectoryLock(out, "search folder")
-    except locks.LockError:
-        if created:
-            out.rmdir()
-        raise
-    locks.check_writable(out, "search folder")
-    return out, (lock, created)
-
-
-def _release(out: Path, made, *, keep: bool) -> None:
-    """Unlock; a folder this search created and wrote nothing into goes again."""
-    import contextlib
-    import os
-
-    from fnnet.storage import locks
-
-    lock, created = made
-    lock.release()
-    if created and not keep:
-        with contextlib.suppress(OSError):
-            os.unlink(out / locks.LOCK)
-            out.rmdir()  # only if empty: nothing else is ever removed

@@ -1,14 +1,22 @@
-"""Run directories of the ``fnnet`` command: created atomically, locked while written,
-replaced only once the replacement has a checkpoint, and never deleting a file that
-fnnet did not write.
+"""The directories the ``fnnet`` command writes, of two kinds, each marked so that every
+command recognises it and refuses the other kind in one line:
 
-A run directory holds ``config.json`` (everything needed to rebuild the network, the
-data pipeline and the optimizer), ``history.jsonl`` (one JSON line per epoch),
-``checkpoint.npz`` (the training state, see ``fnnet.checkpoint``), ``summary.json``,
-``learning_curve.png``, ``members.json`` (an ensemble run's leaderboard), and two files
-of fnnet's own: ``.fnnet-run``, the marker that says fnnet created the directory (only
-such a directory is ever replaced), and ``.fnnet-lock``, which a writer holds with an OS
-lock (released when the process ends, however it ends).
+* a **training run** (``fnnet train``, plain or ``--members``), created atomically,
+  locked while written, replaced only once the replacement has a checkpoint, never
+  deleting a file that fnnet did not write. It holds ``config.json`` (everything needed
+  to rebuild the network, the data pipeline and the optimizer), ``history.jsonl`` (one
+  JSON line per epoch), ``checkpoint.npz`` (the training state, see
+  ``fnnet.checkpoint``), ``summary.json`` and ``learning_curve.png`` (how the run ended:
+  they describe the checkpoint of epoch ``summary["epochs_done"]``), ``members.json``
+  (an ensemble run's leaderboard), and two files of fnnet's own: ``.fnnet-run``, the
+  marker that says fnnet created the directory (only such a directory is ever
+  replaced), and ``.fnnet-lock``, which a writer holds with an OS lock (released when
+  the process ends, however it ends).
+* a **search folder** (``fnnet search --out``): ``best.json`` and ``fitness.png`` in a
+  folder that may hold the user's files too, marked by ``.fnnet-search`` (only the
+  files of a marked folder are ever replaced) and locked by the same ``.fnnet-lock``.
+
+Neither kind is ever written inside a training run, whose files are all fnnet's own.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE = (
 MEMBERS = "members.json"  # an ensemble run's leaderboard (fnnet train --members)
 MARKER, LOCK = ".fnnet-run", locks.LOCK
 RUN_FILES = (CONFIG, HISTORY, CHECKPOINT, SUMMARY, CURVE, MEMBERS, MARKER, LOCK)
+BEST, PICTURE, SEARCH_MARKER = "best.json", "fitness.png", ".fnnet-search"  # a search folder's
+RUN, SEARCH = "run", "search"  # the kinds: a training run (plain or --members), a search folder
 
 
 class RunError(ValueError):
@@ -96,13 +106,51 @@ def _mark(directory: Path) -> None:
     atomic.write_text(directory / MARKER, json.dumps({"format": "fnnet-run", "id": uuid.uuid4().hex}) + "\n")
 
 
-def is_run(directory) -> bool:
-    """Whether fnnet created ``directory`` as a run (it holds fnnet's marker)."""
+def _marked(path: Path, form: str) -> bool:
     try:
-        marker = json.loads((Path(directory) / MARKER).read_text())
+        marker = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(marker, dict) and marker.get("format") == "fnnet-run"
+    return isinstance(marker, dict) and marker.get("format") == form
+
+
+def is_run(directory) -> bool:
+    """Whether fnnet created ``directory`` as a training run (it holds fnnet's marker)."""
+    return _marked(Path(directory) / MARKER, "fnnet-run")
+
+
+def kind(directory) -> str | None:
+    """``RUN`` or ``SEARCH``, by ``directory``'s marker; None for a directory that is
+    neither (or no directory)."""
+    if is_run(directory):
+        return RUN
+    if _marked(Path(directory) / SEARCH_MARKER, "fnnet-search"):
+        return SEARCH
+    return None
+
+
+def enclosing_run(path) -> Path | None:
+    """The training run that ``path`` (existing or not) is or lies inside, else None."""
+    here = Path(os.path.abspath(path))
+    for directory in (here, *here.parents):
+        if is_run(directory):
+            return directory
+    return None
+
+
+def not_inside_a_run(path, what: str) -> None:
+    """A RunError if ``path`` (``what``, e.g. "--out runs/x/y") lies inside a training run,
+    whose files are all fnnet's own (anything else there would stop the run being
+    replaced)."""
+    run = enclosing_run(path)
+    if run is not None and run != Path(os.path.abspath(path)):
+        raise RunError(f"{what} is inside the run directory {run}, whose files are fnnet's own; "
+                       "choose another place")
+
+
+def _search_hint(directory: Path) -> str:
+    best = directory / BEST
+    return f"; train its best with fnnet train --config {best}" if best.is_file() else ""
 
 
 def _foreign(directory: Path) -> list[str]:
@@ -170,6 +218,10 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
     only at ``commit``: until then the new run is written beside it."""
     if out is None:
         base = Path(base)
+        inside = enclosing_run(base)
+        if inside is not None:
+            raise RunError(f"cannot create run directories in {base}: it is inside the run directory {inside}, whose "
+                           "files are fnnet's own; pass --out, or run fnnet from another directory")
         if base.exists() and not base.is_dir():
             raise RunError(f"cannot create run directories in {base}: it is a file, not a directory")
         try:
@@ -190,6 +242,7 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
                 atomic.remove_empty(parents)
                 raise RunError(f"cannot create the run directory {path}: {e.strerror}") from None
     out = Path(out)
+    not_inside_a_run(out, f"--out {out}")
     try:
         made = atomic.make_directories(out)
         return _new_directory(out, parents=made[:-1])
@@ -202,6 +255,9 @@ def create(out=None, *, name: str = "run", base="runs", overwrite: bool = False)
                        "choose another --out")
     if not out.is_dir():
         raise RunError(f"{out} is a file, not a run directory; choose another --out")
+    if kind(out) == SEARCH:
+        raise RunError(f"{out} is a search folder (fnnet search wrote it), not a run directory; "
+                       "choose another --out")
     if not any(os.scandir(out)):
         # An empty directory made for the run: nothing to lose, so no --overwrite needed.
         return _new_directory(out, own_dir=False)
@@ -256,6 +312,80 @@ def _remove_abandoned_staging(out: Path) -> None:
         _remove_run_files(path)
 
 
+# ---------------------------------------------------------------- a search folder
+
+
+class SearchFolder:
+    """A search's ``--out`` folder, locked while the search writes it. ``release`` unlocks
+    it and, when the search wrote nothing, undoes what claiming it made: the marker, the
+    lock file, the folder and the parents made for it (only if that empties them)."""
+
+    def __init__(self, path: Path, lock: locks.DirectoryLock, made: list, ours: list):
+        self.path, self._lock, self._made, self._ours = path, lock, made, ours
+
+    def release(self, *, keep: bool) -> None:
+        self._lock.release()
+        if not keep:
+            for name in self._ours:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path / name)
+            atomic.remove_empty(self._made)
+
+
+def _check_search_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out {out}: expected a folder (or a name to create), found a file")
+    if is_run(out):
+        raise RunError(f"--out {out} is a run directory (fnnet train wrote it), not a search folder; "
+                       "choose another --out")
+    not_inside_a_run(out, f"--out {out}")
+    earlier = [name for name in (BEST, PICTURE) if (out / name).exists()]
+    if not earlier:
+        return
+    if kind(out) != SEARCH:
+        raise RunError(f"--out {out} holds {' and '.join(earlier)}, which fnnet search did not write (no "
+                       f"{SEARCH_MARKER} file); move {'them' if len(earlier) > 1 else 'it'} elsewhere, or choose "
+                       "another --out")
+    if not overwrite:
+        raise RunError(f"--out {out} already holds {' and '.join(earlier)} of an earlier search; pass "
+                       "--overwrite to replace them, or choose another --out")
+
+
+def claim_search(out, *, overwrite: bool = False) -> SearchFolder:
+    """``out`` as a search's folder (``fnnet search --out``): created if absent, locked
+    against a second writer, checked writable, marked as a search's. Refused, before
+    anything is made: a file, a run directory or a place inside one, and a folder holding
+    ``best.json`` or ``fitness.png`` that fnnet search did not write (no marker); an
+    earlier search's files are replaced only with ``overwrite``. Other files of the
+    folder are never touched."""
+    out = Path(out)
+    _check_search_out(out, overwrite)
+    try:
+        made = atomic.make_directories(out)
+    except FileExistsError:
+        made = []
+    except OSError as e:
+        raise RunError(f"cannot create the search folder {out}: {e.strerror}") from None
+    ours = [] if (out / LOCK).exists() else [LOCK]
+    try:
+        lock = locks.DirectoryLock(out, "search folder", RunError)
+    except BaseException:
+        atomic.remove_empty(made)
+        raise
+    folder = SearchFolder(out, lock, made, ours)
+    try:
+        _check_search_out(out, overwrite)  # again, holding the lock: another command may have written it
+        locks.check_writable(out, "search folder", RunError)
+        if kind(out) != SEARCH:
+            atomic.write_text(out / SEARCH_MARKER, json.dumps({"format": "fnnet-search", "id": uuid.uuid4().hex})
+                              + "\n")
+            ours.append(SEARCH_MARKER)
+    except BaseException:
+        folder.release(keep=False)
+        raise
+    return folder
+
+
 def open_run(run_dir) -> Run:
     """An existing run, locked for writing (e.g. to resume it); temporary files that a
     killed writer left behind are removed."""
@@ -278,6 +408,9 @@ def check_run_dir(run_dir) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"no run directory at {run_dir}")
+    if kind(run_dir) == SEARCH:
+        raise RunError(f"{run_dir} is a search folder (fnnet search wrote it), not a run directory"
+                       + _search_hint(run_dir))
     if not (run_dir / CONFIG).is_file():
         raise RunError(f"{run_dir} is not a run directory (no {CONFIG})")
     if not is_run(run_dir):

@@ -1,9 +1,11 @@
 """The files inside a run directory: its configuration, its history (one JSON line per
-epoch, cut back to the checkpoint's epoch after a kill), its summary; JSON written
-atomically and read with errors that name the file, line and column."""
+epoch, cut back to the checkpoint's epoch after a kill), its summary (which names the
+checkpoint epoch it describes, and goes only once a newer checkpoint is saved); JSON
+written atomically and read with errors that name the file, line and column."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -62,11 +64,58 @@ def read_run_config(run_dir) -> dict:
 
 
 def remove_results(run_dir) -> None:
-    """Remove the summary and the learning curve, which describe how a run ended."""
-    for name in (SUMMARY, CURVE):
+    """Remove the learning curve and the summary, which describe how a run ended: call it
+    once a newer checkpoint has replaced the one they describe. The curve goes first, so
+    that a kill between the two leaves the summary, which names its epoch."""
+    for name in (CURVE, SUMMARY):
         path = Path(run_dir) / name
         if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def summary_epoch(run_dir) -> int | None:
+    """The epoch of the checkpoint that ``summary.json`` describes (its ``epochs_done``);
+    None without a summary or with one that does not say (left to whoever reads it)."""
+    try:
+        epoch = read_json(Path(run_dir) / SUMMARY).get("epochs_done")
+    except (RunError, OSError):
+        return None
+    return epoch if type(epoch) is int else None
+
+
+def remove_stale_results(run_dir, epoch: int) -> bool:
+    """Remove the summary and the curve if the summary describes another checkpoint than
+    the one of ``epoch`` (a kill between a resume's first checkpoint and their removal
+    leaves them so); True if they were stale."""
+    described = summary_epoch(run_dir)
+    if described is None or described == epoch:
+        return False
+    remove_results(run_dir)
+    return True
+
+
+def history_size(run_dir) -> int:
+    """The size of ``history.jsonl`` in bytes (0 when absent), to ``cut_history`` back to."""
+    try:
+        return os.stat(Path(run_dir) / HISTORY, follow_symlinks=False).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def cut_history(run_dir, size: int) -> None:
+    """Cut ``history.jsonl`` back to ``size`` bytes, in place: it needs no free space, so a
+    full disk that failed an epoch's checkpoint can still take back that epoch's line."""
+    path = Path(run_dir) / HISTORY
+    if size == 0:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
 
 
 def append_history(run_dir, record: dict) -> None:

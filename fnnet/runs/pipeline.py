@@ -25,8 +25,8 @@ import numpy as np
 from fnnet import loaders
 from fnnet.data import BUNDLED
 from fnnet.runs import directories, files
-from fnnet.runs.preparation import (build, check_blocks, data_digest, example_shape, load_dataset, prepare_splits,
-                                    shaped, stopper, template)
+from fnnet.runs.preparation import (build, check_blocks, data_digest, example_shape, is_bundled, load_dataset,
+                                    no_file_options, prepare_splits, shaped, stopper, template)
 from fnnet.runs.settings import SETTINGS, option, positive_int, with_defaults
 
 
@@ -155,12 +155,14 @@ def resume_run(run_dir, epochs: int, *, on_epoch: Callable | None = None, plot: 
     positive_int(epochs)
     with directories.open_run(run_dir) as run:
         restored = restore_run(run.path)
+        # A summary of an older checkpoint (a resume killed between its first checkpoint and
+        # removing it) goes now; one of this checkpoint stays until a newer one is saved.
+        files.remove_stale_results(run.path, int(restored.state.epoch))
         early_stopping = stopper(restored.config, restored.config["val"] > 0)
         if early_stopping is not None and early_stopping.should_stop(restored.state.stopping):
             return None
         the_plan = RunPlan(restored.config, restored.net, restored.loss, restored.optimizer, run_data(restored))
         files.truncate_history(run.path, int(restored.state.epoch))
-        files.remove_results(run.path)  # they describe the old end; a killed resume must not keep them
         result = _fit(run, the_plan, restored.state, epochs, early_stopping, on_epoch)
         return report_saved(run, the_plan, result, plot)
 
@@ -208,13 +210,26 @@ def _fit(run: directories.Run, the_plan: RunPlan, state, epochs: int, early_stop
     from fnnet.training.loop import DivergenceError, fit
 
     config = the_plan.config
-    saved = [int(state.epoch) or None]  # the epoch of the checkpoint on disk
+    start = int(state.epoch) or None
+    saved = [start]  # the epoch of the checkpoint on disk
+    results = [True]  # a summary and curve may describe the checkpoint of epoch `start`
 
     def after_epoch(record, state):
-        files.append_history(run.path, record)
-        checkpoint.save(run.path / directories.CHECKPOINT, state, config)
+        path = run.path / directories.CHECKPOINT
+        size, before = files.history_size(run.path), _identity(path)
+        try:
+            files.append_history(run.path, record)
+            checkpoint.save(path, state, config)
+        except OSError:
+            if _identity(path) == before:  # not replaced: the run stays as it was, its history too
+                with contextlib.suppress(OSError):
+                    files.cut_history(run.path, size)
+            raise
         saved[0] = record["epoch"]
         run.commit()  # a replaced run goes only now, once the new one has a checkpoint
+        if results[0]:  # the summary and curve of the older checkpoint go only now, too
+            files.remove_results(run.path)
+            results[0] = False
         if on_epoch is not None:
             on_epoch(record)
 
@@ -244,6 +259,19 @@ def _fit(run: directories.Run, the_plan: RunPlan, state, epochs: int, early_stop
         if memory is None:
             raise
         raise memory from None
+    finally:
+        if results[0] and saved[0] != start:  # interrupted between a new checkpoint and removing them
+            with contextlib.suppress(OSError):
+                files.remove_results(run.path)
+
+
+def _identity(path):
+    """``(device, inode)`` of a file, None if absent: an atomic replace gives a new one."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def report_run(run_dir: Path, the_plan: RunPlan, result, *, plot: bool = True) -> Outcome:
@@ -386,9 +414,10 @@ def run_data(restored: Restored):
     return prepare_splits(config, x, y)[0]
 
 
-def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=None) -> dict:
+def evaluate_run(run_dir, data=None, *, format=None, label_column=None, header=None) -> dict:
     """``{name: {"loss", "accuracy", "examples"}}`` of a run's best parameters, on its own
-    splits, on the data file ``data`` or on all of a bundled data set ("digits")."""
+    splits, on the data file ``data`` or on all of a bundled data set ("digits": the name
+    wins over a file of that name; "./digits" is the file)."""
     from fnnet.training.evaluation import evaluate_sets
 
     restored = restore_run(run_dir)
@@ -396,7 +425,8 @@ def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=Non
     if data is None:
         sets = {k: v for k, v in run_data(restored).items() if v is not None}
     else:
-        if data in BUNDLED:
+        if is_bundled(data):
+            no_file_options(data, format=format, header=header, label_column=label_column)
             x, y = load_dataset({"data": data})
         else:
             x, y = loaders.load(data, format=format, label_column=label_column, header=header, keep_shape=True)
@@ -408,16 +438,18 @@ def evaluate_run(run_dir, data=None, *, format=None, label_column=-1, header=Non
 
 
 def check_output(out, *inputs) -> None:
-    """Refuse an output file that is one of the ``inputs`` or lies in a run directory
-    (whose files are fnnet's own): a ValueError naming it."""
+    """Refuse an output file that is one of the ``inputs`` (a file; a bundled data set's
+    name is none), lies in a run directory (whose files are fnnet's own) or is one of a
+    search folder's own files: a ValueError naming it."""
     out = Path(out)
     for source in inputs:
-        if out.exists() and Path(source).exists() and os.path.samefile(out, source):
+        if not is_bundled(source) and out.exists() and Path(source).exists() and os.path.samefile(out, source):
             raise ValueError(f"--out {out} is the input file {source}; choose another name")
+    directories.not_inside_a_run(out.resolve(), f"--out {out}")
     parent = out.resolve().parent
-    if directories.is_run(parent):
-        raise ValueError(f"--out {out} is inside the run directory {parent}, whose files are fnnet's own; "
-                         "choose another place")
+    if directories.kind(parent) == directories.SEARCH and out.name in (
+            directories.BEST, directories.PICTURE, directories.SEARCH_MARKER, directories.LOCK):
+        raise ValueError(f"--out {out} is a file of the search folder {parent}; choose another name")
 
 
 @functools.lru_cache(maxsize=16)
@@ -430,16 +462,25 @@ def _forward(net):
 
 
 def predict_run(run_dir, features, *, format=None, header=None):
-    """``(classes, probabilities)`` for the rows of a feature file: the predicted label
-    (n,) in the run's own labels and its probability (n,)."""
+    """``(classes, probabilities)`` for the rows of a feature file (or of all of a bundled
+    data set, named as in ``evaluate_run``): the predicted label (n,) in the run's own
+    labels and its probability (n,)."""
     import jax
 
     from fnnet import data
 
     restored = restore_run(run_dir)
     config = restored.config
-    x = loaders.load_features(features, config["in_features"], format=format, header=header,
-                              in_shape=config["in_shape"])
+    if is_bundled(features):
+        no_file_options(features, format=format, header=header)
+        x = load_dataset({"data": features})[0]
+        x = np.reshape(x, (len(x), -1)).astype(np.float32)
+        if x.shape[1] != config["in_features"]:
+            raise loaders.DataError(f"{features}: expected {config['in_features']} features per example (as the "
+                                    f"run was trained on), found {x.shape[1]}")
+    else:
+        x = loaders.load_features(features, config["in_features"], format=format, header=header,
+                                  in_shape=config["in_shape"])
     x = shaped(config, data.Standardizer.from_dict(config["standardizer"]).apply(x))
     y = _forward(restored.net)(restored.params, x)
     probs = np.asarray(jax.nn.softmax(y, axis=-1) if config["loss"] == "cross_entropy" else y)

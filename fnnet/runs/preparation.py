@@ -11,7 +11,23 @@ import numpy as np
 
 from fnnet import data, loaders
 from fnnet.data import BUNDLED
-from fnnet.runs.settings import BUNDLED_SHAPES, blocks
+from fnnet.runs.settings import BUNDLED_SHAPES, blocks, option
+
+
+def is_bundled(source) -> bool:
+    """Whether a data source names a bundled data set ("digits", "xor"). The name wins
+    over a file of that name in the current directory; ``./digits`` (or a ``Path``) is
+    always a file."""
+    return isinstance(source, str) and source in BUNDLED
+
+
+def no_file_options(source: str, **given) -> None:
+    """A ValueError, as ``fnnet train`` says it, if a file's option (format, header,
+    label_column: those not None) is given with the bundled data set ``source``."""
+    file_only = [option(k) for k, v in given.items() if v is not None]
+    if file_only:
+        raise ValueError(f"{', '.join(file_only)} appl{'y' if len(file_only) > 1 else 'ies'} to data files, "
+                         f"not to the bundled {source}")
 
 
 def load_dataset(config: dict):
@@ -19,7 +35,7 @@ def load_dataset(config: dict):
     example's stored shape where the source has one (digits as 8×8 images, IDX images,
     npz arrays as saved); rows of CSV and svmlight are flat."""
     source = config["data"]
-    if source in BUNDLED:
+    if is_bundled(source):
         x, y = getattr(data, source)()
         shape = BUNDLED_SHAPES.get(source)
         return (x if shape is None else x.reshape(len(x), *shape[:-1])), y

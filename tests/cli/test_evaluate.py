@@ -34,3 +34,23 @@ def test_evaluate_rejects_labels_the_run_never_saw(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=np.zeros((3, 64), np.float32), y=np.array([1, 2, 11]))
     assert fnnet("evaluate", out, "--data", tmp_path / "d.npz") == 2
     assert "labels [11] were not among the run's classes" in capsys.readouterr().err
+
+
+def test_a_bundled_name_is_the_data_set_and_help_says_how_to_name_a_file_so_called(trained, tmp_path, monkeypatch,
+                                                                                      capsys):
+    from fnnet import data
+    from fnnet.cli import main as cli
+
+    monkeypatch.chdir(tmp_path)
+    x, y = data.digits()
+    with open(tmp_path / "digits", "wb") as f:  # a file of that name does not change what "digits" means
+        np.savez(f, x=x[:30], y=y[:30])
+    assert fnnet("evaluate", trained, "--data", "digits", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["digits"]["examples"] == 1797
+    assert fnnet("evaluate", trained, "--data", "./digits", "--format", "npz", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["./digits"]["examples"] == 30
+    assert fnnet("evaluate", trained, "--data", "digits", "--format", "csv") == 2
+    assert capsys.readouterr().err == ("fnnet evaluate: error: --format applies to data files, not to the bundled "
+                                       "digits\n")
+    help_text = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["evaluate"].format_help().split())
+    assert "a bundled name wins over a file so named: write ./digits for the file" in help_text

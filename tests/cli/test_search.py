@@ -19,7 +19,8 @@ TINY = ["--population", "2", "--generations", "1", "--epochs", "1", "--depth", "
 
 def test_an_earlier_search_is_kept_unless_overwrite(tmp_path, capsys):
     out = tmp_path / "s"
-    out.mkdir()
+    assert fnnet("search", *TINY, "--out", out) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".fnnet-lock", ".fnnet-search", "best.json"]
     (out / "best.json").write_text('{"mine": 1}')
     (out / "notes.txt").write_text("the user's")
     assert fnnet("search", *TINY, "--out", out) == 2
@@ -33,6 +34,34 @@ def test_an_earlier_search_is_kept_unless_overwrite(tmp_path, capsys):
     best = json.loads((out / "best.json").read_text())
     assert best["hidden"] == [8] and best["epochs"] == 1
     assert (out / "notes.txt").read_text() == "the user's"  # nothing else touched
+
+
+def test_a_best_json_that_no_search_wrote_is_never_replaced(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "best.json").write_text('{"mine": 1}')
+    for extra in ([], ["--overwrite"]):
+        assert fnnet("search", *TINY, "--out", out, *extra) == 2
+        assert capsys.readouterr().err == (
+            f"fnnet search: error: --out {out} holds best.json, which fnnet search did not write (no .fnnet-search "
+            "file); move it elsewhere, or choose another --out\n")
+    assert sorted(p.name for p in out.iterdir()) == ["best.json"] and (out / "best.json").read_text() == '{"mine": 1}'
+
+
+def test_a_folder_of_the_users_is_marked_while_the_search_writes_and_left_as_it_was_if_it_writes_nothing(
+        tmp_path, capsys, monkeypatch):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's")
+    monkeypatch.setattr(search_command, "progress", lambda total, unit, quiet: (_interrupt, lambda: None))
+    assert fnnet("search", *TINY, "--out", out) == 130  # Ctrl-C before any generation ended: nothing written
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert fnnet("search", *TINY, "--out", tmp_path / "a" / "b") == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # the folders made for it went again
+
+
+def _interrupt(label, text):
+    raise KeyboardInterrupt
 
 
 def test_a_second_search_into_a_locked_folder_is_refused(tmp_path, capsys):

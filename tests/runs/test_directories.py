@@ -211,3 +211,91 @@ def test_a_lock_file_planted_as_a_link_is_not_followed(tmp_path):
     with pytest.raises(runs.RunError, match="cannot write to the run directory"):
         runs.open_run(out)
     assert (tmp_path / "precious.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------------------- kinds: run directories and search folders
+
+
+def make_search(path):
+    folder = runs.claim_search(path)
+    (path / runs.BEST).write_text('{"hidden": [8]}')
+    folder.release(keep=True)
+    return path
+
+
+def test_each_kind_is_told_by_its_marker(tmp_path):
+    run, search = make_run(tmp_path / "r"), make_search(tmp_path / "s")
+    (tmp_path / "plain").mkdir()
+    assert [runs.kind(p) for p in (run, search, tmp_path / "plain", tmp_path / "nowhere")] == \
+        [runs.RUN, runs.SEARCH, None, None]
+    assert runs.is_run(run) and not runs.is_run(search)
+    assert sorted(os.listdir(search)) == [runs.LOCK, runs.SEARCH_MARKER, runs.BEST]
+    assert runs.enclosing_run(run / "a" / "b") == run and runs.enclosing_run(search / "a") is None
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_run_is_never_created_in_a_search_folder_or_inside_a_run(tmp_path, overwrite):
+    run, search = make_run(tmp_path / "r"), make_search(tmp_path / "s")
+    before = snapshot(tmp_path)
+    with pytest.raises(runs.RunError, match=f"^{search} is a search folder \\(fnnet search wrote it\\), not a run "
+                                            "directory; choose another --out$"):
+        runs.create(search, overwrite=overwrite)
+    with pytest.raises(runs.RunError, match=f"^--out {run}/sub/r is inside the run directory {run}, whose files "
+                                            "are fnnet's own; choose another place$"):
+        runs.create(run / "sub" / "r", overwrite=overwrite)
+    with pytest.raises(runs.RunError, match=f"^cannot create run directories in {run}/runs: it is inside the run "
+                                            f"directory {run}, whose files are fnnet's own; pass --out"):
+        runs.create(None, base=run / "runs")  # fnnet train run from inside a run directory
+    assert snapshot(tmp_path) == before and not (run / "sub").exists()
+
+
+def test_a_search_folder_is_never_a_run_to_read_or_resume(tmp_path):
+    search = make_search(tmp_path / "s")
+    with pytest.raises(runs.RunError, match=f"^{search} is a search folder \\(fnnet search wrote it\\), not a run "
+                                            f"directory; train its best with fnnet train --config {search}/best.json$"):
+        runs.check_run_dir(search)
+    with pytest.raises(runs.RunError, match="is a search folder"):
+        runs.open_run(search)
+
+
+@pytest.mark.parametrize("where", ["r", "r/sub"])
+def test_a_search_is_never_written_into_a_run_or_inside_one(tmp_path, where):
+    make_run(tmp_path / "r")
+    before = snapshot(tmp_path)
+    message = (f"^--out {tmp_path / 'r'} is a run directory \\(fnnet train wrote it\\), not a search folder; "
+               "choose another --out$" if where == "r" else
+               f"^--out {tmp_path / where} is inside the run directory {tmp_path / 'r'}, whose files are fnnet's own")
+    for overwrite in (False, True):
+        with pytest.raises(runs.RunError, match=message):
+            runs.claim_search(tmp_path / where, overwrite=overwrite)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_search_replaces_only_its_own_files_and_only_with_overwrite(tmp_path):
+    search = make_search(tmp_path / "s")
+    (search / "notes.txt").write_text("the user's")
+    with pytest.raises(runs.RunError, match="already holds best.json of an earlier search; pass --overwrite"):
+        runs.claim_search(search)
+    runs.claim_search(search, overwrite=True).release(keep=True)
+    assert (search / "notes.txt").read_text() == "the user's"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / runs.PICTURE).write_bytes(b"my picture")
+    before = snapshot(tmp_path / "mine")
+    with pytest.raises(runs.RunError, match=f"^--out {tmp_path / 'mine'} holds fitness.png, which fnnet search did "
+                                            "not write \\(no .fnnet-search file\\); move it elsewhere"):
+        runs.claim_search(tmp_path / "mine", overwrite=True)
+    assert snapshot(tmp_path / "mine") == before
+
+
+def test_a_search_that_writes_nothing_leaves_a_folder_as_it_found_it(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's")
+    runs.claim_search(tmp_path / "mine").release(keep=False)
+    assert os.listdir(tmp_path / "mine") == ["notes.txt"]
+    runs.claim_search(tmp_path / "a" / "b").release(keep=False)
+    assert sorted(os.listdir(tmp_path)) == ["mine"]
+    folder = runs.claim_search(tmp_path / "a")
+    with pytest.raises(runs.RunError, match=f"search folder {tmp_path / 'a'} is in use by another fnnet process"):
+        runs.claim_search(tmp_path / "a")
+    folder.release(keep=False)
+    assert sorted(os.listdir(tmp_path)) == ["mine"]

@@ -29,3 +29,29 @@ def test_a_malformed_history_line_is_named(tmp_path):
     (out / runs.HISTORY).write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')
     with pytest.raises(runs.RunError, match=r"history.jsonl: line 2, column 1: not valid JSON"):
         run_files.read_history(out)
+
+
+def test_a_summary_names_the_checkpoint_it_describes_and_goes_only_when_stale(tmp_path):
+    out = make_run(tmp_path / "r")
+    run_files.write_json(out / runs.SUMMARY, {"epochs_done": 3})
+    (out / runs.CURVE).write_bytes(b"png")
+    assert run_files.summary_epoch(out) == 3
+    assert not run_files.remove_stale_results(out, 3)  # it describes this checkpoint: kept
+    assert (out / runs.SUMMARY).exists() and (out / runs.CURVE).exists()
+    assert run_files.remove_stale_results(out, 4)  # a newer checkpoint: it would mislead
+    assert not (out / runs.SUMMARY).exists() and not (out / runs.CURVE).exists()
+    (out / runs.SUMMARY).write_text("not json")  # not fnnet's to judge: left alone
+    assert run_files.summary_epoch(out) is None and not run_files.remove_stale_results(out, 4)
+    assert (out / runs.SUMMARY).read_text() == "not json"
+
+
+def test_the_history_is_cut_back_in_place(tmp_path):
+    out = make_run(tmp_path / "r")
+    assert run_files.history_size(out) == 0
+    run_files.append_history(out, {"epoch": 1})
+    size = run_files.history_size(out)
+    run_files.append_history(out, {"epoch": 2})
+    run_files.cut_history(out, size)
+    assert (out / runs.HISTORY).read_text() == '{"epoch": 1}\n'
+    run_files.cut_history(out, 0)
+    assert not (out / runs.HISTORY).exists()

@@ -115,3 +115,72 @@ def test_a_device_out_of_memory_is_a_memory_error_that_says_what_was_kept(tmp_pa
             fnnet.pipeline.train_run(plan, out=tmp_path / "s", plot=False)
     assert not (tmp_path / "s").exists()
     assert fnnet.pipeline.out_of_memory(RuntimeError("RESOURCE_EXHAUSTED")) is None  # JAX's own errors only
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A two-epoch digits run (a script's), its summary written; tests copy it to change it."""
+    out = tmp_path_factory.mktemp("small") / "r"
+    fnnet.pipeline.train_run(fnnet.pipeline.plan_run(SETTINGS), out=out, plot=False)
+    return out
+
+
+def _copy(run, to):
+    import shutil
+
+    shutil.copytree(run, to)
+    return to
+
+
+def test_a_resume_whose_checkpoint_fails_leaves_the_run_as_it_was(small_run, tmp_path, monkeypatch):
+    from fnnet.storage import checkpoint
+    from tests.runs.test_directories import snapshot
+
+    out = _copy(small_run, tmp_path / "r")
+    (out / directories.CURVE).write_bytes(b"the curve of epoch 2")
+    before = snapshot(out)
+
+    def full(path, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(checkpoint, "save", full)
+    with pytest.raises(OSError, match=r"No space left on device \(the checkpoint of epoch 2 is intact: fnnet resume "
+                                      r"goes on from it\)"):
+        fnnet.pipeline.resume_run(out, 2, plot=False)
+    assert snapshot(out) == before  # the summary and curve of epoch 2 describe it still; the history too
+    monkeypatch.undo()
+    outcome = fnnet.pipeline.resume_run(out, 1, plot=False)
+    assert outcome.summary["epochs_done"] == 3 and json.loads((out / directories.SUMMARY).read_text()) == \
+        json.loads(json.dumps(outcome.summary))
+    assert not (out / directories.CURVE).exists()  # it drew epochs 1-2: gone with the checkpoint it described
+
+
+def test_a_summary_older_than_the_checkpoint_goes_when_the_run_is_resumed(small_run, tmp_path, monkeypatch):
+    from fnnet.training import loop
+
+    out = _copy(small_run, tmp_path / "r")
+    summary = json.loads((out / directories.SUMMARY).read_text())
+    (out / directories.SUMMARY).write_text(json.dumps({**summary, "epochs_done": 1}))  # a resume killed at the moment
+    monkeypatch.setattr(loop, "fit", _exhausted)
+    with pytest.raises(MemoryError):
+        fnnet.pipeline.resume_run(out, 1, plot=False)
+    assert not (out / directories.SUMMARY).exists()
+    assert fnnet.pipeline.restore_run(out).state.epoch == 2
+
+
+def test_a_bundled_name_wins_over_a_file_so_named_and_dot_slash_is_the_file(small_run, tmp_path, monkeypatch):
+    x, y = fnnet.data.digits()
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "digits", x=x[:30], y=y[:30])  # numpy names it digits.npz
+    (tmp_path / "digits.npz").rename(tmp_path / "digits")
+    assert fnnet.pipeline.evaluate_run(small_run, "digits")["digits"]["examples"] == 1797
+    assert fnnet.pipeline.evaluate_run(small_run, "./digits", format="npz")["./digits"]["examples"] == 30
+    classes, _ = fnnet.pipeline.predict_run(small_run, "digits")
+    assert classes.shape == (1797,)
+    with pytest.raises(ValueError, match="^--format applies to data files, not to the bundled digits$"):
+        fnnet.pipeline.predict_run(small_run, "digits", format="npz")
+    with pytest.raises(ValueError, match="^--header, --label-column apply to data files, not to the bundled xor$"):
+        fnnet.pipeline.evaluate_run(small_run, "xor", header=True, label_column=0)
+    with pytest.raises(fnnet.loaders.DataError, match=r"^xor: expected 64 features per example \(as the run was "
+                                                      r"trained on\), found 2$"):
+        fnnet.pipeline.predict_run(small_run, "xor")
