@@ -107,11 +107,48 @@ def _program(net, loss, train, methods):
     return jax.jit(run)
 
 
+def _what(leaf) -> str:
+    """A leaf JAX cannot take, in a user's words: "a str ('relu')", "an array of <U4"."""
+    if hasattr(leaf, "dtype"):
+        return f"an array of {leaf.dtype}"
+    kind, text = type(leaf).__name__, repr(leaf)
+    return f"a{'n' * (kind[0] in 'aeiou')} {kind} ({text if len(text) <= 40 else text[:37] + '...'})"
+
+
+def _non_number(tree):
+    """``(key string, leaf)`` of the first leaf of ``tree`` that is not numbers (a str, an
+    object, an array of either), or None: what JAX would refuse in its own words at the
+    compiled program's door."""
+    for path, leaf in tree_flatten_with_path(tree)[0]:
+        if isinstance(leaf, (jax.Array, bool, int, float, complex)):
+            continue  # JAX arrays, keys included, and Python numbers: JAX takes them
+        dtype = getattr(leaf, "dtype", None)
+        if not (isinstance(dtype, np.dtype) and (dtype == np.bool_ or jnp.issubdtype(dtype, jnp.number))):
+            return keystr(path), leaf
+    return None
+
+
+def _network_inputs(net, params, x, t, key, weights) -> None:
+    """The network checker's inputs, checked as ``net.apply`` checks them (which the
+    compiled program would only meet as tracers): the parameters' structure, shapes and
+    dtypes, and numbers everywhere else."""
+    for name, value, expected in (("params", params, "an array of a floating-point dtype"),
+                                  ("x", x, "numbers (features)"), ("t", t, "numbers (targets)"),
+                                  ("weights", weights, "numbers (per-example weights) or None"),
+                                  ("key", key, "a PRNG key (jax.random.key) or None")):
+        found = _non_number(value)
+        if found is not None:
+            raise ValueError(f"{name}{found[0]}: expected {expected}, got {_what(found[1])}")
+        if name == "params":
+            net.check_params(params)  # structure and shapes, as apply checks them
+
+
 def gradients(net, loss, params, x, t, *, key=None, train=False, weights=None, methods=METHODS):
     """``{method: gradient tree}`` of ``L = loss(net.apply(params, x), t)`` for each method,
     computed in one compiled program."""
     loss = losses_.get(loss)
     methods = _methods(methods)
+    _network_inputs(net, params, x, t, key, weights)
     return _program(net, loss, train, methods)(params, x, t, key, weights)[1]
 
 
@@ -181,6 +218,7 @@ def compare(net, loss, params, x, t, *, key=None, train=False, weights=None,
     loss = losses_.get(loss)
     (reference,) = _methods((reference,))
     wanted = _methods(dict.fromkeys((reference, *methods)))
+    _network_inputs(net, params, x, t, key, weights)
     value, grads = _program(net, loss, train, wanted)(params, x, t, key, weights)
     # Tolerances follow the dtype the arithmetic ran in: the compute dtype under mixed precision.
     dtype = net.compute_dtype or jnp.result_type(*jax.tree.leaves(params)).name
@@ -250,6 +288,9 @@ def _param_dtype(params) -> str:
     leaves = tree_flatten_with_path(params)[0]
     if not leaves:
         raise ValueError("params has no leaves to differentiate")
+    found = _non_number(params)
+    if found is not None:
+        raise TypeError(f"params leaf {_where(found[0])} is {_what(found[1])}; expected an array of a float dtype")
     dtypes = []
     for path, leaf in leaves:
         dtype = jnp.dtype(leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf))
@@ -301,6 +342,9 @@ def _check_grad(g, params):
         where, want, got = found
         raise ValueError(f"grad must return a tree like params; at {_where(where)} params has "
                          f"{_describe(want)}, grad returned {_describe(got)}")
+    found = _non_number(g)
+    if found is not None:
+        raise TypeError(f"grad leaf {_where(found[0])} is {_what(found[1])}; expected an array of a float dtype")
     for (path, p), leaf in zip(tree_flatten_with_path(params)[0], jax.tree.leaves(g)):
         if np.shape(leaf) != np.shape(p):
             raise ValueError(f"grad leaf {_where(keystr(path))} has shape {tuple(np.shape(leaf))}; "
@@ -315,6 +359,10 @@ def compare_fn(f, params, *args, grad=None, reference="autodiff", methods=None) 
     arrays (traced; close over anything else). The report's dtype is the params' (the least
     precise, if they are mixed) and its ``loss`` is the value of f."""
     dtype = _param_dtype(params)
+    found = _non_number(args)
+    if found is not None:
+        raise TypeError(f"args{found[0]} is {_what(found[1])}; expected numbers: arrays or pytrees of arrays "
+                        "(close over anything else)")
     out = jax.eval_shape(f, params, *args)
     if not hasattr(out, "shape") or not jnp.issubdtype(out.dtype, jnp.floating):
         raise TypeError(f"f must return a float scalar; it returned {getattr(out, 'dtype', type(out).__name__)}")

@@ -329,3 +329,42 @@ def test_a_nan_gradient_is_reported_as_nan(x64):
     assert report.rows and all(np.isnan(r.max_rel) for r in report.rows)
     with pytest.raises(AssertionError, match=r"rel nan > rtol"):
         gradcheck.assert_fn_gradients_close(f, {"w": jnp.ones(3, jnp.float64)})
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p, x, t: ([{**p[0], "b": "abc"}, p[1]], x, t, None),
+     "params[0]['b']: expected an array of a floating-point dtype, got a str ('abc')"),
+    (lambda p, x, t: ([p[0], {**p[1], "w": np.full((4, 2), "w")}], x, t, None),
+     "params[1]['w']: expected an array of a floating-point dtype, got an array of <U1"),
+    (lambda p, x, t: (p, np.full((2, 3), "x"), t, None), "x: expected numbers (features), got an array of <U1"),
+    (lambda p, x, t: (p, x, {"t": object()}, None), "t['t']: expected numbers (targets), got an object (<object"),
+    (lambda p, x, t: (p, x, t, "all"), "weights: expected numbers (per-example weights) or None, got a str ('all')"),
+], ids=["str param", "array of str param", "str inputs", "object target", "str weights"])
+def test_the_network_checker_names_a_leaf_that_is_not_numbers(change, message):
+    net = Network(3, (Dense(4, "tanh"), Dense(2)))
+    params, x, t, weights = change(net.init(jax.random.key(0)), jnp.ones((2, 3)), jnp.ones((2, 2)))
+    for check in (gradcheck.compare, gradcheck.assert_gradients_close, gradcheck.gradients):
+        with pytest.raises(ValueError, match="^" + re.escape(message)) as info:
+            check(net, "squared_error", params, x, t, weights=weights)
+        assert "\n" not in str(info.value)
+
+
+def test_the_function_checker_names_a_leaf_that_is_not_numbers():
+    params, x, t, grad = _bad("squared_error")
+    f = mlp_loss("squared_error")
+    cases = [
+        (lambda: gradcheck.compare_fn(f, {**params, "l1": {**params["l1"], "b": "relu"}}, x, t),
+         "params leaf ['l1']['b'] is a str ('relu'); expected an array of a float dtype"),
+        (lambda: gradcheck.compare_fn(f, {**params, "l2": (object(), params["l2"][1])}, x, t),
+         "params leaf ['l2'][0] is an object (<object object at"),
+        (lambda: gradcheck.compare_fn(f, params, x, np.array(["a", "b"])),
+         "args[1] is an array of <U1; expected numbers: arrays or pytrees of arrays (close over anything else)"),
+        (lambda: gradcheck.assert_fn_gradients_close(f, params, {"x": x, "name": "mlp"}, t),
+         "args[0]['name'] is a str ('mlp'); expected numbers"),
+        (lambda: gradcheck.compare_fn(f, params, x, t, grad=lambda *a: {**grad(*a), "l2": ("w", "b")}),
+         "grad leaf ['l2'][0] is a str ('w'); expected an array of a float dtype"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError, match="^" + re.escape(message)) as info:
+            call()
+        assert "\n" not in str(info.value)

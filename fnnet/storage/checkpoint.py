@@ -46,7 +46,12 @@ def _named_leaves(tree) -> list[tuple[str, Any]]:
 
 
 def _is_key(x) -> bool:
-    return jnp.issubdtype(jnp.result_type(x), jax.dtypes.prng_key)
+    # Keys are JAX arrays; asking JAX about anything else (a str, an object) raises its TypeError.
+    dtype = getattr(x, "dtype", None)
+    try:
+        return dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key)
+    except TypeError:
+        return False
 
 
 def _kind(tree) -> str:
@@ -70,6 +75,15 @@ def _stored(x) -> np.ndarray:
     return x.view(np.uint16) if x.dtype.name == "bfloat16" else x
 
 
+def _described(leaf, value: np.ndarray) -> str:
+    """What a leaf that cannot be stored is, in a user's words: "a str ('relu')", "an
+    array of dtype <U4", "an object (<object object at ...>)"."""
+    if isinstance(leaf, (np.ndarray, np.generic)) or hasattr(leaf, "__array__"):
+        return f"an array of dtype {value.dtype}"
+    kind, text = type(leaf).__name__, repr(leaf)
+    return f"a{'n' * (kind[0] in 'aeiou')} {kind} ({text if len(text) <= 40 else text[:37] + '...'})"
+
+
 def _digest(header: dict, arrays) -> str:
     """SHA-256 of the header (without its own "sha256", as canonical JSON) and the arrays."""
     h = hashlib.sha256(FORMAT.encode() + b"\0")
@@ -90,8 +104,8 @@ def save(path, tree, config: dict | None = None) -> None:
         impl = str(jax.random.key_impl(leaf)) if _is_key(leaf) else None
         value = np.asarray(jax.random.key_data(leaf) if impl else leaf)
         if value.dtype.name not in _DTYPES:
-            raise TypeError(f"checkpoint.save: leaf {name or '<root>'} has dtype {value.dtype}; "
-                            f"expected one of {', '.join(_DTYPES)} or a PRNG key")
+            raise TypeError(f"checkpoint.save: leaf {name or '<root>'} is {_described(leaf, value)}; "
+                            f"expected an array (or number) of one of {', '.join(_DTYPES)}, or a PRNG key")
         leaves.append({"path": name, "shape": list(value.shape), "dtype": value.dtype.name, "key_impl": impl})
         arrays.append(_stored(value))
     kind = _kind(tree)

@@ -3,6 +3,7 @@ every optimizer's state round-trips; resumed runs are bitwise identical."""
 
 import json
 import os
+import re
 import stat
 import zipfile
 
@@ -396,3 +397,22 @@ def test_a_conv_nets_train_state_round_trips_and_resumes_bitwise(tmp_path):
     rest = fnnet.fit(Network.from_config(config["network"]), "cross_entropy_logits", OPT, state, data, epochs=1, **kw)
     assert _equal(rest.state, whole.state)
     assert [h["loss"] for h in first.history + rest.history] == [h["loss"] for h in whole.history]
+
+
+@pytest.mark.parametrize("leaf, what", [
+    ("relu", "a str ('relu')"),
+    (object(), "an object (<object object at"),
+    (np.array(["a", "b"]), "an array of dtype <U1"),
+    (np.array([None, 1.0]), "an array of dtype object"),
+], ids=["str", "object", "array of str", "array of objects"])
+def test_a_leaf_that_is_not_numbers_is_named_and_nothing_is_written(tmp_path, leaf, what):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, _state())
+    before = path.read_bytes()
+    params = NET.init(jax.random.key(0))
+    params[2] = {**params[2], "b": leaf}
+    with pytest.raises(TypeError, match=r"^checkpoint\.save: leaf \[2\]\['b'\] is " + re.escape(what)) as info:
+        checkpoint.save(path, params)
+    assert str(info.value).endswith("; expected an array (or number) of one of bool, int8, int16, int32, int64, "
+                                    "uint8, uint16, uint32, uint64, float16, bfloat16, float32, float64, or a PRNG key")
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["c.npz"]
