@@ -67,15 +67,17 @@ def parameter_count(net) -> int:
                for shape in layer.param_shapes(in_shape).values())
 
 
-def activation_count(net) -> int:
-    """Values one example holds through a training step: each layer's output as z, a and
-    delta, and a convolution's patches matrix (how the CPU path computes it)."""
+def activation_count(net, training: bool = True) -> int:
+    """Values one example holds through a training step (each layer's output as z, a and
+    delta) or an evaluation (a), with a convolution's patches matrix (how the CPU path
+    computes it: once forward, once more for the kernel's gradient)."""
+    copies = 3 if training else 1
     total = math.prod(net.in_shape)
     for layer, in_shape, out_shape in zip(net.layers, net.shapes, net.shapes[1:]):
-        total += 3 * math.prod(out_shape)
+        total += copies * math.prod(out_shape)
         kernel = getattr(layer, "kernel_size", None)
         if isinstance(kernel, tuple) and len(out_shape) >= 2:
-            total += 2 * math.prod(out_shape[:-1]) * math.prod(kernel) * in_shape[-1]
+            total += (2 if training else 1) * math.prod(out_shape[:-1]) * math.prod(kernel) * in_shape[-1]
     return total
 
 
@@ -107,14 +109,15 @@ def training(net, optimizer, dtype, *, examples: int, batch_size: int, eval_exam
                      for layer, s in zip(net.layers, net.shapes)]
     s = optimizer_bytes(optimizer, params_struct) if optimizer is not None else 0
     s = 2 * p if s is None else s
-    acts = activation_count(net)
+    chunk = min(eval_batch_size, eval_examples)
+    acts = batch_size * activation_count(net) + chunk * activation_count(net, training=False)
     per_example_data = (math.prod(net.in_shape) + math.prod(net.out_shape)) * itemsize
     parts = (("parameters", 2 * p * members),
              ("gradients", p * members),
              ("optimizer state", 2 * s * members),
              ("early stopping's copy", p * members if early_stopping else 0),
              ("data", (examples + eval_examples) * per_example_data),
-             ("activations", (batch_size + min(eval_batch_size, max(eval_examples, 1))) * acts * itemsize * members))
+             ("activations", acts * itemsize * members))
     return Estimate(parts)
 
 

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 
 from fnnet import compilation_cache, loaders
 from fnnet.cli.evaluate import evaluate_command
@@ -34,6 +35,8 @@ def _message(e: BaseException, command: str) -> str:
     if isinstance(e, OSError) and e.strerror:
         # Files are named by their errors; one that names none was the standard output.
         return f"{e.filename if e.filename is not None else 'standard output'}: {e.strerror}"
+    if isinstance(e, MemoryError) and type(e).__name__ == "MemoryEstimateError":
+        return str(e)  # it says what was estimated and what to shrink
     if isinstance(e, MemoryError):
         return f"out of memory{f' ({e})' if str(e) else ''}"
     text = " ".join(str(e).split("\n"))
@@ -165,6 +168,24 @@ def _inside_jax(frame) -> bool:
     return any(part in name for part in (f"{os.sep}jax{os.sep}", f"{os.sep}jaxlib{os.sep}", "<frozen importlib"))
 
 
+def _hook_memory_warnings() -> None:
+    """fnnet.memory's warning of a run that barely fits, as the command's one line."""
+    from fnnet import memory
+
+    shown = warnings.showwarning
+    if getattr(shown, "fnnet_memory", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, memory.MemoryWarning):
+            print(f"fnnet: warning: {message}", file=sys.stderr)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    show.fnnet_memory = True
+    warnings.showwarning = show
+
+
 def build_parser():
     """The command's argument parser."""
     return make_parser({"train": train_command, "resume": resume_command, "evaluate": evaluate_command,
@@ -185,6 +206,7 @@ def run(argv=None) -> int:
     signals = _Signals(args.command)
     try:
         signals.__enter__()
+        _hook_memory_warnings()
         if not args.no_cache:
             compilation_cache.use_compilation_cache()
         code = args.run(args)

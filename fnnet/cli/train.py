@@ -27,6 +27,7 @@ def train_command(args) -> int:
     members = args.members
     if members > 1:
         members_.seeds(config, members)  # checked before anything is printed
+    pipeline.check_memory(plan, members)
     if not args.quiet:
         sizes = {k: 0 if v is None else len(v[0]) for k, v in splits.items()}
         print(f"training {f'{members} members of ' * (members > 1)}{structure(plan.net)} "

@@ -105,6 +105,23 @@ def plan_run(given: dict) -> RunPlan:
     return RunPlan(config, net, loss, optimizer, splits)
 
 
+def check_memory(the_plan: RunPlan, members: int = 1) -> None:
+    """Refuse, before anything is written, a run estimated to need more memory than the
+    device has (``fnnet.memory``: parameters, optimizer state, data, a batch's and an
+    evaluation chunk's activations, for every member); warn of one that barely fits."""
+    from fnnet import memory
+
+    config, splits = the_plan.config, the_plan.splits
+    held_out = sum(len(split[0]) for name, split in splits.items() if name != "train" and split is not None)
+    estimate = memory.training(the_plan.net, the_plan.optimizer, "float32", examples=len(splits["train"][0]),
+                               batch_size=config["batch_size"], eval_examples=held_out, members=members,
+                               early_stopping=bool(config["patience"]))
+    blocks = "--hidden" + (" or --conv" if config.get("conv") else "")
+    memory.check(estimate, what=f"training {f'{members} members' if members > 1 else 'this network'}",
+                 shrink=f"try a smaller {blocks}" + (", fewer --members" if members > 1 else "")
+                 + " or --batch-size")
+
+
 def run_name(config: dict) -> str:
     """The name of a run's directory: the bundled data set's, or the data file's stem."""
     return config["data"] if config["data"] in BUNDLED else Path(config["data"]).stem
@@ -206,7 +223,7 @@ def report_saved(run: directories.Run, the_plan: RunPlan, result, plot: bool) ->
 
 
 def _fit(run: directories.Run, the_plan: RunPlan, state, epochs: int, early_stopping, on_epoch):
-    from fnnet.storage import checkpoint
+    from fnnet.storage import atomic, checkpoint
     from fnnet.training.loop import DivergenceError, fit
 
     config = the_plan.config
@@ -215,21 +232,24 @@ def _fit(run: directories.Run, the_plan: RunPlan, state, epochs: int, early_stop
     results = [True]  # a summary and curve may describe the checkpoint of epoch `start`
 
     def after_epoch(record, state):
-        path = run.path / directories.CHECKPOINT
-        size, before = files.history_size(run.path), _identity(path)
-        try:
-            files.append_history(run.path, record)
-            checkpoint.save(path, state, config)
-        except OSError:
-            if _identity(path) == before:  # not replaced: the run stays as it was, its history too
-                with contextlib.suppress(OSError):
-                    files.cut_history(run.path, size)
-            raise
-        saved[0] = record["epoch"]
-        run.commit()  # a replaced run goes only now, once the new one has a checkpoint
-        if results[0]:  # the summary and curve of the older checkpoint go only now, too
-            files.remove_results(run.path)
-            results[0] = False
+        # One step for a signal (``atomic.WRITING``): the checkpoint, the epoch it says is
+        # saved and the run it commits are never told apart by a Ctrl-C between them.
+        with atomic.WRITING:
+            path = run.path / directories.CHECKPOINT
+            size, before = files.history_size(run.path), _identity(path)
+            try:
+                files.append_history(run.path, record)
+                checkpoint.save(path, state, config)
+            except OSError:
+                if _identity(path) == before:  # not replaced: the run stays as it was, its history too
+                    with contextlib.suppress(OSError):
+                        files.cut_history(run.path, size)
+                raise
+            saved[0] = record["epoch"]
+            run.commit()  # a replaced run goes only now, once the new one has a checkpoint
+            if results[0]:  # the summary and curve of the older checkpoint go only now, too
+                files.remove_results(run.path)
+                results[0] = False
         if on_epoch is not None:
             on_epoch(record)
 
