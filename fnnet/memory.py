@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -121,12 +122,25 @@ def training(net, optimizer, dtype, *, examples: int, batch_size: int, eval_exam
     return Estimate(parts)
 
 
+#: How long a limit read is reused (a loop of small fits would otherwise read it each time).
+LIMIT_SECONDS = 1.0
+_limits: dict = {}  # device or None -> (time read, (bytes, what))
+
+
 def limit(device=None) -> tuple[int | None, str]:
     """``(bytes, what)``: the memory a run may use on ``device`` (default: JAX's first) and
-    how to name it; ``(None, "")`` where it cannot be told."""
+    how to name it; ``(None, "")`` where it cannot be told. Read at most once a second."""
     override = os.environ.get("FNNET_MEMORY_LIMIT", "").strip()
     if override:
         return parse_size(override), "the limit FNNET_MEMORY_LIMIT sets"
+    seen = _limits.get(device)
+    now = time.monotonic()
+    if seen is None or now - seen[0] > LIMIT_SECONDS:
+        seen = _limits[device] = (now, _read_limit(device))
+    return seen[1]
+
+
+def _read_limit(device) -> tuple[int | None, str]:
     import jax
 
     device = device if device is not None else jax.devices()[0]
@@ -200,3 +214,17 @@ def check(estimate: Estimate, *, what: str, shrink: str, device=None) -> None:
     if need > WARN_FRACTION * room:
         warnings.warn(f"{what} needs about {estimate.describe()}, {100 * need / room:.0f}% of the "
                       f"{size_text(room)} {where}; {shrink} to leave room", MemoryWarning, stacklevel=3)
+
+
+def check_training(net, optimizer, dtype, *, what: str, shrink: str, device=None, **sizes) -> None:
+    """``check(training(net, optimizer, dtype, **sizes))``, without tracing the optimizer's
+    state when even a generous bound (a state three times the parameters) stays well
+    below the limit: fit's fixed cost in a loop of small fits."""
+    room, _ = limit(device)
+    if room is None:
+        return
+    bound = training(net, None, dtype, **sizes)
+    state = 2 * 3 * parameter_count(net) * np.dtype(dtype).itemsize * sizes.get("members", 1)
+    if bound.total + state < WARN_FRACTION * room / 2:
+        return
+    check(training(net, optimizer, dtype, **sizes), what=what, shrink=shrink, device=device)
