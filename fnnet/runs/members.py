@@ -157,18 +157,17 @@ def _save_member(run: directories.Run, the_plan: RunPlan, result, i: int, early_
     from fnnet.storage import checkpoint
     from fnnet.training.ensemble import unstack
     from fnnet.training.loop import FitResult
-    from fnnet.training.state import StoppingState
+    from fnnet.training.state import host_count, stopping_state
 
     params = unstack(result.params)[i]
     history = list(result.histories[i])
     done = len(history)
     state = jax.tree.map(lambda a: a[i], result.state)
-    state = state._replace(step=np.int32(history[-1]["step"] if history else 0), epoch=np.int32(done))
+    state = state._replace(step=host_count(history[-1]["step"] if history else 0), epoch=host_count(done))
     best = result.best_epochs[i]
     if early_stopping is not None:
-        stopping = early_stopping.start(params) if best is None else StoppingState(
-            np.asarray(float(history[best - 1][early_stopping.monitor])), np.asarray(best, np.int64),
-            np.asarray(done - best, np.int64), params)
+        stopping = early_stopping.start(params) if best is None else stopping_state(
+            float(history[best - 1][early_stopping.monitor]), best, done - best, params)
         state = state._replace(stopping=stopping)
     atomic.write_text(run.path / directories.HISTORY, "".join(json.dumps(r) + "\n" for r in history))
     checkpoint.save(run.path / directories.CHECKPOINT, state, the_plan.config)

@@ -213,9 +213,10 @@ def _restore_leaf(path, leaf, value, want):
     name = leaf["path"] or "<root>"
     if _is_key(want):
         impl = str(jax.random.key_impl(want))
-        if leaf["key_impl"] != impl:
+        # A plain array is a key's raw data (a TrainState's key since fnnet keeps it raw).
+        if leaf["key_impl"] not in (impl, None) or (leaf["key_impl"] is None and value.dtype != np.uint32):
             raise CheckpointError(f"{path}: {name}: expected a {impl} key, found "
-                                  f"{leaf['key_impl'] or 'a plain array'}")
+                                  f"{leaf['key_impl'] or 'a plain ' + value.dtype.name + ' array'}")
         try:
             key = jax.random.wrap_key_data(value, impl=impl)
         except (ValueError, TypeError, KeyError) as e:
@@ -225,17 +226,50 @@ def _restore_leaf(path, leaf, value, want):
                                   f"{list(key.shape)}")
         return key
     if leaf["key_impl"] is not None:
-        raise CheckpointError(f"{path}: {name}: expected an array, found a {leaf['key_impl']} key")
-    # Host-side leaves (early stopping's float64 best value, Python numbers) stay NumPy:
-    # JAX would round them to float32.
+        # A typed key (how fnnet saved a TrainState's key before) is read as its raw data
+        # where the template has raw data of the default implementation's key.
+        default = jax.config.jax_default_prng_impl
+        if not _key_data_like(want, value.shape):
+            raise CheckpointError(f"{path}: {name}: expected an array, found a {leaf['key_impl']} key")
+        if leaf["key_impl"] != default:
+            raise CheckpointError(f"{path}: {name}: expected a {default} key's raw data, found a "
+                                  f"{leaf['key_impl']} key")
+    # Host-side leaves (early stopping's progress, Python numbers) stay NumPy, as the
+    # template has them.
     host = isinstance(want, (np.ndarray, np.generic, int, float, bool))
     shape, dtype = tuple(np.shape(want)), (np.asarray(want).dtype if host else jnp.result_type(want))
+    if leaf["path"] in _WIDENED and value.shape == shape and value.dtype != dtype:
+        value = _exact_cast(value, dtype)
     if value.shape != shape or value.dtype != dtype:
         raise CheckpointError(f"{path}: {name}: expected {dtype.name}{list(shape)}, "
                               f"found {value.dtype.name}{list(value.shape)}")
     if isinstance(want, (int, float, bool)):
         return value.item()
     return value.copy() if host else jnp.asarray(value)
+
+
+#: Early stopping's scalars, stored as float64 and int64 by fnnet before they became
+#: float32 and int32 (float64 in 64-bit mode): read into the template's dtype where that
+#: keeps every value exactly.
+_WIDENED = (".stopping.best", ".stopping.best_epoch", ".stopping.wait")
+
+
+def _exact_cast(value: np.ndarray, dtype) -> np.ndarray:
+    """``value`` in ``dtype`` if that is a float for a float, an int for an int, and keeps
+    every value (NaN included); else ``value`` (the caller names the mismatch)."""
+    kinds = {value.dtype.kind, np.dtype(dtype).kind}
+    if not (kinds <= set("f") or kinds <= set("iu")):
+        return value
+    cast = value.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        exact = np.array_equal(cast.astype(value.dtype), value, equal_nan=value.dtype.kind == "f")
+    return cast if exact else value
+
+
+def _key_data_like(want, shape) -> bool:
+    """Whether ``want`` is raw key data of the default implementation with ``shape``."""
+    return (not isinstance(want, (int, float, bool)) and tuple(np.shape(want)) == tuple(shape)
+            and jnp.result_type(want) == np.uint32)
 
 
 def load(path, template) -> tuple[Any, dict | None]:

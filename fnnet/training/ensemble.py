@@ -35,7 +35,9 @@ class EnsembleResult(NamedTuple):
     best_epochs: list  # N ints (None: no early stopping, or no epoch ran)
     stopped_early: list  # N bools
     diverged: list  # N bools: the member's loss or parameters became non-finite
-    state: Any = None  # stacked TrainState of each member's last epoch run (params, opt_state, step, epoch, key)
+    # stacked TrainState of each member's last epoch run (params, opt_state, step and epoch
+    # (N,) int32, key (N, ...) raw data as fit's; stopping None): plain arrays, as fit's
+    state: Any = None
 
 
 class _Progress(NamedTuple):

@@ -17,7 +17,7 @@ from fnnet.model import loss_calls, losses as losses_
 from fnnet.model.network import Network
 from fnnet.training import parallel
 from fnnet.training.evaluation import evaluate_arrays
-from fnnet.training.state import TrainState, fresh_state
+from fnnet.training.state import TrainState, fresh_state, typed_key
 from fnnet.training.step import make_step
 
 
@@ -109,7 +109,8 @@ def _epoch(spec: EpochSpec) -> Callable:
         dtype = spec.net.param_dtype(state.params)
         # The epoch's sums and counts in float32 or wider, whatever the parameters' dtype.
         acc = losses_.accumulation_dtype(dtype)
-        drop_key = jax.random.fold_in(state.key, 1)
+        key = typed_key(state.key)  # the state holds its raw data
+        drop_key = jax.random.fold_in(key, 1)
 
         def update(carry, batch):
             """One minibatch; the epoch's sums grow by its share (its examples' weight)."""
@@ -144,7 +145,7 @@ def _epoch(spec: EpochSpec) -> Callable:
             carry, ys = update(carry, everything)
             losses.append(None if ys is None else ys[None])
         else:
-            rows, mask, rest = _minibatches(state.key, state.epoch, n, B, pad)
+            rows, mask, rest = _minibatches(key, state.epoch, n, B, pad)
             if rows.shape[0]:
                 # The padded last batch is a row of the scan, not an update of its own after
                 # it: the program holds one copy of the update (a third less compile time).

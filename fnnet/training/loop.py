@@ -18,7 +18,7 @@ from fnnet.training import device_data, fit_plan, parallel
 from fnnet.training.epochs import EpochSpec, epochs_program
 from fnnet.training.fit_plan import device_int
 from fnnet.training.monitor import EarlyStopping, History
-from fnnet.training.state import TrainState, init_state
+from fnnet.training.state import TrainState, host_count, init_state, run_key
 from fnnet.training.step import check_grad
 
 
@@ -64,8 +64,9 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         data: ``(x, t)`` or ``(x, t, w)``: x (n, *in_shape) features, t (n,) integer labels or
             (n, out) targets, w (n,) per-example weights (>= 0, passed to the loss, and
             weighting the reported loss and accuracy); NumPy or device arrays (checked).
-        key: the run's base key (epoch e shuffles with ``fold_in(fold_in(key, 0), e)``,
-            update s drops out with ``fold_in(fold_in(key, 1), s)``).
+        key: the run's base key, typed or raw (epoch e shuffles with ``fold_in(fold_in(key,
+            0), e)``, update s drops out with ``fold_in(fold_in(key, 1), s)``); the state
+            keeps its raw data.
         epochs: how many epochs to run (>= 0).
         batch_size: minibatch size in [1, n]; the last partial batch is padded and masked.
         validation_data: ``(x_val, t_val)`` evaluated after each epoch (inference mode).
@@ -82,9 +83,11 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
             optimizer state are replicated, the compiler reduces the gradients.
 
     Returns a FitResult: ``params`` (the best epoch's under early stopping, else the
-    last), ``state`` (to resume from), ``history`` (one dict per epoch: "epoch", "step",
-    "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate" as they apply),
-    ``best_epoch`` and ``stopped_early``. A non-finite loss raises DivergenceError.
+    last), ``state`` (to resume from; a tree of plain arrays, ``fnnet.training.state``,
+    that orbax, ``jax.device_put`` and chex take as it is), ``history`` (one dict per
+    epoch: "epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy",
+    "learning_rate" as they apply), ``best_epoch`` and ``stopped_early``. A non-finite
+    loss raises DivergenceError.
     """
     loss = losses_.get(loss)
     check_grad(grad)
@@ -96,6 +99,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         done = (0, 0)  # epochs and updates
     else:
         params, key, done = state.params, state.key, (int(state.epoch), int(state.step))
+    key = run_key(key)  # its raw data: the state's key, and one program for either kind
     x, t, w = device_data.unpack(data, loss)
     if validation_split:
         if validation_data is not None:
@@ -128,7 +132,7 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     if state is None and not fresh:
         state = init_state(params, optimizer, key)
     if state is not None:
-        state = state._replace(stopping=None)  # the compiled programs carry only what they update
+        state = state._replace(stopping=None, key=key)  # the programs carry only what they update
     if mesh is not None:
         spec, program, (x, t, w, val, params, key, state) = _on_mesh(
             mesh, spec, chunk, fresh, (x, t, w, val, params, key, state))
@@ -147,7 +151,8 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
             return None
         args = (params, key) if before is None else (before,)
         new_params, opt_state, metrics = program(values, *args, x, t, val, device_int(count), w)
-        after = TrainState(new_params, opt_state, np.int32(done[1] + steps * count), np.int32(done[0] + count), key)
+        after = TrainState(new_params, opt_state, host_count(done[1] + steps * count), host_count(done[0] + count),
+                           key)
         return before, count, after, metrics
 
     inflight = launch(state, done, epochs)
@@ -189,7 +194,7 @@ def _whole_run(spec: EpochSpec, program, values: tuple, optimizer, params, key, 
         raise _diverged(spec, values, init_state(params, optimizer, key), epochs, x, t, val, w, history, columns,
                         None)
     history._append(columns, epochs)
-    state = TrainState(new_params, opt_state, np.int32(steps * epochs), np.int32(epochs), key)
+    state = TrainState(new_params, opt_state, host_count(steps * epochs), host_count(epochs), key)
     return FitResult(new_params, state, history, None, False)
 
 
@@ -237,8 +242,8 @@ def _replay(spec: EpochSpec, values: tuple, start: TrainState, count: int, x, t,
                 f"last finite parameters (after epoch {epoch - 1}) are in this error's .params",
                 epoch=epoch, step=int(state.step) + (int(bad[0]) + 1 if bad.size else losses.size),
                 state=state, history=History())
-        state = TrainState(new_params, opt_state, np.int32(int(state.step) + losses.size),
-                           np.int32(int(state.epoch) + 1), state.key)
+        state = TrainState(new_params, opt_state, host_count(int(state.step) + losses.size),
+                           host_count(int(state.epoch) + 1), state.key)
     return DivergenceError("training diverged, but replaying it one epoch at a time stayed finite",
                            epoch=int(start.epoch) + 1, step=int(start.step), state=start,
                            history=History())

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fnnet.training.state import StoppingState
+from fnnet.training.state import StoppingState, stopping_state
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,14 @@ class EarlyStopping:
 
     def start(self, params) -> StoppingState:
         """The progress before the first epoch."""
-        return StoppingState(np.asarray(np.nan), np.asarray(0, np.int64), np.asarray(0, np.int64), params)
+        return stopping_state(np.nan, 0, 0, params)
 
     def update(self, stopping: StoppingState, record: dict, params) -> StoppingState:
         """The progress after an epoch with metrics ``record`` that ended with ``params``."""
         best = None if int(stopping.best_epoch) == 0 else float(stopping.best)
         if self.improves(record, best):
-            return StoppingState(np.asarray(float(record[self.monitor])),
-                                 np.asarray(record["epoch"], np.int64), np.asarray(0, np.int64), params)
-        return stopping._replace(wait=np.asarray(int(stopping.wait) + 1, np.int64))
+            return stopping_state(float(record[self.monitor]), record["epoch"], 0, params)
+        return stopping_state(stopping.best, stopping.best_epoch, int(stopping.wait) + 1, stopping.params)
 
     def should_stop(self, stopping: StoppingState) -> bool:
         """Whether ``patience`` epochs have passed without an improvement."""

@@ -122,7 +122,7 @@ def test_early_stopping_progress_is_saved_and_its_best_params_are_the_params(tmp
     template = _state()._replace(stopping=stopper.start(_state().params))
     loaded, _ = checkpoint.load(tmp_path / "c.npz", template)
     assert _equal(loaded, result.state)
-    assert loaded.stopping.best.dtype == np.float64 and float(loaded.stopping.best) == float(stopping.best)
+    assert loaded.stopping.best.dtype == np.float32 and float(loaded.stopping.best) == float(stopping.best)
     assert _equal(checkpoint.load_params(tmp_path / "c.npz"), result.params)  # the best epoch's
     assert _equal(checkpoint.load_params(tmp_path / "c.npz", best=False), result.state.params)
 
@@ -179,6 +179,53 @@ def test_bfloat16_and_raw_keys_round_trip(tmp_path):
     checkpoint.save(tmp_path / "c.npz", state)
     loaded, _ = checkpoint.load(tmp_path / "c.npz", state)
     assert loaded.params[0]["w"].dtype == jnp.bfloat16 and _equal(loaded, state)
+
+
+def _old_form(state):
+    """A TrainState as fnnet kept it before its state was plain arrays: a typed key, NumPy
+    int32 scalars, early stopping's scalars in float64 and int64 (checkpoint.save writes
+    these as it always did)."""
+    s = state.stopping
+    old = None if s is None else fnnet.StoppingState(np.asarray(s.best, np.float64), np.asarray(s.best_epoch, np.int64),
+                                                      np.asarray(s.wait, np.int64), s.params)
+    return state._replace(step=np.int32(state.step), epoch=np.int32(state.epoch),
+                          key=jax.random.wrap_key_data(state.key), stopping=old)
+
+
+def test_checkpoints_of_the_old_state_form_load_into_the_new_and_resume_bitwise(tmp_path):
+    stopper = fnnet.EarlyStopping(monitor="val_loss", patience=50)
+    x, t = _data()
+    run = dict(batch_size=8, validation_data=(x[30:], t[30:]), early_stopping=stopper)
+    first = fnnet.fit(NET, "cross_entropy_logits", OPT, _state().params, (x[:30], t[:30]), key=jax.random.key(3),
+                      epochs=3, **run)
+    checkpoint.save(tmp_path / "old.npz", _old_form(first.state))
+    stored = {leaf["path"]: (leaf["dtype"], leaf["key_impl"]) for leaf in _header(tmp_path / "old.npz")["leaves"]}
+    assert stored[".key"] == ("uint32", "threefry2x32")  # the file is in the old form
+    assert (stored[".stopping.best"][0], stored[".stopping.best_epoch"][0]) == ("float64", "int64")
+    template = _state(seed=9)._replace(stopping=stopper.start(_state().params))
+    loaded, _ = checkpoint.load(tmp_path / "old.npz", template)
+    assert _equal(loaded, first.state)  # the new forms (raw key, int32, float32), the same values
+    assert isinstance(loaded.stopping.wait, np.ndarray) and loaded.stopping.wait.dtype == np.int32
+    again = fnnet.fit(NET, "cross_entropy_logits", OPT, loaded, (x[:30], t[:30]), epochs=3, **run)
+    going = fnnet.fit(NET, "cross_entropy_logits", OPT, first.state, (x[:30], t[:30]), epochs=3, **run)
+    assert _equal(again.state, going.state) and list(again.history) == list(going.history)
+
+
+def test_an_old_style_template_takes_a_raw_key_and_lossy_old_values_are_refused(tmp_path):
+    state = _state()
+    checkpoint.save(tmp_path / "c.npz", state)
+    loaded, _ = checkpoint.load(tmp_path / "c.npz", _old_form(state))  # its key typed
+    assert jnp.issubdtype(loaded.key.dtype, jax.dtypes.prng_key)
+    assert np.array_equal(jax.random.key_data(loaded.key), state.key)
+    params = _state().params
+    template = state._replace(stopping=fnnet.EarlyStopping().start(params))
+    for best, wait, message in [(0.1, 1, r"\.stopping\.best: expected float32\[\], found float64\[\]"),
+                                (0.5, 2**40, r"\.stopping\.wait: expected int32\[\], found int64\[\]")]:
+        old = state._replace(stopping=fnnet.StoppingState(np.asarray(best, np.float64), np.asarray(1, np.int64),
+                                                         np.asarray(wait, np.int64), params))
+        checkpoint.save(tmp_path / "lossy.npz", old)
+        with pytest.raises(checkpoint.CheckpointError, match=message):
+            checkpoint.load(tmp_path / "lossy.npz", template)
 
 
 # ---------------------------------------------------------------- writing
@@ -250,7 +297,7 @@ def test_an_edited_header_is_detected(tmp_path):
     (lambda h: h.update(config=[1, 2]), "config is a JSON list"),
     (lambda h: h.update(format_version=99), "checkpoint format version 99; this fnnet reads version 2"),
     (lambda h: h.update(format="other"), "format 'other'"),
-    (lambda h: h["leaves"][-1].update(key_impl="bogus"), "expected a threefry2x32 key, found bogus"),
+    (lambda h: h["leaves"][-1].update(key_impl="bogus"), "expected a threefry2x32 key's raw data, found a bogus key"),
     (lambda h: h["leaves"][0].update(shape=[5, 7]), r"\['b'\] is stored as float32\[6\] but the header says float32\[5, 7\]"),
 ])
 def test_malformed_headers_are_checkpoint_errors_naming_the_file(tmp_path, edit, message):
