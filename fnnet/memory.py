@@ -97,18 +97,22 @@ def optimizer_bytes(optimizer, params_struct) -> int | None:
 
 
 def training(net, optimizer, dtype, *, examples: int, batch_size: int, eval_examples: int = 0,
-             eval_batch_size: int = 1024, members: int = 1, early_stopping: bool = False) -> Estimate:
+             eval_batch_size: int = 1024, members: int = 1, at_once: int | None = None,
+             early_stopping: bool = False) -> Estimate:
     """What training ``members`` copies of ``net`` (parameters of ``dtype``) holds: for each
-    member the parameters, their update and gradient, the optimizer's state (in and out),
+    member the parameters, their update and gradient, the optimizer's state (in and out;
+    ``optimizer`` None: as large as Adam's),
     early stopping's copy; the data (``examples`` and ``eval_examples`` of them) once; one
-    batch's activations and one evaluation chunk's for each member trained at once."""
+    batch's activations and one evaluation chunk's for each member trained at once
+    (``at_once``, default all)."""
     import jax
 
     itemsize = np.dtype(dtype).itemsize
     p = parameter_count(net) * itemsize
     params_struct = [{name: jax.ShapeDtypeStruct(shape, dtype) for name, shape in layer.param_shapes(s).items()}
                      for layer, s in zip(net.layers, net.shapes)]
-    s = optimizer_bytes(optimizer, params_struct) if optimizer is not None else 0
+    # Unknown (None, or a state that cannot be traced abstractly): Adam's two moments.
+    s = optimizer_bytes(optimizer, params_struct) if optimizer is not None else None
     s = 2 * p if s is None else s
     chunk = min(eval_batch_size, eval_examples)
     acts = batch_size * activation_count(net) + chunk * activation_count(net, training=False)
@@ -118,7 +122,7 @@ def training(net, optimizer, dtype, *, examples: int, batch_size: int, eval_exam
              ("optimizer state", 2 * s * members),
              ("early stopping's copy", p * members if early_stopping else 0),
              ("data", (examples + eval_examples) * per_example_data),
-             ("activations", acts * itemsize * members))
+             ("activations", acts * itemsize * (members if at_once is None else min(at_once, members))))
     return Estimate(parts)
 
 
@@ -223,8 +227,8 @@ def check_training(net, optimizer, dtype, *, what: str, shrink: str, device=None
     room, _ = limit(device)
     if room is None:
         return
-    bound = training(net, None, dtype, **sizes)
-    state = 2 * 3 * parameter_count(net) * np.dtype(dtype).itemsize * sizes.get("members", 1)
-    if bound.total + state < WARN_FRACTION * room / 2:
+    bound = training(net, None, dtype, **sizes)  # a state of 2 parameters' worth; allow 3
+    more = 2 * parameter_count(net) * np.dtype(dtype).itemsize * sizes.get("members", 1)
+    if bound.total + more < WARN_FRACTION * room / 2:
         return
     check(training(net, optimizer, dtype, **sizes), what=what, shrink=shrink, device=device)

@@ -41,7 +41,7 @@ def test_a_training_step_estimate_is_close_to_xlas_own_accounting(sizes, batch):
     arguments, outputs and temporaries): the estimate may be generous, never short."""
     net, optimizer = fnnet.mlp(sizes), fnnet.optim.adam(1e-3)
     params = net.init(jax.random.key(0))
-    step = fnnet.make_step(net, "cross_entropy", optimizer)
+    step = fnnet.make_step(net, "cross_entropy_logits", optimizer)
     x, t = jnp.zeros((batch, sizes[0])), jnp.zeros((batch,), jnp.int32)
     analysis = jax.jit(step).lower(params, optimizer.init(params), (x, t), jax.random.key(0)).compile() \
         .memory_analysis()
@@ -126,3 +126,48 @@ def test_sizes_read_as_people_write_them():
     assert [memory.size_text(n) for n in (12, 1_500, 812_000_000, 25_600_000_000, 3e12)] == \
         ["12 B", "1.5 kB", "812 MB", "25.6 GB", "3.0 TB"]
     assert math.isclose(memory.parse_size("25.6G"), 25.6e9)
+
+
+def _digits_like(n=256, features=64):
+    x = jax.random.normal(jax.random.key(1), (n, features))
+    return x, jnp.arange(n, dtype=jnp.int32) % 10
+
+
+def _need(net, optimizer, **sizes):
+    return memory.training(net, optimizer, "float32", **sizes).total
+
+
+def test_fit_refuses_a_run_above_the_limit_before_it_trains(monkeypatch):
+    net, optimizer = fnnet.mlp([64, 512, 10]), fnnet.optim.adam(1e-3)
+    params = net.init(jax.random.key(0))
+    need = _need(net, optimizer, examples=256, batch_size=32)
+    monkeypatch.setenv("FNNET_MEMORY_LIMIT", str(need // 2))
+    with pytest.raises(memory.MemoryEstimateError, match=r"^fit needs about .* more than the .* the limit "
+                                                         r"FNNET_MEMORY_LIMIT sets; try a smaller network, "
+                                                         r"batch_size or eval_batch_size$"):
+        fnnet.fit(net, "cross_entropy_logits", optimizer, params, _digits_like(), key=jax.random.key(0), epochs=1)
+    monkeypatch.setenv("FNNET_MEMORY_LIMIT", str(need * 10))
+    result = fnnet.fit(net, "cross_entropy_logits", optimizer, params, _digits_like(), key=jax.random.key(0), epochs=1)
+    assert int(result.state.epoch) == 1
+
+
+def test_fit_many_counts_every_member(monkeypatch):
+    net, optimizer = fnnet.mlp([64, 512, 10]), fnnet.optim.adam(1e-3)
+    one = _need(net, optimizer, examples=256, batch_size=32)
+    monkeypatch.setenv("FNNET_MEMORY_LIMIT", str(3 * one))
+    keys = jax.random.split(jax.random.key(0), 16)
+    params = jax.vmap(net.init)(keys)
+    with pytest.raises(memory.MemoryEstimateError, match=r"^fit_many of 16 members needs about .*; try fewer "
+                                                         r"members"):
+        fnnet.fit_many(net, "cross_entropy_logits", optimizer, params, _digits_like(), keys=keys, epochs=1)
+
+
+def test_init_state_refuses_an_optimizer_state_larger_than_what_is_left(monkeypatch):
+    net = fnnet.mlp([64, 512, 10])
+    params = net.init(jax.random.key(0))
+    size = memory.parameter_count(net) * 4
+    monkeypatch.setenv("FNNET_MEMORY_LIMIT", str(int(1.5 * size)))  # Adam's two moments are 2x the parameters
+    with pytest.raises(memory.MemoryEstimateError, match=r"^init_state needs about .* \(optimizer state "):
+        fnnet.init_state(params, fnnet.optim.adam(1e-3), jax.random.key(0))
+    state = fnnet.init_state(params, fnnet.optim.sgd(0.1), jax.random.key(0))  # SGD keeps nothing
+    assert int(state.step) == 0

@@ -19,6 +19,7 @@ import numpy as np
 import optax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from fnnet import memory
 from fnnet.model import losses as losses_
 from fnnet.model.layers.dropout import Dropout
 from fnnet.model.network import Network
@@ -239,6 +240,12 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     groups = 1 if mesh is not None else worker_groups(n_members, batch_size * size)
     if members_at_once is None and mesh is None:
         members_at_once = default_at_once(n_members // groups, size)
+    memory.check_training(net, make_optimizer if shared else None, dtype,
+                          what=f"fit_many of {n_members} members",
+                          shrink="try fewer members, a smaller network, batch_size or members_at_once",
+                          examples=n, batch_size=batch_size, eval_examples=0 if val is None else int(val[0].shape[0]),
+                          eval_batch_size=eval_batch_size, members=n_members,
+                          at_once=(members_at_once or n_members) * groups, early_stopping=early_stopping is not None)
     start, run, final = _programs(net, loss, lifted, names, batch_size, grad, bool(accuracy),
                                   int(eval_batch_size), early_stopping, chunk, shardings,
                                   # one member: XLA:CPU's batched matmuls are slower than plain ones

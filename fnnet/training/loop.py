@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fnnet import data as data_
+from fnnet import data as data_, memory
 from fnnet.model import losses as losses_
 from fnnet.model.network import Network
 from fnnet.training import device_data, fit_plan, parallel
@@ -121,6 +121,10 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ValueError(f"early stopping monitors {early_stopping.monitor!r} but there is no "
                          "validation data; pass validation_data or validation_split")
+    memory.check_training(net, optimizer, plan.dtype, what="fit",
+                          shrink="try a smaller network, batch_size or eval_batch_size", examples=int(x.shape[0]),
+                          batch_size=batch_size, eval_examples=0 if val is None else int(val[0].shape[0]),
+                          eval_batch_size=eval_batch_size, early_stopping=early_stopping is not None)
     stopping = None if state is None else state.stopping
     if early_stopping is not None:
         if stopping is None:

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from fnnet import memory
 from fnnet.training import coefficients
 
 
@@ -109,7 +110,22 @@ def typed_key(key) -> jax.Array:
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
     """A fresh TrainState at step 0, epoch 0."""
     lifted, values = coefficients.lift_checked(optimizer, coefficients.init_probe, params)
+    _check_memory(params, optimizer)
     return _init_program(lifted)(coefficients.as_arguments(values), params, key)
+
+
+def _check_memory(params, optimizer) -> None:
+    """Refuse an optimizer state larger than the memory left (``fnnet.memory``): XLA:CPU,
+    out of memory inside a dispatched program, can leave the state's readers waiting."""
+    room, _ = memory.limit()
+    size = sum(int(np.prod(np.shape(a))) * np.dtype(jnp.result_type(a)).itemsize for a in jax.tree.leaves(params))
+    if room is None or 3 * size < memory.WARN_FRACTION * room / 2:
+        return
+    struct = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.result_type(a)), params)
+    state = memory.optimizer_bytes(optimizer, struct)
+    if state is not None:
+        memory.check(memory.Estimate((("optimizer state", state),)), what="init_state",
+                     shrink="use a smaller network or an optimizer with less state")
 
 
 def fresh_state(optimizer: optax.GradientTransformation, params, key) -> TrainState:
