@@ -34,7 +34,13 @@ class MemoryWarning(UserWarning):
 
 class MemoryEstimateError(MemoryError):
     """A run estimated to need more memory than the device has; the message says the
-    estimate, its largest parts, the limit and what to shrink."""
+    estimate, its largest parts, the limit and what to shrink. ``estimate`` and
+    ``limit`` (its words: "the 23.4 GB host memory available") let a caller say it in
+    its own terms."""
+
+    def __init__(self, message: str, estimate: Estimate | None = None, limit: str = ""):
+        super().__init__(message)
+        self.estimate, self.limit = estimate, limit
 
 
 @dataclass(frozen=True)
@@ -213,8 +219,9 @@ def check(estimate: Estimate, *, what: str, shrink: str, device=None) -> None:
         return
     need = estimate.total
     if need > room:
-        raise MemoryEstimateError(f"{what} needs about {estimate.describe()}, more than the "
-                                  f"{size_text(max(room, 0))} {where}; {shrink}")
+        available = f"the {size_text(max(room, 0))} {where}"
+        raise MemoryEstimateError(f"{what} needs about {estimate.describe()}, more than {available}; {shrink}",
+                                  estimate, available)
     if need > WARN_FRACTION * room:
         warnings.warn(f"{what} needs about {estimate.describe()}, {100 * need / room:.0f}% of the "
                       f"{size_text(room)} {where}; {shrink} to leave room", MemoryWarning, stacklevel=3)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fnnet import memory
 from fnnet.model import losses
 from fnnet.model.network import Network
 from fnnet.structure.member_optim import optimizer_maker
@@ -86,10 +87,17 @@ def _train_part(group: Group | ConvGroup, params, keys, train_data, epochs, batc
     hp = {"learning_rate": np.array([c.lr for c in group.members]), "l2": np.array([c.l2 for c in group.members]),
           "dropout": np.array([c.dropout for c in group.members]), "mask": masks(group),
           "which": np.array([names.index(c.optimizer) for c in group.members], np.int32)}
-    result = fit_many(group.net, CANDIDATE_LOSS, optimizer_maker(names), params, train_data,
-                      keys=jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), epochs=epochs,
-                      batch_size=batch_size, hyperparams=hp, grad=grad, early_stopping=early_stopping,
-                      validation_data=validation)
+    try:
+        result = fit_many(group.net, CANDIDATE_LOSS, optimizer_maker(names), params, train_data,
+                          keys=jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys), epochs=epochs,
+                          batch_size=batch_size, hyperparams=hp, grad=grad, early_stopping=early_stopping,
+                          validation_data=validation)
+    except memory.MemoryEstimateError as e:  # in the search's words: its group, its options
+        raise memory.MemoryEstimateError(
+            f"training a group of {len(group.members)} candidates (padded to one network of "
+            f"{memory.parameter_count(group.net):,} parameters each) needs about {e.estimate.describe()}, more "
+            f"than {e.limit}; try a smaller --population, --width or --channels, or --batch-size",
+            e.estimate, e.limit) from None
     accuracy = {}
     if evaluate:
         # One program for every split: their examples side by side, hits split on the host.

@@ -54,3 +54,13 @@ def test_members_count_in_the_estimate(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("fnnet train: error: training 64 members needs about ") and "fewer --members" in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_search_whose_groups_cannot_fit_says_so_in_its_own_options(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FNNET_MEMORY_LIMIT", "2M")
+    out = tmp_path / "search"
+    assert fnnet("search", "--population", "4", "--generations", "1", "--quiet", "--no-plot", "--out", out) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fnnet search: error: training a group of ") and err.count("\n") == 1, err
+    assert "more than the 2.0 MB the limit FNNET_MEMORY_LIMIT sets; try a smaller --population, --width" in err
+    assert not out.exists()
