@@ -14,6 +14,8 @@ import time
 import warnings
 
 from fnnet import compilation_cache, loaders
+from fnnet.runs import directories
+from fnnet.storage import atomic
 from fnnet.cli.evaluate import evaluate_command
 from fnnet.cli.parser import make_parser
 from fnnet.cli.predict import predict_command
@@ -51,6 +53,8 @@ def _message(e: BaseException, command: str) -> str:
 #: heard it, to finish saving what it keeps.
 GRACE = 2.0
 CLEANUP = 10.0
+#: Seconds the watcher waits for a write in progress to end before it ends the process.
+WRITE_WAIT = 30.0
 
 
 class _Signals:
@@ -106,12 +110,10 @@ class _Signals:
     def _retry(self, signum, frame):
         if not self.received or self.heard.is_set():
             return
-        from fnnet.storage import atomic
-
         if _inside_jax(frame) or atomic.writing():
-            # Python code JAX calls from C++ where an exception cannot pass (a garbage
-            # collector's callback) would abort the process, and a write (with what records
-            # it) is never cut: raise from the next safe spot.
+            # An exception raised in Python code that JAX's C++ called where it cannot pass
+            # (a garbage collector's callback) aborts the process, and a write (with what
+            # records it) is never cut: raise from the next safe spot, or let the watcher end it.
             signal.setitimer(signal.ITIMER_REAL, 0.02)
             return
         self.heard.set()
@@ -144,28 +146,39 @@ class _Signals:
             os.close(read)
 
     def _end(self) -> None:
-        from fnnet.runs import directories
-        from fnnet.storage import atomic
+        # Never cut a write (the lock is held until the process is gone); but a write that
+        # cannot end (a pipe nobody reads) does not hold the process: its target stays whole.
+        got = atomic.WRITING.acquire(timeout=WRITE_WAIT)
+        if self.done.is_set():
+            if got:
+                atomic.WRITING.release()
+            return
+        with contextlib.suppress(Exception):  # a directory made for a run that saved nothing goes
+            directories.abandon_unsaved()
+        what = "terminated" if self.terminated else "interrupted"
+        busy = "while saving what it keeps" if self.heard.is_set() else "while busy inside JAX"
+        last = atomic.replaced.get(directories.CHECKPOINT)
+        kept = f"the checkpoint written last, {last}, is intact" if last else "every file it wrote is whole"
+        print(f"fnnet {self.command}: {what} {busy} ({kept})", file=sys.stderr)
+        sys.stderr.flush()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(143 if self.terminated else 130)
 
-        with atomic.WRITING:  # never cut a write: held until the process is gone
-            if self.done.is_set():
-                return
-            what = "terminated" if self.terminated else "interrupted"
-            busy = "while saving what it keeps" if self.heard.is_set() else "while busy inside JAX"
-            last = atomic.replaced.get(directories.CHECKPOINT)
-            kept = (f"the checkpoint written last, {last}, is intact" if last else
-                    "every file it wrote is whole")
-            print(f"fnnet {self.command}: {what} {busy} ({kept})", file=sys.stderr)
-            sys.stderr.flush()
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-            os._exit(143 if self.terminated else 130)
+
+_JAX_PARTS = (f"{os.sep}jax{os.sep}", f"{os.sep}jaxlib{os.sep}", "<frozen importlib")
 
 
 def _inside_jax(frame) -> bool:
-    """Whether Python is running JAX's own code at ``frame``."""
-    name = frame.f_code.co_filename if frame is not None else ""
-    return any(part in name for part in (f"{os.sep}jax{os.sep}", f"{os.sep}jaxlib{os.sep}", "<frozen importlib"))
+    """Whether ``frame`` or any frame below it is JAX's own code or an import: Python code
+    that JAX's C++ calls (a garbage collector's callback, a module's initialisation, the
+    tracing of a jitted function) may sit above frames an exception cannot cross."""
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if any(part in name for part in _JAX_PARTS):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _hook_memory_warnings() -> None:
@@ -233,7 +246,7 @@ def run(argv=None) -> int:
         return 2
     except KeyboardInterrupt as e:
         what = "terminated" if signals.terminated else "interrupted"
-        print(f"fnnet {args.command}: {what}{f' {e}' if str(e) else ''}", file=sys.stderr)
+        print(f"fnnet {args.command}: {what} {e if str(e) else '(every file it wrote is whole)'}", file=sys.stderr)
         return 143 if what == "terminated" else 130
     finally:
         signals.__exit__()

@@ -28,6 +28,7 @@ import json
 import os
 import tempfile
 import uuid
+import weakref
 from pathlib import Path
 
 from fnnet.storage import atomic, locks
@@ -62,6 +63,8 @@ class Run:
         self._parents: list[Path] = []  # directories made to hold it, removed with it
         self.committed = not created
         self.replaced: list[str] = []  # the old run's files, once replaced
+        if created:
+            _UNSAVED.add(self)
 
     def commit(self) -> None:
         """Make the run permanent: for a replacement, swap it with the old run (atomically
@@ -76,6 +79,7 @@ class Run:
             self._old_lock.release()
             self._old_lock = None
         self.committed = True
+        _UNSAVED.discard(self)
 
     def abandon(self) -> None:
         """Remove what this run wrote, if it was never committed (the old run stays)."""
@@ -83,6 +87,7 @@ class Run:
             _remove_run_files(self.path, rmdir=self._own_dir)
             atomic.remove_empty(self._parents)
             self._created = False
+        _UNSAVED.discard(self)
 
     def close(self) -> None:
         for lock in (self._lock, self._old_lock):
@@ -100,6 +105,23 @@ class Run:
                 self.commit()
         finally:
             self.close()
+
+
+#: Runs and search folders this process created and has not yet saved anything in: what a
+#: process that must end at once (``fnnet.cli.main``'s signal watcher) undoes first.
+_UNSAVED: weakref.WeakSet = weakref.WeakSet()
+
+
+def abandon_unsaved() -> None:
+    """Undo every run directory and search folder this process created and saved nothing
+    in (``Run.abandon``, ``SearchFolder.release``): only fnnet's own files go. For a
+    process about to end from another thread; the caller holds ``atomic.WRITING``."""
+    for item in list(_UNSAVED):
+        with contextlib.suppress(OSError):
+            if isinstance(item, Run):
+                item.abandon()
+            else:
+                item.release(keep=any((item.path / name).exists() for name in (BEST, PICTURE)))
 
 
 def _mark(directory: Path) -> None:
@@ -322,8 +344,10 @@ class SearchFolder:
 
     def __init__(self, path: Path, lock: locks.DirectoryLock, made: list, ours: list):
         self.path, self._lock, self._made, self._ours = path, lock, made, ours
+        _UNSAVED.add(self)
 
     def release(self, *, keep: bool) -> None:
+        _UNSAVED.discard(self)
         self._lock.release()
         if not keep:
             for name in self._ours:

@@ -44,9 +44,13 @@ BUSY = textwrap.dedent("""
             f.write("second half")
 
     with main._Signals("probe"):
-        if len(sys.argv) > 1:
-            threading.Thread(target=write, args=(sys.argv[1], float(sys.argv[2]))).start()
+        if sys.argv[1:2] == ["write"]:
+            threading.Thread(target=write, args=(sys.argv[2], float(sys.argv[3]))).start()
             time.sleep(0.2)
+        elif sys.argv[1:2] == ["run"]:  # a run directory made, nothing saved in it yet
+            from fnnet.runs import directories
+            run = directories.create(sys.argv[2])
+            atomic.write_text(run.path / directories.CONFIG, "{}")
         print("busy", flush=True)
         try:
             float(long(x).sum())  # waits for the result without looking at signals
@@ -100,7 +104,7 @@ def test_a_second_ctrl_c_stops_it_at_once():
 def test_the_watcher_never_cuts_a_write(tmp_path):
     path = tmp_path / "file.txt"
     path.write_text("old")
-    proc = busy(path, 5.0)
+    proc = busy("write", path, 5.0)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     seconds, err = stopped(proc)
@@ -108,6 +112,19 @@ def test_the_watcher_never_cuts_a_write(tmp_path):
     assert seconds > 4.0, seconds  # it waited for the write, well past the grace
     assert path.read_text() == "first half;second half"
     assert not [p for p in tmp_path.iterdir() if atomic.is_temporary(p.name)]
+
+
+def test_a_run_directory_that_saved_nothing_is_removed_when_the_watcher_ends_the_process(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path / "new" / "run"
+    proc = busy("run", out)
+    assert (out / runs.CONFIG).exists()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    seconds, err = stopped(proc)
+    assert proc.returncode == 143 and seconds < STOPPED_WITHIN, (err, seconds)
+    assert err == "fnnet probe: terminated while busy inside JAX (every file it wrote is whole)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # the run and the parent made for it
 
 
 def test_a_command_that_returns_disarms_the_watcher():
@@ -128,7 +145,7 @@ MOMENTS = [(0.15, signal.SIGINT), (0.4, signal.SIGTERM), (1.2, signal.SIGINT), (
 @pytest.mark.parametrize("after, signum", MOMENTS, ids=[f"{a}s-{signal.Signals(s).name}" for a, s in MOMENTS])
 def test_train_stops_at_any_moment_and_keeps_its_last_checkpoint(tmp_path, after, signum):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "fnnet", "train", "--hidden", "64", "--epochs", "100",
+    proc = subprocess.Popen([sys.executable, "-m", "fnnet", "train", "--hidden", "64", "--epochs", "5000",
                              "--patience", "0", "--quiet", "--no-plot", "--out", str(out)],
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(after)
