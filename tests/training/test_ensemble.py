@@ -333,11 +333,15 @@ def test_when_one_group_fails_the_others_stop_and_the_error_is_raised(monkeypatc
     from fnnet.training import ensemble
 
     monkeypatch.setattr(ensemble.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    seen, calls = [], []
+    seen, calls, lock = [], [], threading.Lock()
+    both = threading.Barrier(2, timeout=30)  # the first fails only once the second runs (a loaded CI machine)
 
     def loop(run, values, state, hp, data, epochs, chunk, steps, stop):
-        calls.append(threading.current_thread().name)
-        if len(calls) == 1:
+        with lock:
+            calls.append(threading.current_thread().name)
+            first = len(calls) == 1
+        both.wait()
+        if first:
             raise RuntimeError("the first group failed")
         seen.append(stop.wait(timeout=30))  # the second group: told to stop, not left running
         return state, []
