@@ -61,8 +61,8 @@ class _Signals:
     """Ctrl-C and SIGTERM (`kill`, `timeout`) while a command runs: the first raises
     KeyboardInterrupt in the main thread, whose handlers leave the run whole and say what
     was kept. Python runs that handler only between bytecodes, so a main thread inside
-    one long call (XLA compiling, a device computation, an allocation that never returns)
-    would not hear it; the signal's number also reaches a watcher thread at once (the
+    one long call (XLA compiling, a device computation, an allocation that never returns,
+    NumPy reading a large file) would not hear it; the signal's number also reaches a watcher thread at once (the
     interpreter writes it to ``signal.set_wakeup_fd``'s pipe from its C handler), which ends
     the process after ``GRACE`` seconds if the command has not returned, once no file is
     being written (``atomic.WRITING``), with the same status. A second signal ends it at
@@ -156,7 +156,7 @@ class _Signals:
         with contextlib.suppress(Exception):  # a directory made for a run that saved nothing goes
             directories.abandon_unsaved()
         what = "terminated" if self.terminated else "interrupted"
-        busy = "while saving what it keeps" if self.heard.is_set() else "while busy inside JAX"
+        busy = "while saving what it keeps" if self.heard.is_set() else "while busy"
         last = atomic.replaced.get(directories.CHECKPOINT)
         kept = f"the checkpoint written last, {last}, is intact" if last else "every file it wrote is whole"
         print(f"fnnet {self.command}: {what} {busy} ({kept})", file=sys.stderr)
@@ -223,6 +223,10 @@ def run(argv=None) -> int:
         if not args.no_cache:
             compilation_cache.use_compilation_cache()
         code = args.run(args)
+        if signals.received:  # it came while the last steps could not be cut, and they ended
+            what = "terminated" if signals.terminated else "interrupted"
+            print(f"fnnet {args.command}: {what} as it finished (every file it wrote is whole)", file=sys.stderr)
+            return 143 if signals.terminated else 130
         if args.command in ("train", "resume") and not getattr(args, "quiet", False):
             print(f"({time.perf_counter() - start:.1f} s)")
         sys.stdout.flush()
