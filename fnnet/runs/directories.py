@@ -415,6 +415,7 @@ def open_run(run_dir) -> Run:
     killed writer left behind are removed."""
     run_dir = Path(run_dir)
     check_run_dir(run_dir)
+    _check_own_files(run_dir)
     lock = locks.DirectoryLock(run_dir, "run", RunError)
     try:
         locks.check_writable(run_dir, "run", RunError)  # a read-only run fails here, before anything
@@ -424,6 +425,19 @@ def open_run(run_dir) -> Run:
         lock.release()
         raise
     return Run(run_dir, run_dir, lock, created=False)
+
+
+def _check_own_files(run_dir: Path) -> None:
+    """A run's own files are plain files in it: one that is a symbolic link (or a FIFO, a
+    device) would make a writer write through it into someone else's file. A RunError
+    names it, before anything is written."""
+    for name in RUN_FILES:
+        path = run_dir / name
+        if path.is_symlink():
+            raise RunError(f"{path} is a symbolic link (to {os.readlink(path)}), not fnnet's own file: fnnet would "
+                           "write through it; replace it with the file itself or remove it")
+        if path.exists() and not path.is_file():
+            raise RunError(f"{path} is not a regular file: fnnet would write into it; remove it")
 
 
 def check_run_dir(run_dir) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -111,9 +112,15 @@ def write_text(path, text: str, *, sync: bool = False) -> None:
         f.write(text)
 
 
+#: ``open_for_replace``'s temporary names: the prefix, the target's name (cut to 40
+#: characters), "-", mkstemp's 8 random characters, the suffix; a user's file that merely
+#: starts and ends alike is not one (it is never removed as a stale temporary).
+_TEMPORARY = re.compile(re.escape(TMP_PREFIX) + r".{1,40}-[a-z0-9_]{8}" + re.escape(TMP_SUFFIX), re.DOTALL)
+
+
 def is_temporary(name: str) -> bool:
     """Whether a file name is one of ``open_for_replace``'s temporary files."""
-    return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
+    return _TEMPORARY.fullmatch(name) is not None
 
 
 def remove_stale(directory) -> list[str]:

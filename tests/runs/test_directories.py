@@ -161,12 +161,30 @@ def test_a_second_writer_gets_an_error_naming_the_run_and_the_lock_is_released(t
 
 def test_opening_a_run_removes_what_a_killed_writer_left(tmp_path):
     out = make_run(tmp_path / "r")
-    (out / ".fnnet-tmp-checkpoint.npz-x1y2.tmp").write_bytes(b"half")
+    (out / ".fnnet-tmp-checkpoint.npz-x1y2z3w4.tmp").write_bytes(b"half")
     (out / ".fnnet-tmp-elsewhere").write_text("not ours: no .tmp suffix")
+    (out / ".fnnet-tmp-mine.tmp").write_text("not ours: no random part")
     with runs.open_run(out):
         pass
     assert sorted(os.listdir(out)) == sorted([".fnnet-lock", ".fnnet-run", ".fnnet-tmp-elsewhere",
-                                              "checkpoint.npz", "config.json"])
+                                              ".fnnet-tmp-mine.tmp", "checkpoint.npz", "config.json"])
+
+
+@pytest.mark.parametrize("name", ["checkpoint.npz", "summary.json", "learning_curve.png", "history.jsonl"])
+def test_a_run_file_that_links_elsewhere_is_refused_before_anything_is_written(tmp_path, name):
+    """A writer would write through the link into someone else's file (another run's
+    checkpoint, the user's picture)."""
+    out = make_run(tmp_path / "r")
+    elsewhere = tmp_path / "users-file"
+    elsewhere.write_bytes(b"the user's")
+    if (out / name).exists():
+        (out / name).unlink()
+    (out / name).symlink_to(elsewhere)
+    with pytest.raises(runs.RunError, match=rf"^{out / name} is a symbolic link \(to {elsewhere}\), not fnnet's own "
+                                            r"file: fnnet would write through it; replace it with the file itself "
+                                            r"or remove it$"):
+        runs.open_run(out)
+    assert elsewhere.read_bytes() == b"the user's" and (out / name).is_symlink()
 
 
 def test_an_empty_directory_made_for_the_run_is_used_and_kept(tmp_path):
@@ -208,7 +226,7 @@ def test_a_lock_file_planted_as_a_link_is_not_followed(tmp_path):
     (tmp_path / "precious.txt").write_text("mine")
     os.unlink(out / runs.LOCK)
     (out / runs.LOCK).symlink_to(tmp_path / "precious.txt")
-    with pytest.raises(runs.RunError, match="cannot write to the run directory"):
+    with pytest.raises(runs.RunError, match=r"\.fnnet-lock is a symbolic link \(to .*precious.txt\), not fnnet's own"):
         runs.open_run(out)
     assert (tmp_path / "precious.txt").read_text() == "mine"
 
