@@ -81,6 +81,11 @@ def _rank(entry: Entry):
     return -entry.val_accuracy, entry.params
 
 
+#: The largest population: a generation of more candidates would not be trained in a day on
+#: any machine fnnet runs on, and merely listing 10**9 of them exhausts the host's memory.
+MAX_POPULATION = 4096
+
+
 def check_search_settings(population, generations, elite, time_budget, epochs, batch_size, n_train, patience=0):
     """A one-line ValueError for a search's run settings out of range (before any work)."""
     for name, value, low, why in (("population", population, 2, " (selection needs two candidates)"),
@@ -88,6 +93,9 @@ def check_search_settings(population, generations, elite, time_budget, epochs, b
                                   ("batch_size", batch_size, 1, ""), ("patience", patience, 0, " (0: none)")):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name}: expected an integer >= {low}{why}, got {value!r}")
+    if population > MAX_POPULATION:
+        raise ValueError(f"population: expected at most {MAX_POPULATION} (every candidate is trained in every "
+                         f"generation), got {population}")
     if batch_size > n_train:
         raise ValueError(f"batch_size: expected at most the {n_train} training examples, got {batch_size}")
     if isinstance(elite, bool) or not isinstance(elite, int) or not 1 <= elite < population:

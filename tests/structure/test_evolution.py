@@ -45,6 +45,8 @@ def test_evolution_beats_a_bad_starting_population(data):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(population=1), r"population: expected an integer >= 2 \(selection needs two candidates\), got 1"),
+    (dict(population=10 ** 9), r"^population: expected at most 4096 \(every candidate is trained in every "
+                               r"generation\), got 1000000000$"),
     (dict(time_budget=0), r"time_budget: expected a number of seconds > 0 .*got 0"),
     (dict(time_budget=-5.0), r"time_budget: expected a number of seconds > 0"),
     (dict(generations=0), r"generations: expected an integer >= 1"),
