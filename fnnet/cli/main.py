@@ -34,6 +34,12 @@ def _message(e: BaseException, command: str) -> str:
         formats = loaders.FEATURE_FORMATS if command == "predict" else loaders.FORMATS
         return (f"{e.path}: cannot tell the format from the name ({e.suffix or 'no suffix'}); "
                 f"pass --format, one of {', '.join(formats)}")
+    if isinstance(e, FileNotFoundError) and e.filename is None:
+        # os.getcwd() (behind every relative path) fails so when the directory was deleted: it names no file.
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            return "the current directory no longer exists (it was deleted); cd to one that does and run it again"
     if isinstance(e, OSError) and e.strerror:
         # Files are named by their errors; one that names none was the standard output.
         return f"{e.filename if e.filename is not None else 'standard output'}: {e.strerror}"

@@ -148,8 +148,9 @@ def load_features(path, in_features=None, *, format=None, header=None, in_shape=
         if format is None:
             raise _unknown_suffix(p, f"a name ending in {', '.join(sorted(_FEATURE_SUFFIXES))}", FEATURE_FORMATS)
     if format == "csv":
-        with csv_errors(p), open_csv(p) as f:
+        with csv_errors(p) as readers, open_csv(p) as f:
             reader = csv.reader(f)
+            readers.append(reader)
             names, width, pending = csv_start(reader, header, p)
             if in_features is not None and width != in_features:  # before the rows: fails fast
                 line = pending[0][0] if pending else reader.line_num

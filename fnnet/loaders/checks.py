@@ -4,10 +4,11 @@ within float32, data sets that are not empty, labels or targets with one row eac
 from __future__ import annotations
 
 import errno
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
-
 
 _SKLEARN_HINT = 'pip install "fnnet[digits]" (or pip install scikit-learn)'
 
@@ -38,8 +39,44 @@ class FormatError(DataError):
         self.path, self.suffix = Path(path), suffix
 
 
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _is_stdin(st: os.stat_result) -> bool:
+    """Whether ``st`` is the process's own standard input (``/dev/stdin``, a pipe into it)."""
+    try:
+        own = os.fstat(0)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def check_regular(path, error: type = ValueError) -> None:
+    """An ``error`` naming ``path`` and what it is when it is neither a regular file nor a
+    directory (a named pipe with no writer would hang ``open``, ``/dev/zero`` would fill
+    memory) or is a loop of symbolic links; checked before it is opened. The process's own
+    standard input is accepted whatever it is. A missing path is left to the caller. Every
+    data file (``existing``) and JSON file (``fnnet.runs.files.read_json``) is checked here;
+    ``fnnet.storage.checkpoint``, on the same floor as the loaders, keeps a copy."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise error(f"{path}: expected a file, found a loop of symbolic links") from None
+        return
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or _is_stdin(st):
+        return
+    found = next((what for test, what in _SPECIAL if test(st.st_mode)), "something other than a file")
+    raise error(f"{path}: expected a regular file, found {found}")
+
+
 def existing(path, what: str = "file") -> Path:
+    """``path`` as a Path if it exists and is a regular file or a directory (or the
+    process's standard input); a FIFO, a device, a socket or a loop of symbolic links is
+    a DataError before anything opens it."""
     p = Path(path)
+    check_regular(p, DataError)
     if not p.exists():
         raise FileNotFoundError(errno.ENOENT, f"no such {what}", str(p))
     return p

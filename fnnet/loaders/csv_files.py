@@ -18,6 +18,9 @@ _CSV_BLOCK = 4096  # rows converted at once: NumPy's fast parse without holding 
 
 
 def _is_number(cell: str) -> bool:
+    # Python's float() also takes '1_000' and digits of other scripts ('١'): not CSV numbers.
+    if "_" in cell or not cell.isascii():
+        return False
     try:
         float(cell)
         return True
@@ -37,8 +40,9 @@ def _column(j: int, names) -> str:
 def _floats(block, lines, names, path):
     """Rows of cells (str) from the given file lines as float64 (rows, columns), each
     value finite within float32's range, else a DataError naming line, column, cell."""
-    try:
-        table = np.array(block, np.float64)
+    text = "".join(map("".join, block))
+    try:  # NumPy's parse is Python's float(), which takes '1_000': such a block goes the slow way
+        table = np.array(block, np.float64) if "_" not in text and text.isascii() else None
     except ValueError:
         table = None
     if table is None:
@@ -57,9 +61,18 @@ def _floats(block, lines, names, path):
 
 @contextlib.contextmanager
 def csv_errors(path):
+    """CSV's and decoding's errors as DataErrors naming ``path``; the list it yields takes
+    the reader, so that a field too long is named by its line."""
+    readers = []
     try:
-        yield
-    except (UnicodeDecodeError, csv.Error) as e:
+        yield readers
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            line = f"line {readers[-1].line_num}: " if readers else ""
+            raise DataError(f"{path}: {line}expected a field of at most {csv.field_size_limit()} characters, "
+                            "found a longer one") from None
+        raise DataError(f"{path}: expected UTF-8 CSV text, found something else ({e})") from e
+    except UnicodeDecodeError as e:
         raise DataError(f"{path}: expected UTF-8 CSV text, found something else ({e})") from e
 
 
@@ -132,8 +145,9 @@ def load_csv(path, label_column=-1, header=None, *, delimiter=","):
     header when none of its cells is a number, as data when all are, and is a DataError
     when it mixes the two (pass ``header=True`` then); True/False say it outright."""
     p = existing(path)
-    with csv_errors(p), open_csv(p) as f:
+    with csv_errors(p) as readers, open_csv(p) as f:
         reader = csv.reader(f, delimiter=delimiter)
+        readers.append(reader)
         names, width, pending = csv_start(reader, header, p)
         if width < 2:
             raise DataError(f"{p}: expected at least 2 columns (features and a label), found {width}")

@@ -4,6 +4,7 @@ NumPy's own advice to allow one never shown), and ``.npz`` data sets."""
 from __future__ import annotations
 
 import contextlib
+import os
 import zipfile
 import zlib
 from pathlib import Path
@@ -37,6 +38,42 @@ def _numpy_found(kind: str, head: bytes) -> str:
             "pickle": f"pickled Python data, {_NEVER}"}[kind]
 
 
+def npy_size_problem(fp, size: int) -> str | None:
+    """What is wrong with an .npy stream ``fp`` (at its start) of ``size`` bytes in all
+    whose header declares more data than it holds (a forged or truncated file whose shape
+    NumPy would allocate before reading a byte), or None. The header's own mistakes are
+    left to NumPy (a ValueError there)."""
+    format = np.lib.format
+    try:
+        version = format.read_magic(fp)
+        read = format.read_array_header_1_0 if version == (1, 0) else format.read_array_header_2_0
+        shape, _, dtype = read(fp)
+    except (ValueError, OSError, EOFError):
+        return None
+    if dtype.hasobject:
+        return None  # refused as an object array where it is read
+    count = 1
+    for n in shape:
+        count *= int(n)
+    declared, held = count * dtype.itemsize, size - fp.tell()
+    if declared > held:
+        return (f"its header declares shape {tuple(shape)} of {dtype} ({declared} bytes) but {max(held, 0)} bytes "
+                "are stored")
+    return None
+
+
+def npz_member_problem(archive, name: str) -> str | None:
+    """``npy_size_problem`` for the array ``name`` of an open ``np.load`` archive, checked
+    against the zip member's stored size before it is read."""
+    member = name + ".npy" if name + ".npy" in archive.zip.namelist() else name
+    try:
+        info = archive.zip.getinfo(member)
+        with archive.zip.open(member) as fp:
+            return npy_size_problem(fp, info.file_size)
+    except KeyError:
+        return None
+
+
 @contextlib.contextmanager
 def _numpy_errors(path, name=None):
     # NumPy's own messages advise allow_pickle=True or pickle.load(), which must never
@@ -65,6 +102,11 @@ def load_numpy(path: Path, kind: str, names=()):
     if found != kind:
         raise DataError(f"{path}: expected {_NUMPY_WANTED[kind]}, found {_numpy_found(found, head)}")
     with _numpy_errors(path):
+        if kind == "npy":
+            with open(path, "rb") as f:
+                problem = npy_size_problem(f, os.fstat(f.fileno()).st_size)
+            if problem:
+                raise DataError(f"{path}: expected a complete NumPy file, found a truncated or damaged one ({problem})")
         loaded = np.load(path, allow_pickle=False)
         if kind == "npy":
             return loaded
@@ -77,6 +119,10 @@ def load_numpy(path: Path, kind: str, names=()):
             arrays = {}
             for n in names:  # members are read lazily, so each read can meet an object array
                 with _numpy_errors(path, n):
+                    problem = npz_member_problem(archive, n)
+                    if problem:
+                        raise DataError(f"{path}: expected a complete NumPy file, found a truncated or damaged one "
+                                        f"(array {n!r}: {problem})")
                     arrays[n] = archive[n]
             return arrays
 

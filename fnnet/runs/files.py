@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fnnet.runs.directories import CONFIG, CURVE, HISTORY, RUN_FORMAT_VERSION, SUMMARY, RunError, check_run_dir
 from fnnet.storage import atomic
+from fnnet.loaders.checks import check_regular
 
 
 def write_json(path, obj) -> None:
@@ -22,6 +23,7 @@ def write_json(path, obj) -> None:
 def read_json(path) -> dict:
     """A JSON object from ``path``; a RunError names the file, line and column otherwise."""
     path = Path(path)
+    check_regular(path, RunError)  # a FIFO would hang here, /dev/zero fill memory
     try:  # utf-8-sig: a byte-order mark (Notepad's) is not a mistake
         value = json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=_unique)
     except FileNotFoundError:
@@ -32,6 +34,8 @@ def read_json(path) -> dict:
         raise RunError(f"{path}: {e}") from None
     except UnicodeDecodeError:
         raise RunError(f"{path}: expected UTF-8 JSON text, found binary data") from None
+    except RecursionError:
+        raise RunError(f"{path}: expected JSON of a few levels, found arrays or objects nested too deeply") from None
     if not isinstance(value, dict):
         raise RunError(f"{path}: expected a JSON object, found a {type(value).__name__}")
     return value
@@ -131,6 +135,7 @@ def read_history(run_dir) -> list[dict]:
     path = Path(run_dir) / HISTORY
     if not path.exists():
         return []
+    check_regular(path, RunError)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -142,6 +147,9 @@ def read_history(run_dir) -> list[dict]:
             continue
         try:
             record = json.loads(line)
+        except RecursionError:
+            raise RunError(f"{path}: line {number}: expected an object of a few levels, found one nested too "
+                           "deeply") from None
         except json.JSONDecodeError as e:
             if number == len(lines):  # no newline after it: a write the process did not finish
                 break

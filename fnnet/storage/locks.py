@@ -4,6 +4,7 @@ an error naming the directory and the holder's pid."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +29,13 @@ class DirectoryLock:
             # O_NOFOLLOW: a link planted as the lock file must not send the pid elsewhere.
             self.fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         except OSError as e:
+            lock = directory / LOCK
+            if e.errno == errno.EISDIR:
+                raise error(f"cannot write to the {what} directory {directory}: its lock file {lock} is a directory, "
+                            "expected a file (remove it)") from None
+            if e.errno == errno.ELOOP:
+                raise error(f"cannot write to the {what} directory {directory}: its lock file {lock} is a symbolic "
+                            "link, expected a file (remove it)") from None
             raise error(f"cannot write to the {what} directory {directory}: {e.strerror}") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -11,6 +11,7 @@ import pytest
 from fnnet import checkpoint
 from fnnet.runs import directories as runs
 from tests.support.command import FAST, files_of, fnnet, train_on, write_csv
+from tests.support.fifo import fifo
 
 
 def _idx(path, magic, dims, payload):
@@ -175,3 +176,81 @@ def test_the_device_running_out_of_memory_is_one_line(tmp_path, monkeypatch, cap
     monkeypatch.setattr(pipeline, "plan_run", other)  # not the user's doing: not hidden
     with pytest.raises(jax.errors.JaxRuntimeError, match="INTERNAL"):
         fnnet("train", "--out", tmp_path / "r")
+
+
+# ---------------------------------------------------------------- hostile paths
+
+
+def test_named_pipes_and_devices_are_one_line_and_never_a_hang(tmp_path, capsys, trained):
+    # b14, b37, b44: a FIFO with no writer waited forever in open(); b15, b36: /dev/zero
+    # as data waited, as --config was "out of memory".
+    out = tmp_path / "run"
+    with fifo(tmp_path / "data.csv") as data, fifo(tmp_path / "settings.json") as config, \
+            fifo(tmp_path / "features.npy") as features:
+        assert fnnet("train", *FAST, "--data", data, "--out", out) == 2
+        assert capsys.readouterr().err == (f"fnnet train: error: {data}: expected a regular file, found a named "
+                                           "pipe (FIFO)\n")
+        assert fnnet("train", *FAST, "--config", config, "--out", out) == 2
+        assert capsys.readouterr().err == (f"fnnet train: error: {config}: expected a regular file, found a named "
+                                           "pipe (FIFO)\n")
+        assert fnnet("predict", trained, features) == 2
+        assert capsys.readouterr().err == (f"fnnet predict: error: {features}: expected a regular file, found a "
+                                           "named pipe (FIFO)\n")
+    assert fnnet("train", *FAST, "--data", "/dev/zero", "--format", "csv", "--out", out) == 2
+    assert capsys.readouterr().err == ("fnnet train: error: /dev/zero: expected a regular file, found a character "
+                                       "device\n")
+    assert fnnet("train", *FAST, "--config", "/dev/zero", "--out", out) == 2
+    assert capsys.readouterr().err == ("fnnet train: error: /dev/zero: expected a regular file, found a character "
+                                       "device\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "features.npy", "settings.json"]
+
+
+def test_json_nested_too_deeply_is_one_line(tmp_path, capsys, trained):
+    # b35: --config; c20: a run's config.json read by evaluate.
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "settings.json").write_text(deep)
+    assert fnnet("train", *FAST, "--config", tmp_path / "settings.json", "--out", tmp_path / "run") == 2
+    assert capsys.readouterr().err == (f"fnnet train: error: {tmp_path / 'settings.json'}: expected JSON of a few "
+                                       "levels, found arrays or objects nested too deeply\n")
+    assert not (tmp_path / "run").exists()
+    run = tmp_path / "copy"
+    run.mkdir()
+    for p in trained.iterdir():
+        if p.is_file():
+            (run / p.name).write_bytes(p.read_bytes())
+    (run / runs.CONFIG).write_text(deep)
+    before = files_of(run)
+    assert fnnet("evaluate", run) == 2
+    assert capsys.readouterr().err == (f"fnnet evaluate: error: {run / runs.CONFIG}: expected JSON of a few "
+                                       "levels, found arrays or objects nested too deeply\n")
+    assert files_of(run) == before
+
+
+def test_a_lock_file_that_is_a_directory_is_named(tmp_path, capsys, trained):
+    # c17: it was "cannot write to the run directory X: Is a directory".
+    run = tmp_path / "copy"
+    run.mkdir()
+    for p in trained.iterdir():
+        if p.is_file() and p.name != runs.LOCK:
+            (run / p.name).write_bytes(p.read_bytes())
+    (run / runs.LOCK).mkdir()
+    before = files_of(run)
+    assert fnnet("resume", run, "--epochs", "1", "--quiet") == 2
+    # The run's own check (fnnet.runs) or the lock's (fnnet.storage.locks) says it: one line naming the lock file.
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fnnet resume: error: ") and f"{run / runs.LOCK}" in err, err
+    assert "remove it" in err and "Traceback" not in err
+    assert {n: b for n, b in files_of(run).items() if n != runs.LOCK} == before
+
+
+def test_a_deleted_current_directory_is_named(tmp_path, capsys, monkeypatch):
+    # d24: it was "standard output: No such file or directory".
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert fnnet("train", *FAST, "--data", "xor", "--out", "relative") == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "fnnet train: error: the current directory no longer exists (it was deleted); cd to one that does and run "
+        "it again")
+    assert list(tmp_path.iterdir()) == []

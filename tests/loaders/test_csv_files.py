@@ -129,3 +129,23 @@ def test_csv_empty(tmp_path, text, why):
     path = write(tmp_path / "d.csv", text)
     with raises(DataError, f"{path}: the data set is empty ({why})"):
         loaders.load_csv(path)
+
+
+@pytest.mark.parametrize("cell", ["1_000", "1_0.5", "١٢"])
+def test_numbers_python_takes_but_csv_does_not_are_refused(tmp_path, cell):
+    # b05: float('1_000') is 1000, and float('١٢') is 12; in a CSV file neither is a number.
+    path = write(tmp_path / "d.csv", f"a,b\n1,0\n{cell},1\n")
+    with raises(DataError, f"{path}: line 3, column 1 ('a'): expected a number, found {cell!r}"):
+        loaders.load_csv(path, header=True)
+    path = write(tmp_path / "e.csv", f"1,0\n2,1\n3,{cell}\n")
+    with raises(DataError, f"{path}: line 3, column 2: expected a number, found {cell!r}"):
+        loaders.load_csv(path)
+
+
+def test_a_field_too_long_is_named_by_its_line(tmp_path):
+    # b03: it was "expected UTF-8 CSV text, found something else (field larger than field limit (131072))".
+    path = write(tmp_path / "d.csv", "1,0\n2,1\n" + "1" * 200_000 + ",1\n")
+    with raises(DataError, f"{path}: line 3: expected a field of at most 131072 characters, found a longer one"):
+        loaders.load_csv(path)
+    with raises(DataError, f"{path}: line 3: expected a field of at most 131072 characters, found a longer one"):
+        loaders.load_features(path)

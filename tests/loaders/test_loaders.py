@@ -6,12 +6,16 @@ with line and column for text files; never a silently wrong array."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from fnnet import loaders
 from fnnet.loaders import DataError, FormatError
+from tests.support import ROOT
+from tests.support.fifo import fifo
 from tests.support.files import no_pickle_advice, raises, write, write_idx
 
 # --- load: dispatch, formats, missing files ---------------------------------------------
@@ -251,3 +255,52 @@ def test_features_format_and_arguments(tmp_path):
     np.save(tmp_path / "f.npy", np.ones((1, 2)))
     with pytest.raises(ValueError, match="header=True applies to CSV files only"):
         loaders.load_features(tmp_path / "f.npy", header=True)
+
+
+# --- paths that are not regular files: refused before they are opened ------------------
+
+
+def test_a_named_pipe_is_refused_before_it_is_opened(tmp_path):
+    # b14, b44: open() of a FIFO with no writer would wait forever.
+    with fifo(tmp_path / "data.csv") as path:
+        with raises(DataError, f"{path}: expected a regular file, found a named pipe (FIFO)"):
+            loaders.load(path)
+        with raises(DataError, f"{path}: expected a regular file, found a named pipe (FIFO)"):
+            loaders.load_csv(path)
+    with fifo(tmp_path / "features.npy") as path:
+        with raises(DataError, f"{path}: expected a regular file, found a named pipe (FIFO)"):
+            loaders.load_features(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "features.npy"]  # nothing written
+
+
+def test_a_device_is_refused_before_it_is_read():
+    # b15: /dev/zero never ends; read as CSV it filled memory.
+    with raises(DataError, "/dev/zero: expected a regular file, found a character device"):
+        loaders.load("/dev/zero", format="csv")
+    with raises(DataError, "/dev/zero: expected a regular file, found a character device"):
+        loaders.load_features("/dev/zero", format="npy")
+
+
+def test_a_loop_of_symbolic_links_is_named_so(tmp_path):
+    # b17: it was "no such file or directory".
+    (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+    (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+    with raises(DataError, f"{tmp_path / 'a.csv'}: expected a file, found a loop of symbolic links"):
+        loaders.load(tmp_path / "a.csv")
+
+
+@pytest.mark.parametrize("how", ["file", "pipe"])
+def test_standard_input_is_read_whatever_it_is(tmp_path, how):
+    # `--data /dev/stdin --format csv < file.csv` and `... | fnnet` keep working.
+    path = write(tmp_path / "d.csv", "1,2,0\n3,4,1\n")
+    code = ("from fnnet.loaders import csv_files; x, y = csv_files.load_csv('/dev/stdin'); "
+            "print(x.tolist(), y.tolist())")
+    with open(path, "rb") as f:
+        if how == "file":
+            proc = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True, text=True, cwd=ROOT,
+                                  timeout=60)
+        else:
+            proc = subprocess.run([sys.executable, "-c", code], input=f.read().decode(), capture_output=True,
+                                  text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[[1.0, 2.0], [3.0, 4.0]] [0, 1]\n"

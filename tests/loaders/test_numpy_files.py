@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -123,3 +125,32 @@ def test_every_np_load_refuses_pickles(tmp_path, monkeypatch):
     loaders.load_features(tmp_path / "d.npz")
     loaders.load_features(tmp_path / "f.npy")
     assert calls == [False] * 4
+
+
+def _forged_npy(rows: int = 10**11) -> bytes:
+    # A header declaring (rows, 2) float64 over 16 bytes: NumPy would allocate it all first.
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (rows, 2)})
+    return buf.getvalue() + bytes(16)
+
+
+def test_a_declared_shape_larger_than_the_bytes_stored_is_a_damaged_file(tmp_path):
+    # b23, b47: it was "out of memory (Unable to allocate 1.46 TiB ...)".
+    forged = _forged_npy()
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", forged)
+        z.writestr("y.npy", forged)
+    declares = ("its header declares shape (100000000000, 2) of float64 (1600000000000 bytes) but 16 bytes "
+                "are stored")
+    with raises(DataError, f"{path}: expected a complete NumPy file, found a truncated or damaged one "
+                           f"(array 'x': {declares})"):
+        loaders.load_npz(path)
+    npy = tmp_path / "huge.npy"
+    npy.write_bytes(forged)
+    with raises(DataError, f"{npy}: expected a complete NumPy file, found a truncated or damaged one ({declares})"):
+        loaders.load_features(npy)
+    # One byte short is as damaged as a terabyte.
+    npy.write_bytes(_forged_npy(1)[:-1])
+    with raises(DataError, "its header declares shape (1, 2) of float64 (16 bytes) but 15 bytes are stored"):
+        loaders.load_features(npy)

@@ -8,6 +8,7 @@ import pytest
 from fnnet.runs import directories as runs
 from fnnet.runs import files as run_files
 from tests.runs.test_directories import make_run
+from tests.support.fifo import fifo
 
 
 def test_history_is_cut_back_to_the_checkpoints_epoch(tmp_path):
@@ -55,3 +56,30 @@ def test_the_history_is_cut_back_in_place(tmp_path):
     assert (out / runs.HISTORY).read_text() == '{"epoch": 1}\n'
     run_files.cut_history(out, 0)
     assert not (out / runs.HISTORY).exists()
+
+
+def test_json_that_is_not_a_regular_file_is_refused_before_it_is_opened(tmp_path):
+    # b37, b36: a FIFO as --config waited forever in open(); /dev/zero filled memory.
+    with fifo(tmp_path / "settings.json") as path:
+        with pytest.raises(runs.RunError) as e:
+            run_files.read_json(path)
+        assert str(e.value) == f"{path}: expected a regular file, found a named pipe (FIFO)"
+    with pytest.raises(runs.RunError) as e:
+        run_files.read_json("/dev/zero")
+    assert str(e.value) == "/dev/zero: expected a regular file, found a character device"
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
+def test_json_nested_too_deeply_is_one_error(tmp_path):
+    # b35, c20: 100,000 nested arrays were a RecursionError's traceback.
+    path = tmp_path / "settings.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(runs.RunError) as e:
+        run_files.read_json(path)
+    assert str(e.value) == f"{path}: expected JSON of a few levels, found arrays or objects nested too deeply"
+    out = make_run(tmp_path / "r")
+    (out / runs.HISTORY).write_text('{"epoch": 1}\n' + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(runs.RunError) as e:
+        run_files.read_history(out)
+    assert str(e.value) == (f"{out / runs.HISTORY}: line 2: expected an object of a few levels, found one nested "
+                            "too deeply")

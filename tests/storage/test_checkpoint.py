@@ -1,6 +1,7 @@
 """Checkpoints: one file, atomic, no pickle, header and arrays hashed, validated on load;
 every optimizer's state round-trips; resumed runs are bitwise identical."""
 
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 import fnnet
 from fnnet import AvgPool2D, Conv2D, Dense, Dropout, Flatten, Network, checkpoint, optim
+from tests.support.fifo import fifo
 from tests.support.nets import CONV_NET, conv_data
 
 NET = Network(4, (Dense(6, "relu"), Dropout(0.3), Dense(3)))
@@ -463,3 +465,58 @@ def test_a_leaf_that_is_not_numbers_is_named_and_nothing_is_written(tmp_path, le
     assert str(info.value).endswith("; expected an array (or number) of one of bool, int8, int16, int32, int64, "
                                     "uint8, uint16, uint32, uint64, float16, bfloat16, float32, float64, or a PRNG key")
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["c.npz"]
+
+
+# ---------------------------------------------------------------- hostile files
+
+
+def test_a_named_pipe_or_a_device_is_refused_before_it_is_opened(tmp_path):
+    # g27: open() of a FIFO with no writer waited forever.
+    with fifo(tmp_path / "c.npz") as path:
+        with pytest.raises(checkpoint.CheckpointError) as e:
+            checkpoint.load(path, _state())
+        assert str(e.value) == f"{path}: expected a regular file, found a named pipe (FIFO)"
+        with pytest.raises(checkpoint.CheckpointError, match=re.escape("found a named pipe (FIFO)")):
+            checkpoint.load_params(path)
+    with pytest.raises(checkpoint.CheckpointError) as e:
+        checkpoint.load_params("/dev/zero")
+    assert str(e.value) == "/dev/zero: expected a regular file, found a character device"
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+
+
+def test_an_array_declaring_more_than_it_stores_is_corrupt_before_anything_is_allocated(tmp_path):
+    # g29: a header of 10**11 rows over 16 bytes was "out of memory (Unable to allocate 1.46 TiB ...)".
+    path = tmp_path / "p.npz"
+    checkpoint.save(path, NET.init(jax.random.key(0)))
+    members = _members(path)
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f4", "fortran_order": False, "shape": (10**11, 2)})
+    members["a0.npy"] = buffer.getvalue() + bytes(16)
+    _write_members(path, members)
+    with pytest.raises(checkpoint.CheckpointError) as e:
+        checkpoint.load_params(path)
+    assert str(e.value) == (f"{path} is truncated or corrupt (array a0: its header declares shape (100000000000, 2) "
+                            "of float32 (800000000000 bytes) but 16 bytes are stored); nothing was loaded")
+
+
+def test_a_forged_count_of_layers_is_refused(tmp_path):
+    # g28: entries = 10**12 (rehashed, as a careful forger would) built a list of 10**12 dicts.
+    path = tmp_path / "p.npz"
+    checkpoint.save(path, NET.init(jax.random.key(0)))
+    _rewrite_header(path, {**_header(path), "entries": 10**12})
+    with pytest.raises(checkpoint.CheckpointError) as e:
+        checkpoint.load_params(path)
+    assert str(e.value) == (f"{path}: the header's entries says 1000000000000 layers but the stored leaves hold "
+                            f"parameters of 3, expected at most {checkpoint._TRAILING} layers without parameters "
+                            "after them; nothing was loaded")
+
+
+def test_a_header_nested_too_deeply_is_corrupt(tmp_path):
+    path = tmp_path / "p.npz"
+    checkpoint.save(path, NET.init(jax.random.key(0)))
+    members = _members(path)
+    members["__header__.npy"] = _npy(np.frombuffer(("[" * 100_000 + "]" * 100_000).encode(), np.uint8))
+    _write_members(path, members)
+    with pytest.raises(checkpoint.CheckpointError) as e:
+        checkpoint.load_params(path)
+    assert str(e.value) == f"{path} is corrupt (its header is JSON nested too deeply); nothing was loaded"

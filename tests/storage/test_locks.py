@@ -35,3 +35,13 @@ def test_the_error_type_is_the_callers_and_a_planted_link_is_not_followed(tmp_pa
     with pytest.raises(KeyError, match="cannot write to the run directory"):
         locks.DirectoryLock(tmp_path, "run", KeyError)
     assert (tmp_path / "precious.txt").read_text() == "mine"
+
+
+def test_a_lock_file_that_is_a_directory_is_named(tmp_path):
+    # c17: it was "cannot write to the run directory X: Is a directory".
+    (tmp_path / locks.LOCK).mkdir()
+    with pytest.raises(locks.LockError) as e:
+        locks.DirectoryLock(tmp_path, "run")
+    assert str(e.value) == (f"cannot write to the run directory {tmp_path}: its lock file {tmp_path / locks.LOCK} "
+                            "is a directory, expected a file (remove it)")
+    assert [p.name for p in tmp_path.iterdir()] == [locks.LOCK] and not any((tmp_path / locks.LOCK).iterdir())
