@@ -15,7 +15,7 @@ PACKAGE = ROOT / "fnnet"
 #: Each part of the package and its floor: a part imports only parts on lower floors
 #: (and itself). The face and ``__main__`` stand above everything.
 FLOORS = {
-    "fnnet.version": 0, "fnnet.names": 0, "fnnet.loaders": 0, "fnnet.storage": 0, "fnnet.plots": 0,
+    "fnnet.version": 0, "fnnet.names": 0, "fnnet.loaders": 0, "fnnet.storage": 1, "fnnet.plots": 0,
     "fnnet.compilation_cache": 0, "fnnet.memory": 0,
     "fnnet.data": 1, "fnnet.model": 1, "fnnet.optim": 1,
     "fnnet.gradcheck": 2, "fnnet.diagnostics": 2, "fnnet.worked_example": 2,

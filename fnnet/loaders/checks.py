@@ -57,8 +57,8 @@ def check_regular(path, error: type = ValueError) -> None:
     directory (a named pipe with no writer would hang ``open``, ``/dev/zero`` would fill
     memory) or is a loop of symbolic links; checked before it is opened. The process's own
     standard input is accepted whatever it is. A missing path is left to the caller. Every
-    data file (``existing``) and JSON file (``fnnet.runs.files.read_json``) is checked here;
-    ``fnnet.storage.checkpoint``, on the same floor as the loaders, keeps a copy."""
+    data file (``existing``), JSON file (``fnnet.runs.files.read_json``) and checkpoint
+    (``fnnet.storage.checkpoint``) is checked here."""
     try:
         st = os.stat(path)
     except OSError as e:

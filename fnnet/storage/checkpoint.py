@@ -14,11 +14,9 @@ half of one.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import stat
 import zipfile
 import zlib
 from typing import Any
@@ -27,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fnnet.loaders.checks import check_regular
+from fnnet.loaders.numpy_files import npz_member_problem
 from fnnet.storage import atomic
 
 FORMAT = "fnnet-checkpoint"
@@ -158,66 +158,19 @@ def _header_problem(header) -> str | None:
     return None
 
 
-# The two checks below are fnnet.loaders.checks.check_regular's and
-# fnnet.loaders.numpy_files.npy_size_problem's: storage stands on the loaders' floor and
-# imports none of them (tests/test_architecture.py), so it keeps copies; keep them alike.
-
-_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def _check_regular(path) -> None:
-    """A CheckpointError when ``path`` is a FIFO (``open`` would wait for a writer), a
-    device, a socket or a loop of symbolic links; before anything opens it."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise CheckpointError(f"{path}: expected a file, found a loop of symbolic links") from None
-        return
-    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
-        return
-    with_stdin = False
-    try:
-        own = os.fstat(0)
-        with_stdin = (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
-    except OSError:
-        pass
-    if not with_stdin:
-        found = next((what for test, what in _SPECIAL if test(st.st_mode)), "something other than a file")
-        raise CheckpointError(f"{path}: expected a regular file, found {found}")
-
-
 def _check_member(path, archive, name: str) -> None:
     """A CheckpointError when the array ``name``'s .npy header declares more bytes than its
     zip member stores: NumPy would allocate the declared shape (10**11 rows over 16 bytes)
     before reading a byte."""
-    member = name + ".npy"
-    try:
-        info = archive.zip.getinfo(member)
-    except KeyError:
-        return
-    with archive.zip.open(member) as fp:
-        try:
-            version = np.lib.format.read_magic(fp)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(fp)
-        except (ValueError, OSError, EOFError):
-            return  # NumPy says what is wrong where it is read
-        count = 1
-        for n in shape:
-            count *= int(n)
-        declared, held = count * dtype.itemsize, info.file_size - fp.tell()
-    if declared > held:
-        raise CheckpointError(f"{path} is truncated or corrupt (array {name}: its header declares shape "
-                              f"{tuple(shape)} of {dtype} ({declared} bytes) but {max(held, 0)} bytes are stored); "
-                              "nothing was loaded")
+    problem = npz_member_problem(archive, name)
+    if problem:
+        raise CheckpointError(f"{path} is truncated or corrupt (array {name}: {problem}); nothing was loaded")
 
 
 def _read(path) -> tuple[dict, list[np.ndarray]]:
     """The validated header and the leaves as stored (bfloat16 as its bits)."""
     path = os.fspath(path)
-    _check_regular(path)  # a FIFO would hang open(), a device fill memory
+    check_regular(path, CheckpointError)  # a FIFO would hang open(), a device fill memory
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path}")
     if os.path.isdir(path):
