@@ -414,7 +414,13 @@ def open_run(run_dir) -> Run:
     """An existing run, locked for writing (e.g. to resume it); temporary files that a
     killed writer left behind are removed."""
     run_dir = Path(run_dir)
-    check_run_dir(run_dir)
+    try:
+        check_run_dir(run_dir)
+    except RunError:
+        if is_run(run_dir) and not (run_dir / CHECKPOINT).exists() and (run_dir / LOCK).is_file():
+            # No checkpoint yet may mean a writer still at its first epoch: say so if it is.
+            locks.DirectoryLock(run_dir, "run", RunError).release()
+        raise
     _check_own_files(run_dir)
     lock = locks.DirectoryLock(run_dir, "run", RunError)
     try:

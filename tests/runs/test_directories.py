@@ -317,3 +317,14 @@ def test_a_search_that_writes_nothing_leaves_a_folder_as_it_found_it(tmp_path):
         runs.claim_search(tmp_path / "a")
     folder.release(keep=False)
     assert sorted(os.listdir(tmp_path)) == ["mine"]
+
+
+def test_a_run_without_a_checkpoint_whose_writer_is_alive_is_named_in_use(tmp_path):
+    """A run still at its first epoch (no checkpoint yet) is busy, not 'stopped'."""
+    with runs.create(tmp_path / "r") as run:
+        (run.path / runs.CONFIG).write_text("{}")
+        with pytest.raises(runs.RunError, match=r"run .*r is in use by another fnnet process"):
+            runs.open_run(tmp_path / "r")
+        run.commit()
+    with pytest.raises(runs.RunError, match=r"has no checkpoint.npz: it was stopped before its first epoch ended"):
+        runs.open_run(tmp_path / "r")
