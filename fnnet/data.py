@@ -122,7 +122,12 @@ class Standardizer:
     def apply(self, x):
         """``(x - mean) / std`` as float32, x (n, features)."""
         x = features(x, self.mean.shape[0], "Standardizer.apply")
-        return ((x.astype(np.float32) - self.mean) / self.std).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = ((x.astype(np.float32) - self.mean) / self.std).astype(np.float32)
+        if not np.isfinite(z).all() and np.isfinite(x).all():
+            # x - mean of values near float32's largest (±3.4e38) overflows: in float64.
+            z = ((x.astype(np.float64) - self.mean) / self.std).astype(np.float32)
+        return z
 
     def to_dict(self) -> dict:
         """``{"mean": [...], "std": [...]}`` of plain floats, for JSON."""

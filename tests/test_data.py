@@ -99,3 +99,10 @@ def test_split_sizes_determinism_disjointness():
 def test_split_bad_fractions(val, test, message):
     with pytest.raises(ValueError, match=message):
         data.train_val_test_split(np.zeros((50, 2)), np.zeros(50), val=val, test=test)
+
+
+def test_standardizing_values_near_float32s_largest_does_not_overflow():
+    x = np.array([[3.4e38, 1.0], [-3.4e38, 2.0], [0.0, 3.0]], np.float32)
+    z = data.Standardizer.fit(x).apply(x)
+    assert np.isfinite(z).all()
+    np.testing.assert_allclose(z[:, 0], [1.2247449, -1.2247449, 0.0], rtol=1e-6)
