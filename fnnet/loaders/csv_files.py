@@ -130,6 +130,10 @@ def _label_index(label_column, names, width: int, path) -> int:
                              "pass header=True or an integer index")
         if label_column not in names:
             raise DataError(f"{path}: expected a column named {label_column!r}, found columns {names}")
+        if names.count(label_column) > 1:
+            columns = [i + 1 for i, name in enumerate(names) if name == label_column]
+            raise DataError(f"{path}: line 1: expected one column named {label_column!r}, found {len(columns)} "
+                            f"(columns {', '.join(map(str, columns))}); pass the label's column number instead")
         return names.index(label_column)
     if isinstance(label_column, (int, np.integer)) and not isinstance(label_column, bool):
         if not -width <= label_column < width:

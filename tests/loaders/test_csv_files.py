@@ -149,3 +149,11 @@ def test_a_field_too_long_is_named_by_its_line(tmp_path):
         loaders.load_csv(path)
     with raises(DataError, f"{path}: line 3: expected a field of at most 131072 characters, found a longer one"):
         loaders.load_features(path)
+
+
+def test_a_label_name_that_two_columns_share_is_ambiguous(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("label,a,label\n0,0.5,1\n1,0.25,0\n")
+    with pytest.raises(DataError, match=rf"^{path}: line 1: expected one column named 'label', found 2 \(columns 1, "
+                                        r"3\); pass the label's column number instead$"):
+        loaders.load_csv(path, label_column="label", header=True)
