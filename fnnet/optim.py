@@ -37,6 +37,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from fnnet.names import ADAGRAD_FORMS, OPTIMIZERS
@@ -73,6 +74,18 @@ def _check_rate(name: str, value: Any, *, allow_schedule: bool = True) -> float 
     if not math.isfinite(float(value)) or float(value) < 0:
         raise ValueError(f"{name} must be {kind}, got {value!r}")
     return float(value)
+
+
+def _check_below_one(name: str, value: Any, why: str) -> None:
+    """A concrete decay rate checked in [0, 1), and below 1 in float32 too (the optimizer
+    state's dtype: 0.99999999 is 1.0 there)."""
+    concrete = _check_rate(name, value, allow_schedule=False)
+    if concrete is None:
+        return
+    if concrete >= 1:
+        raise ValueError(f"{name} must be in [0, 1) ({why}), got {value!r}")
+    if np.float32(concrete) >= 1:
+        raise ValueError(f"{name} must be in [0, 1) ({why}), got {value!r}, which float32 rounds to 1.0")
 
 
 def _eta_at(eta, count):
@@ -132,9 +145,7 @@ def momentum(learning_rate, lam: float = 0.9) -> optax.GradientTransformation:
 
 def _momentum(eta, lam) -> optax.GradientTransformation:
     _check_rate("learning_rate", eta)
-    lam_value = _check_rate("momentum", lam, allow_schedule=False)
-    if lam_value is not None and lam_value >= 1:
-        raise ValueError(f"momentum must be in [0, 1) (with λ >= 1 the velocity never decays), got {lam!r}")
+    _check_below_one("momentum", lam, "with λ >= 1 the velocity never decays")
 
     def init(params):
         return MomentumState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
@@ -186,6 +197,9 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -
     """``optax.adam`` itself: ``m ← b1 m + (1 − b1) g``, ``v ← b2 v + (1 − b2) g²``,
     ``w ← w − η m̂ / (sqrt(v̂) + ε)`` with bias-corrected m̂, v̂."""
     _check_rate("learning_rate", learning_rate)
+    _check_below_one("b1", b1, "the first moment's decay; with b1 >= 1 it never forgets")
+    _check_below_one("b2", b2, "the second moment's decay; with b2 >= 1 it never forgets")
+    _check_rate("eps", eps, allow_schedule=False)
     return optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)
 
 

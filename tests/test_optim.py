@@ -513,3 +513,21 @@ def test_a_tracer_where_a_fixed_value_is_needed_is_named(make, message):
     with pytest.raises(ValueError) as e:
         jax.vmap(make)(jnp.ones((2, 3)))
     assert re.match(message, str(e.value).splitlines()[0])  # one line (JAX appends a note below)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(b1=1.5), r"^b1 must be in \[0, 1\) \(the first moment's decay; with b1 >= 1 it never forgets\), got 1.5$"),
+    (dict(b2=1.0), r"^b2 must be in \[0, 1\) \(the second moment's decay; with b2 >= 1 it never forgets\), got 1.0$"),
+    (dict(b2=0.99999999), r"got 0.99999999, which float32 rounds to 1.0$"),
+    (dict(b1=-0.1), r"^b1 must be a finite number >= 0, got -0.1$"),
+    (dict(eps=-1e-8), r"^eps must be a finite number >= 0, got -1e-08$"),
+])
+def test_adam_refuses_decays_outside_0_1_and_negative_eps(kw, message):
+    with pytest.raises(ValueError, match=message):
+        optim.adam(1e-3, **kw)
+
+
+def test_a_momentum_float32_rounds_to_1_is_refused():
+    with pytest.raises(ValueError, match=r"^momentum must be in \[0, 1\) \(with λ >= 1 the velocity never decays\), "
+                                         r"got 0.99999999, which float32 rounds to 1.0$"):
+        optim.momentum(0.1, 0.99999999)

@@ -88,6 +88,21 @@ def _weights(y, weights):
     return weights
 
 
+def _check_probabilities(name: str, t) -> None:
+    # Concrete float targets only, as weights are checked: traced ones cannot be looked at,
+    # and integer labels become one-hot rows, which are probabilities.
+    if t is None or isinstance(t, jax.core.Tracer):
+        return
+    dtype = getattr(t, "dtype", None)
+    values = np.asarray(t) if dtype is None else t
+    if not jnp.issubdtype(values.dtype, jnp.floating) or values.size == 0:
+        return
+    values = np.asarray(values, np.float64)
+    low, high = float(values.min()), float(values.max())
+    if not (0 <= low and high <= 1):  # NaN fails both
+        raise ValueError(f"{name}: expected targets in [0, 1] (probabilities), got values in [{low}, {high}]")
+
+
 def _check_reduction(name, reduction):
     if reduction not in REDUCTIONS:
         raise ValueError(f"{name}: unknown reduction {reduction!r}; expected one of {list(REDUCTIONS)}")
@@ -99,6 +114,8 @@ class Loss:
     reduction is keyword-only, so a subclass's own fields come first (``Huber(0.5)``)."""
 
     reduction: str = field(default="mean", kw_only=True)
+    #: The targets are probabilities (cross-entropies): concrete ones are checked in [0, 1].
+    probabilities = False
 
     def __post_init__(self):
         _check_reduction(type(self).__name__, self.reduction)
@@ -120,6 +137,8 @@ class Loss:
 
     def __call__(self, y, t, weights=None):
         """The total loss L (a scalar) of outputs ``y`` against targets ``t``."""
+        if self.probabilities:
+            _check_probabilities(self.name, t)
         t = targets_like(y, t)
         weights = _weights(y, weights)
         c = self.per_example(y, t)
@@ -133,6 +152,8 @@ class Loss:
 
     def grad(self, y, t, weights=None):
         """``∂L/∂y = ∂C^n/∂y^n · ∂L/∂C^n``, same shape as ``y``."""
+        if self.probabilities:
+            _check_probabilities(self.name, t)
         t = targets_like(y, t)
         return self.dc_dy(y, t) * self._scale(y, _weights(y, weights))
 
@@ -164,6 +185,7 @@ class CrossEntropy(Loss):
     from_logits: bool = False
     label_smoothing: float = 0.0
     name = "cross_entropy"
+    probabilities = True
 
     def __post_init__(self):
         super().__post_init__()
@@ -198,6 +220,7 @@ class CrossEntropy(Loss):
     def softmax_delta(self, y, t, weights=None):
         """``∂L/∂z`` for ``y = softmax(z)`` fed to this loss on probabilities, fused:
         ``δ = (y Σ_k t_k − t) ∂L/∂C^n``, with no division by y."""
+        _check_probabilities(self.name, t)
         t = self._targets(y, targets_like(y, t))
         delta = y * jnp.sum(t, axis=-1, keepdims=True) - t
         return delta * self._scale(y, _weights(y, weights))
@@ -212,6 +235,7 @@ class BinaryCrossEntropy(Loss):
 
     from_logits: bool = False
     name = "binary_cross_entropy"
+    probabilities = True
 
     def per_example(self, y, t):
         if self.from_logits:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fnnet.model import activations, initializers
+from fnnet.model.keys import check_key
 from fnnet.model.layers.conv import Conv1D, Conv2D, Convolution
 from fnnet.model.layers.dense import Dense
 from fnnet.model.layers.dropout import Dropout
@@ -166,6 +167,7 @@ class Network:
                              "call it inside `with jax.enable_x64(True):`")
         from fnnet import memory
 
+        check_key(key)
         size = memory.parameter_count(self) * dtype.itemsize
         memory.check(memory.Estimate((("parameters", size),)), what="Network.init",
                      shrink="use a smaller network")
@@ -198,6 +200,7 @@ class Network:
             got = (f"a {type(params).__name__} of {len(params)} entries" if isinstance(params, (list, tuple))
                    else type(params).__name__)
             raise ValueError(f"params: expected a list of {len(self.layers)} entries, one per layer, got {got}")
+        dtypes = {}  # dtype -> the first leaf of it
         for i, (layer, entry, in_shape) in enumerate(zip(self.layers, params, self.shapes)):
             shapes = layer.param_shapes(in_shape)
             if not isinstance(entry, dict) or set(entry) != set(shapes):
@@ -216,6 +219,11 @@ class Network:
                 if not isinstance(dtype, np.dtype) or not jnp.issubdtype(dtype, jnp.floating):
                     raise ValueError(f"params[{i}][{name!r}] ({type(layer).__name__}): expected floating-point "
                                      f"values, got {dtype}")
+                dtypes.setdefault(dtype, f"params[{i}][{name!r}]")
+        if len(dtypes) > 1:  # promotion would silently compute in the widest (or refuse, strict)
+            mixed = ", ".join(f"{leaf} is {dtype}" for dtype, leaf in dtypes.items())
+            raise ValueError(f"params: expected one float dtype for every parameter (cast them, e.g. "
+                             f"jax.tree.map(lambda p: p.astype(jnp.float32), params)), got mixed: {mixed}")
 
     def param_dtype(self, params):
         """The dtype of the parameters (of their first leaf; float32 for none)."""
@@ -229,10 +237,11 @@ class Network:
         """Validated inputs as ``(params_c, a, lead, out_dtype)`` in the compute dtype: a is
         x as ``(prod(lead), *in_shape)`` with ``lead`` x's axes before ``in_shape``."""
         out_dtype = self.checked_dtype(params)
-        if not isinstance(x, jax.Array):
-            kind = np.asarray(x).dtype
-            if not (kind == np.bool_ or jnp.issubdtype(kind, jnp.number)):
-                raise ValueError(f"x: expected numbers (features, cast to {out_dtype}), got an array of {kind}")
+        kind = x.dtype if isinstance(x, jax.Array) else np.asarray(x).dtype
+        if not (kind == np.bool_ or jnp.issubdtype(kind, jnp.number)):
+            raise ValueError(f"x: expected numbers (features, cast to {out_dtype}), got an array of {kind}")
+        if jnp.issubdtype(kind, jnp.complexfloating):  # the cast would silently drop the imaginary part
+            raise ValueError(f"x: expected real numbers (features, cast to {out_dtype}), got an array of {kind}")
         x = jnp.asarray(x)
         r = len(self.in_shape)
         if x.ndim < r or tuple(x.shape[x.ndim - r:]) != self.in_shape:
@@ -257,6 +266,8 @@ class Network:
                 kinds = ", ".join(dict.fromkeys(type(self.layers[i]).__name__ for i in needing))
                 raise ValueError(f"layers {needing} ({kinds}) need key= in training mode; "
                                  "pass key=jax.random.key(seed), a fresh one per step")
+        elif train and any(layer.needs_key for layer in self.layers):
+            check_key(key)
         caches, rows = [], a.shape[0]
         for i, (layer, p) in enumerate(zip(self.layers, params)):
             layer_key = jax.random.fold_in(key, i) if (train and layer.needs_key) else None

@@ -56,6 +56,15 @@ def fraction(value):
     return value
 
 
+def float32_fraction(value):
+    """A rate or decay applied in float32 (dropout, momentum): in [0, 1) there too, since
+    one float32 rounds to 1 drops every unit or never decays."""
+    fraction(value)
+    if np.float32(value) >= 1:
+        raise ValueError(f"expected a number in [0, 1), got {value!r}, which float32 rounds to 1.0")
+    return value
+
+
 def positive_int(value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"expected an integer >= 1, got {value!r}")
@@ -154,9 +163,9 @@ SETTINGS: dict[str, Callable] = {
     "header": _optional(_choice((True, False))), "shape": _optional(_shape), "conv": _channels,
     "kernel": _positive_ints("kernel sizes"), "conv_stride": _positive_ints("strides"), "pool": _poolings,
     "pool_size": positive_int, "hidden": _widths,
-    "activation": _choice(ACTIVATION_CHOICES), "pieces": positive_int, "dropout": fraction,
+    "activation": _choice(ACTIVATION_CHOICES), "pieces": positive_int, "dropout": float32_fraction,
     "loss": _choice(LOSS_CHOICES), "optimizer": _choice(OPTIMIZERS), "lr": positive_number,
-    "momentum": fraction, "adagrad_form": _choice(ADAGRAD_FORMS), "l1": non_negative_number,
+    "momentum": float32_fraction, "adagrad_form": _choice(ADAGRAD_FORMS), "l1": non_negative_number,
     "l2": non_negative_number, "clip": _optional(positive_number), "epochs": positive_int,
     "batch_size": positive_int, "patience": non_negative_int, "min_delta": non_negative_number,
     "val": fraction, "test": fraction, "seed": _seed, "grad": _choice(GRADS),

@@ -4,6 +4,7 @@ checked (on the device when the arrays are already there), then ``jnp`` arrays."
 from __future__ import annotations
 
 import functools
+import operator
 import weakref
 
 import jax
@@ -15,6 +16,29 @@ from fnnet.model import loss_calls
 from fnnet.model.network import shape_hint
 
 
+def as_count(value):
+    """``value`` as a Python int when it is an integer (NumPy's and JAX's concrete ones
+    too, as ``operator.index`` takes them, like JAX does); anything else, bools included,
+    unchanged, for the caller's check to refuse by name."""
+    if type(value) is int or isinstance(value, (bool, np.bool_)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
+def refuse_traced(what: str, instead: str, params, data, key=None) -> None:
+    """A TypeError when fit's or evaluate's arguments are traced (the function is called
+    under jit, vmap or grad): they run their own compiled programs on concrete arrays.
+    O(1) but for the parameters' leaves."""
+    values = [key, *(data if isinstance(data, (tuple, list)) else ())]
+    if any(isinstance(v, jax.core.Tracer) for v in values) or any(
+            isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(params)):
+        raise TypeError(f"{what} runs its own compiled loop on concrete arrays and cannot be traced "
+                        f"(jit/vmap/grad); use {instead} for traced code")
+
+
 def unpack(data, loss) -> tuple:
     """``(x, t, w)`` of ``data = (x, t)`` (w None) or ``(x, t, w)``; a ValueError for
     anything else, or for weights that ``loss`` takes no argument for."""
@@ -22,6 +46,10 @@ def unpack(data, loss) -> tuple:
         raise ValueError("data: expected (x, t) or (x, t, weights), got "
                          + (f"{len(data)} arrays" if isinstance(data, (tuple, list)) else type(data).__name__))
     x, t, w = (*data, None) if len(data) == 2 else data
+    for name, value in (("x", x), ("t", t), ("weights", w)):
+        if value is not None and not (hasattr(value, "shape") and hasattr(value, "dtype")):
+            # JAX's convention: jnp functions refuse lists (np.asarray(list) is the caller's choice).
+            raise TypeError(f"data: {name} must be an array (NumPy or JAX), got {type(value).__name__}")
     if w is not None and not loss_calls.accepts_weights(loss):
         raise ValueError(f"data has per-example weights but loss {loss_calls.describe(loss)!r} takes "
                          "none; give it a third argument, loss(y, t, weights)")

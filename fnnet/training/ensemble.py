@@ -208,6 +208,7 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
                          f"got {type(make_optimizer).__name__}")
     if not shared:
         check_member_optimizers(make_optimizer, names, hp, n_members)
+    epochs, batch_size = device_data.as_count(epochs), device_data.as_count(batch_size)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     x, t, w = device_data.unpack(data, loss)

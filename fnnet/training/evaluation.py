@@ -77,7 +77,9 @@ def evaluate(net: Network, loss, params, data, *, batch_size: int = 1024, mesh=N
     ``batch_size`` examples at a time; with ``mesh`` (a Mesh or
     ``parallel.batch_sharding``) each chunk is split across its batch axis, the chunk
     rounded up to a multiple of the device count."""
+    device_data.refuse_traced("evaluate", "net.apply with fnnet.losses", params, data)
     loss = losses_.get(loss)
+    batch_size = device_data.as_count(batch_size)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
     x, t, w = device_data.unpack(data, loss)
@@ -108,6 +110,7 @@ def evaluate_sets(net: Network, loss, params, sets: dict, *, batch_size: int = 1
         joinable = len(shapes) == 1 and all(np.ndim(p[0]) >= 1 and len(p[0]) for p in parts)
     if not joinable:
         return {k: evaluate(net, loss, params, sets[k], batch_size=batch_size) for k in names}
+    batch_size = device_data.as_count(batch_size)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be an int >= 1, got {batch_size!r}")
     sizes = [len(p[0]) for p in parts]

@@ -43,6 +43,7 @@ def plan(net: Network, loss, optimizer: optax.GradientTransformation, params, x,
     argument. ``loss`` is already an fnnet loss or callable (``losses.get``);
     ``learning_rate`` a number, a schedule or None; ``per_epoch``: the host decides after
     every epoch (early stopping, a callback); ``new_run``: params, not a TrainState."""
+    epochs, batch_size = device_data.as_count(epochs), device_data.as_count(batch_size)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     signature = None

@@ -22,6 +22,9 @@ from fnnet.training.state import TrainState, host_count, init_state, run_key
 from fnnet.training.step import check_grad
 
 
+_COUNT_MAX = 2**31 - 1  # TrainState's step and epoch are int32
+
+
 class FitResult(NamedTuple):
     params: Any  # the best epoch's parameters under early stopping, else the last
     state: TrainState  # the state after the last epoch run (resume from here)
@@ -89,9 +92,11 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     "learning_rate" as they apply), ``best_epoch`` and ``stopped_early``. A non-finite
     loss raises DivergenceError.
     """
+    state = params if isinstance(params, TrainState) else None
+    device_data.refuse_traced("fit", "make_epochs/make_step/value_and_grad", params if state is None
+                              else state.params, data, key)
     loss = losses_.get(loss)
     check_grad(grad)
-    state = params if isinstance(params, TrainState) else None
     if state is None:
         if key is None:
             raise ValueError("fit: a new run needs key= (e.g. jax.random.key(0)); "
@@ -99,6 +104,9 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
         done = (0, 0)  # epochs and updates
     else:
         params, key, done = state.params, state.key, (int(state.epoch), int(state.step))
+        if done[0] < 0 or done[1] < 0:
+            raise ValueError(f"params: a TrainState with epoch >= 0 and step >= 0 expected, got epoch {done[0]} "
+                             f"and step {done[1]} (a damaged or forged state)")
     key = run_key(key)  # its raw data: the state's key, and one program for either kind
     x, t, w = device_data.unpack(data, loss)
     if validation_split:
@@ -114,6 +122,11 @@ def fit(net: Network, loss, optimizer: optax.GradientTransformation, params, dat
     plan, x, t, w = fit_plan.plan(net, loss, optimizer, params, x, t, w, epochs=epochs, batch_size=batch_size,
                                   grad=grad, accuracy=accuracy, eval_batch_size=eval_batch_size,
                                   learning_rate=learning_rate, per_epoch=per_epoch, new_run=state is None)
+    if done[1] + plan.steps * epochs > _COUNT_MAX or done[0] + epochs > _COUNT_MAX:
+        left = _COUNT_MAX - done[1]
+        raise ValueError(f"epochs: the int32 step counter would pass 2**31 - 1: {epochs} epochs of {plan.steps} "
+                         f"updates after step {done[1]} need {plan.steps * epochs}, and {left} updates are left "
+                         f"(at most {left // plan.steps} epochs)")
     val = None
     if validation_data is not None:
         val = device_data.to_device(*validation_data, net.in_shape, net.out_shape, plan.dtype,

@@ -25,6 +25,7 @@ import numpy as np
 import optax
 
 from fnnet import memory
+from fnnet.model.keys import check_key
 from fnnet.training import coefficients
 
 
@@ -85,6 +86,7 @@ def run_key(key):
     seen = _KEYS.get(id(key))
     if seen is not None and seen[0]() is key:
         return seen[1]
+    check_key(key)
     raw = _raw(key)
     if raw is not key:
         try:

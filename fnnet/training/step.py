@@ -12,6 +12,7 @@ import optax
 from fnnet.model import backprop, loss_calls, losses as losses_
 from fnnet.model.network import Network
 from fnnet.names import GRADS
+from fnnet.training.state import TrainState
 
 
 def check_grad(grad) -> None:
@@ -56,6 +57,9 @@ def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
     extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def step(params, opt_state, batch, key):
+        if isinstance(params, TrainState):  # a tuple too: named here, not by jax.grad's int32 complaint
+            raise TypeError("params: expected the parameter tree (one entry per layer), got a TrainState; "
+                            "pass state.params and state.opt_state")
         x, t, w = (*batch, None) if len(batch) == 2 else batch
         (value, y), grads = vg(params, x, t, w, key)
         if grad_reduce is not None:

@@ -195,3 +195,16 @@ def test_a_loss_called_with_concrete_bad_weights_says_so(bad, word):
         target = t if name == "cross_entropy_logits" else jnp.eye(3)[t]
         with pytest.raises(ValueError, match=rf"^weights: expected finite numbers >= 0, one per example; some are {word}$"):
             loss(y, target, np.array(bad))
+
+
+@pytest.mark.parametrize("loss, y, t", [
+    (losses.cross_entropy(), np.full((2, 3), 1 / 3, np.float32), np.array([[1.5, -0.5, 0.0], [0, 1, 0]], np.float32)),
+    (losses.binary_cross_entropy(), np.full((2, 1), 0.5, np.float32), np.array([[2.0], [0.0]], np.float32)),
+])
+def test_concrete_targets_outside_0_1_are_refused_by_the_cross_entropies(loss, y, t):
+    message = rf"^{loss.name}: expected targets in \[0, 1\] \(probabilities\), got values in \[{t.min()}, {t.max()}\]$"
+    with pytest.raises(ValueError, match=message):
+        loss(jnp.asarray(y), t)
+    with pytest.raises(ValueError, match=message):
+        loss.grad(jnp.asarray(y), t)
+    assert np.isfinite(jax.jit(loss)(jnp.asarray(y), t))  # traced targets: not looked at

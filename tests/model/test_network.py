@@ -384,3 +384,25 @@ def test_non_numeric_parameters_and_inputs_are_named_not_left_to_jax():
         net.apply(params, np.array([["a", "b", "c"]]))
     with pytest.raises(ValueError, match=r"^x: expected numbers \(features, cast to float32\), got an array of object$"):
         net.apply(params, np.array([[1.0, None, 2.0]], dtype=object))
+
+
+KEY_EXPECTED = r"key: expected a PRNG key \(jax.random.key\(0\), or a raw uint32 key of shape \(2,\)\), got "
+
+
+def test_init_and_training_apply_name_a_key_that_is_not_one():
+    net = Network(5, (Dense(8, "tanh"), Dropout(0.5), Dense(3)))
+    params, x = net.init(jax.random.key(0)), np.ones((4, 5), np.float32)
+    with pytest.raises(TypeError, match=f"^{KEY_EXPECTED}int 0$"):
+        net.init(0)
+    with pytest.raises(TypeError, match=f"^{KEY_EXPECTED}int 0$"):
+        net.apply(params, x, train=True, key=0)
+    with pytest.raises(ValueError, match=f"^{KEY_EXPECTED}a batch of \\(3,\\) typed keys"):
+        net.apply(params, x, train=True, key=jax.random.split(jax.random.key(0), 3))
+    net.apply(params, x, train=True, key=jax.random.PRNGKey(0))  # raw keys are keys
+
+
+def test_apply_refuses_complex_inputs():
+    net = Network(5, (Dense(3),))
+    with pytest.raises(ValueError, match=r"^x: expected real numbers \(features, cast to float32\), got an array "
+                                         r"of complex64$"):
+        net.apply(net.init(jax.random.key(0)), jnp.ones((2, 5), jnp.complex64))

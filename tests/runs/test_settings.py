@@ -79,3 +79,11 @@ def test_conv_says_it_wants_channels(value):
     if value is not None:
         with pytest.raises(ValueError, match=r"^--conv: expected a list of channels"):
             settings.with_defaults(conv=value)
+
+
+@pytest.mark.parametrize("name", ["dropout", "momentum"])
+def test_a_rate_float32_rounds_to_1_is_refused(name):
+    with pytest.raises(ValueError, match=r"^expected a number in \[0, 1\), got 0.99999999, which float32 rounds "
+                                         r"to 1.0$"):
+        settings.SETTINGS[name](0.99999999)
+    assert settings.SETTINGS[name](0.9999999) == 0.9999999

@@ -166,3 +166,19 @@ def test_bfloat16_parameters_get_metrics_summed_and_counted_in_float32():
     assert r.history[0]["val_accuracy"] == pytest.approx(hits / 359, rel=1e-6)
     per_example = losses.cross_entropy("sum", from_logits=True)(jnp.asarray(y), jnp.asarray(t))
     assert r.history[0]["loss"] == pytest.approx(float(per_example) / 359, rel=1e-2)  # bfloat16 logits
+
+
+def test_evaluate_under_vmap_or_grad_says_it_cannot_be_traced():
+    params, (x, t) = NET.init(jax.random.key(0)), _data()
+    message = (r"^evaluate runs its own compiled loop on concrete arrays and cannot be traced \(jit/vmap/grad\); "
+               r"use net.apply with fnnet.losses for traced code")
+    with pytest.raises(TypeError, match=message):
+        jax.vmap(lambda x: fnnet.evaluate(NET, LOSS, params, (x, t)))(np.stack([x, x]))
+    with pytest.raises(TypeError, match=message):
+        jax.grad(lambda p: fnnet.evaluate(NET, LOSS, p, (x, t))["loss"])(params)
+
+
+def test_evaluate_takes_a_numpy_integer_batch_size():
+    params, data = NET.init(jax.random.key(0)), _data()
+    assert fnnet.evaluate(NET, LOSS, params, data, batch_size=np.int64(8)) == fnnet.evaluate(
+        NET, LOSS, params, data, batch_size=8)

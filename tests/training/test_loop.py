@@ -336,3 +336,60 @@ def test_labels_of_a_net_with_an_output_per_position_are_named():
             (np.ones((4, 6, 6, 1), np.float32), np.zeros(4, np.int32)), key=jax.random.key(1), epochs=1)
     assert str(e.value) == ("data: expected integer labels of shape (4, 6, 6) for outputs of shape (6, 6, 3) per "
                             "example, got shape (4,)")
+
+
+KEY_EXPECTED = r"key: expected a PRNG key \(jax.random.key\(0\), or a raw uint32 key of shape \(2,\)\), got "
+
+
+@pytest.mark.parametrize("key, got, error", [
+    (0, "int 0", TypeError),
+    (np.zeros(3, np.uint32), r"an array of uint32 of shape \(3,\)", ValueError),
+])
+def test_fit_names_a_key_that_is_not_one(key, got, error):
+    with pytest.raises(error, match=f"^{KEY_EXPECTED}{got}$"):
+        fnnet.fit(NET, LOSS, optim.sgd(0.1), NET.init(jax.random.key(0)), _data(), key=key, epochs=1)
+
+
+def test_fit_takes_numpy_integers_for_epochs_and_batch_size_but_not_bools():
+    result = _fit(epochs=np.int64(2), batch_size=np.int64(8))
+    assert len(result.history) == 2 and int(result.state.step) == 2 * 3
+    with pytest.raises(ValueError, match=r"^batch_size must be an int in \[1, 23\] .*got True$"):
+        _fit(epochs=1, batch_size=True)
+
+
+def test_fit_refuses_lists_as_data_as_jax_does():
+    x, t = _data()
+    with pytest.raises(TypeError, match=r"^data: x must be an array \(NumPy or JAX\), got list$"):
+        fnnet.fit(NET, LOSS, optim.sgd(0.1), NET.init(jax.random.key(0)), (x.tolist(), t), key=jax.random.key(0))
+
+
+def test_fit_refuses_a_run_whose_step_counter_would_overflow_int32():
+    state = _fit(epochs=1, batch_size=8).state  # 3 updates an epoch
+    late = state._replace(step=np.asarray(2**31 - 5, np.int32))
+    with pytest.raises(ValueError, match=r"^epochs: the int32 step counter would pass 2\*\*31 - 1: 2 epochs of 3 "
+                                         r"updates after step 2147483643 need 6, and 4 updates are left "
+                                         r"\(at most 1 epochs\)$"):
+        fnnet.fit(NET, LOSS, optim.sgd(0.1), late, _data(), epochs=2, batch_size=8)
+
+
+@pytest.mark.parametrize("field, value", [("epoch", -1), ("step", -3)])
+def test_fit_refuses_a_state_with_negative_counts(field, value):
+    state = _fit(epochs=1, batch_size=8).state
+    bad = state._replace(**{field: np.asarray(value, np.int32)})
+    with pytest.raises(ValueError, match=r"^params: a TrainState with epoch >= 0 and step >= 0 expected, got "
+                                         f"epoch {int(bad.epoch)} and step {int(bad.step)}"):
+        fnnet.fit(NET, LOSS, optim.sgd(0.1), bad, _data(), epochs=1, batch_size=8)
+
+
+def test_fit_refuses_mixed_parameter_dtypes_naming_the_leaves():
+    params = NET.init(jax.random.key(0))
+    params[0]["w"] = params[0]["w"].astype(jnp.float16)
+    with pytest.raises(ValueError, match=r"got mixed: params\[0\]\['w'\] is float16, params\[0\]\['b'\] is float32$"):
+        fnnet.fit(NET, LOSS, optim.sgd(0.1), params, _data(), key=jax.random.key(0), epochs=1)
+
+
+def test_fit_under_a_transformation_says_it_cannot_be_traced():
+    params, (x, t) = NET.init(jax.random.key(0)), _data()
+    with pytest.raises(TypeError, match=r"^fit runs its own compiled loop on concrete arrays and cannot be traced "
+                                        r"\(jit/vmap/grad\); use make_epochs/make_step/value_and_grad"):
+        jax.jit(lambda x: fnnet.fit(NET, LOSS, optim.sgd(0.1), params, (x, t), key=jax.random.key(0)).params)(x)

@@ -48,3 +48,13 @@ def test_the_padded_batch_updates_like_its_real_examples_alone(x64):
         np.testing.assert_allclose(p, q, rtol=1e-14)
 
 
+
+
+def test_a_step_given_a_train_state_for_params_says_so():
+    import pytest
+
+    state = _fit(epochs=1, batch_size=8).state
+    step = fnnet.train_step(NET, LOSS, optim.sgd(0.1))
+    with pytest.raises(TypeError, match=r"^params: expected the parameter tree \(one entry per layer\), got a "
+                                        r"TrainState; pass state.params and state.opt_state"):
+        step(state, state.opt_state, _data(), jax.random.key(0))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
+import numpy as np
 
 
 class DropoutCache(NamedTuple):
@@ -36,6 +37,8 @@ class Dropout:
             return
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 <= rate < 1):
             raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
+        if np.float32(rate) >= 1:  # the mask is drawn in float32 (or wider): every unit dropped
+            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}, which float32 rounds to 1.0")
         object.__setattr__(self, "rate", float(rate))
 
     @property

@@ -55,3 +55,10 @@ def test_notes_dropout_rule_agrees_with_inverted_dropout_in_expectation(x64):
     params = net.init(jax.random.key(1), jnp.float64)
     scaled = [{}, {"w": params[1]["w"] * 0.6, "b": params[1]["b"]}]
     np.testing.assert_allclose(net.apply(params, x), Network(6, (Dense(2),)).apply(scaled[1:], x), rtol=1e-14)
+
+
+def test_a_rate_float32_rounds_to_1_is_refused():
+    with pytest.raises(ValueError, match=r"^Dropout: rate must be a number in \[0, 1\), got 0.99999999, which "
+                                         r"float32 rounds to 1.0$"):
+        Dropout(0.99999999)
+    Dropout(0.9999999)
