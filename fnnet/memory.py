@@ -106,11 +106,13 @@ def training(net, optimizer, dtype, *, examples: int, batch_size: int, eval_exam
              eval_batch_size: int = 1024, members: int = 1, at_once: int | None = None,
              early_stopping: bool = False) -> Estimate:
     """What training ``members`` copies of ``net`` (parameters of ``dtype``) holds: for each
-    member the parameters, their update and gradient, the optimizer's state (in and out;
-    ``optimizer`` None: as large as Adam's),
-    early stopping's copy; the data (``examples`` and ``eval_examples`` of them) once; one
-    batch's activations and one evaluation chunk's for each member trained at once
-    (``at_once``, default all)."""
+    member the parameters, their update and gradient, the optimizer's state in and out
+    (``optimizer`` None: as large as Adam's), early stopping's copy; the data
+    (``examples`` and ``eval_examples`` of them) once; one batch's activations and one
+    evaluation chunk's for each member trained at once (``at_once``, default all).
+
+    Bytes ≈ (2p + p + 2s + p_stop)·members + data + (B·a_train + C·a_eval)·at_once, with p
+    and s one member's parameter and optimizer-state bytes, a the values per example."""
     import jax
 
     itemsize = np.dtype(dtype).itemsize
