@@ -363,6 +363,15 @@ def test_fit_refuses_lists_as_data_as_jax_does():
         fnnet.fit(NET, LOSS, optim.sgd(0.1), NET.init(jax.random.key(0)), (x.tolist(), t), key=jax.random.key(0))
 
 
+@pytest.mark.parametrize("on_device", [False, True])
+def test_fit_refuses_complex_features_instead_of_dropping_their_imaginary_parts(on_device):
+    x, t = _data()
+    x = (np.asarray(x) + 1j).astype(np.complex64)
+    data = (jnp.asarray(x), jnp.asarray(t)) if on_device else (x, t)
+    with pytest.raises(ValueError, match=r"^data: expected real features, got an array of complex64$"):
+        fnnet.fit(NET, LOSS, optim.sgd(0.1), NET.init(jax.random.key(0)), data, key=jax.random.key(0))
+
+
 def test_fit_refuses_a_run_whose_step_counter_would_overflow_int32():
     state = _fit(epochs=1, batch_size=8).state  # 3 updates an epoch
     late = state._replace(step=np.asarray(2**31 - 5, np.int32))
