@@ -95,7 +95,7 @@ def to_device(x, t, in_shape: tuple, out_shape: tuple, dtype, what: str = "data"
     if np.ndim(x) >= 1 and np.shape(x)[0] == 0:
         raise ValueError(f"{what}: the data set is empty (0 examples)")
     if np.iscomplexobj(x):  # a cast would drop the imaginary parts without a word
-        raise ValueError(f"{what}: expected real features, got an array of {np.result_type(x)}")
+        raise ValueError(f"{what}: expected real features, got an array of {np.dtype(x.dtype)}")
     if on_device:
         if _clean_on_device(x, t, in_shape, out_shape, dtype):
             _remember_clean(x, t, in_shape, out_shape, dtype)
