@@ -23,7 +23,7 @@ from fnnet import memory
 from fnnet.model import losses as losses_
 from fnnet.model.layers.dropout import Dropout
 from fnnet.model.network import Network
-from fnnet.training import coefficients, device_data, parallel
+from fnnet.training import coefficients, device_data, layout, parallel
 from fnnet.training.epochs import make_epoch, make_epochs
 from fnnet.training.monitor import EarlyStopping, History
 from fnnet.training.state import TrainState, fresh_state
@@ -58,10 +58,10 @@ def _guarded(epoch: Callable, stopping: EarlyStopping | None) -> Callable:
     stopping's rules are ``EarlyStopping.update`` and ``should_stop``, on the device. The
     metrics gain "ran": whether this epoch counted."""
 
-    def run(state: TrainState, x, t, val, w):
+    def run(state: TrainState, x, t, val, w, **kw):
         p = state.stopping
         before = state._replace(stopping=None)
-        after, m = epoch(before, x, t, val, w)
+        after, m = epoch(before, x, t, val, w, **kw)  # kw: the layout (make_epochs)
         finite = functools.reduce(lambda ok, leaf: ok & jnp.all(jnp.isfinite(leaf)),
                                   jax.tree.leaves(after.params), jnp.isfinite(m["loss"]))
         ran = p.active & finite
@@ -113,10 +113,17 @@ def _programs(net, loss, lifted, names, batch_size, grad, with_accuracy, eval_ba
                              *(jnp.zeros((), jnp.int32),) * 2, params if stopping is not None else None)
         return fresh_state(optimizer(values, hp), params, key)._replace(stopping=progress)
 
+    def update(values, hp, g, s, p):
+        opt = optimizer(values, hp)
+        with jax.numpy_dtype_promotion("standard"):
+            return opt.update(g, s, p, **layout.extra_args(opt, g))
+
     def ensemble_epochs(values, state, hp, x, t, val, w, n):
         epoch = make_epoch(member_net(hp), loss, optimizer(values, hp), batch_size=batch_size, grad=grad,
                            accuracy=with_accuracy, eval_batch_size=eval_batch_size, sharding=shardings[1])
-        state, metrics = make_epochs(_guarded(epoch, stopping), max_epochs)(state, x, t, val, n, w)
+        # Each member's weights with few outputs run transposed (fnnet.training.layout).
+        plan = None if shardings[1] is not None else lambda s: layout.plan(update, s.params, s, values, hp)
+        state, metrics = make_epochs(_guarded(epoch, stopping), max_epochs, layout=plan)(state, x, t, val, n, w)
         del metrics["finite"], metrics["params_finite"]
         return state, metrics
 

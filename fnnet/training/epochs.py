@@ -16,7 +16,9 @@ import optax
 from fnnet.model import loss_calls, losses as losses_
 from fnnet.model.network import Network
 from fnnet.training import parallel
+from fnnet.training import layout as layout_
 from fnnet.training.evaluation import evaluate_arrays
+from fnnet.training.layout import to_outer
 from fnnet.training.state import TrainState, fresh_state, typed_key
 from fnnet.training.step import make_step
 
@@ -99,12 +101,14 @@ def make_epoch(net: Network, loss, optimizer: optax.GradientTransformation, *, b
 
 
 def _epoch(spec: EpochSpec) -> Callable:
-    step = make_step(spec.net, spec.loss, spec.optimizer, grad=spec.grad, accuracy=spec.accuracy)
     B = spec.batch_size
     mean = loss_calls.reduction(spec.loss) == "mean"
     pad = loss_calls.accepts_weights(spec.loss)
 
-    def epoch(state: TrainState, x, t, val=None, w=None):
+    def epoch(state: TrainState, x, t, val=None, w=None, *, layout: frozenset = frozenset()):
+        # layout (fnnet.training.layout): the state's weights of these shapes are transposed.
+        step = make_step(spec.net, spec.loss, spec.optimizer, grad=spec.grad, accuracy=spec.accuracy,
+                         layout=layout)
         n = x.shape[0]
         dtype = spec.net.param_dtype(state.params)
         # The epoch's sums and counts in float32 or wider, whatever the parameters' dtype.
@@ -162,7 +166,7 @@ def _epoch(spec: EpochSpec) -> Callable:
         if spec.step_losses:
             metrics["step_losses"] = jnp.concatenate(losses)
         if val is not None:
-            v = evaluate_arrays(spec.net, spec.loss, params, val[0], val[1], spec.eval_batch_size,
+            v = evaluate_arrays(spec.net, spec.loss, to_outer(params, layout), val[0], val[1], spec.eval_batch_size,
                                 sharding=spec.sharding)
             metrics["val_loss"] = v["loss"]
             if spec.accuracy:
@@ -172,20 +176,25 @@ def _epoch(spec: EpochSpec) -> Callable:
     return epoch
 
 
-def make_epochs(epoch: Callable, max_epochs: int) -> Callable:
+def make_epochs(epoch: Callable, max_epochs: int, *, layout: Callable | None = None) -> Callable:
     """``(state, x, t, val, n, w=None) -> (state, metrics)``: ``n ≤ max_epochs`` epochs in one
     program (n is traced, so any n reuses it); each metric is stacked to ``(max_epochs,)``
     with the first n entries filled (the rest 0), plus "params_finite" of the final
     parameters and "finite", whether those and the n epochs' losses all are (one flag for
-    the host)."""
+    the host). ``layout``: ``layout(state) -> shapes`` (``fnnet.training.layout.plan``):
+    weights of those shapes run transposed from entry to exit, and ``epoch`` is called
+    with ``layout=shapes``."""
 
     def epochs(state, x, t, val, n, w=None):
-        shapes = jax.eval_shape(epoch, state, x, t, val, w)[1]
+        transposed = layout(state) if layout is not None else frozenset()
+        state = layout_.to_inner(state, transposed)
+        one = functools.partial(epoch, layout=transposed) if transposed else epoch
+        shapes = jax.eval_shape(one, state, x, t, val, w)[1]
         stacked = {k: jnp.zeros((max_epochs,) + v.shape, v.dtype) for k, v in shapes.items()}
 
         def body(i, carry):
             state, stacked = carry
-            state, m = epoch(state, x, t, val, w)
+            state, m = one(state, x, t, val, w)
             # i >= 0: no wrapping of negative indices (three more ops per epoch, 1-2% of a
             # tiny net's update; lax.scan's own stacking leaves them out too).
             return state, {k: jax.lax.dynamic_update_index_in_dim(stacked[k], m[k], i, 0,
@@ -193,6 +202,7 @@ def make_epochs(epoch: Callable, max_epochs: int) -> Callable:
                            for k in stacked}
 
         state, stacked = jax.lax.fori_loop(0, n, body, (state, stacked))
+        state = layout_.to_outer(state, transposed)
         params_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(state.params)]))
         return state, {**stacked, "params_finite": params_finite,
                        "finite": params_finite & _leading_finite(stacked["loss"], n)}
@@ -232,6 +242,19 @@ def _leading_finite(column, n):
     return jax.lax.platform_dependent(column, n, cpu=by_rows, default=whole)
 
 
+def _layout(spec: EpochSpec, optimizer, values) -> Callable | None:
+    """``make_epochs``' layout for ``spec`` and its ``optimizer`` (``fnnet.training.layout``);
+    None for a mesh's sharded weights."""
+    if spec.sharding is not None:
+        return None
+
+    def update(values, g, s, p):
+        with jax.numpy_dtype_promotion("standard"):
+            return spec.resolved(values).optimizer.update(g, s, p, **layout_.extra_args(optimizer, g))
+
+    return lambda state: layout_.plan(update, state.params, state, values)
+
+
 @functools.lru_cache(maxsize=64)
 def epochs_program(spec: EpochSpec, max_epochs: int, *, fresh: bool = False) -> Callable:
     """``make_epochs`` of ``spec``'s epoch compiled once per (spec, max_epochs): ``(values,
@@ -241,7 +264,9 @@ def epochs_program(spec: EpochSpec, max_epochs: int, *, fresh: bool = False) -> 
     ``(values, params, key, x, t, val, n, w)`` and makes the new run's state itself."""
 
     def epochs(values, state, x, t, val, n, w=None):
-        state, metrics = make_epochs(_epoch(spec.resolved(values)), max_epochs)(state, x, t, val, n, w)
+        resolved = spec.resolved(values)
+        state, metrics = make_epochs(_epoch(resolved), max_epochs, layout=_layout(spec, resolved.optimizer, values))(
+            state, x, t, val, n, w)
         if not spec.step_losses:
             del metrics["params_finite"]
         return state.params, state.opt_state, metrics

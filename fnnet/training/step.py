@@ -12,6 +12,7 @@ import optax
 from fnnet.model import backprop, loss_calls, losses as losses_
 from fnnet.model.network import Network
 from fnnet.names import GRADS
+from fnnet.training.layout import to_inner, to_outer
 from fnnet.training.state import TrainState
 
 
@@ -40,7 +41,8 @@ def value_and_grad(net: Network, loss, grad: str = "autodiff") -> Callable:
 
 
 def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
-              grad: str = "autodiff", accuracy: bool = True, grad_reduce: Callable | None = None) -> Callable:
+              grad: str = "autodiff", accuracy: bool = True, grad_reduce: Callable | None = None,
+              layout: frozenset = frozenset()) -> Callable:
     """The pure update ``(params, opt_state, batch, key) -> (params, opt_state, metrics)``;
     batch is ``(x, t)`` or ``(x, t, weights)``, metrics ``{"loss", "accuracy"}`` of the
     batch before the update. A transformation taking extra arguments
@@ -52,7 +54,11 @@ def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
     optimizer's ``value=`` and the metrics), before the update; for a ``jax.shard_map``
     over a named axis, e.g. ``lambda g: jax.lax.pmean(g, "data")`` with a mean loss: the
     single-device step when each shard holds the same number (or total weight) of
-    examples (``value_fn`` stays the shard's own loss)."""
+    examples (``value_fn`` stays the shard's own loss).
+
+    ``layout`` (``fnnet.training.layout``, inside the compiled epochs): params and
+    opt_state hold the weights of these shapes transposed; the network sees them as
+    they are."""
     vg = value_and_grad(net, loss, grad)
     extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
@@ -61,13 +67,15 @@ def make_step(net: Network, loss, optimizer: optax.GradientTransformation, *,
             raise TypeError("params: expected the parameter tree (one entry per layer), got a TrainState; "
                             "pass state.params and state.opt_state")
         x, t, w = (*batch, None) if len(batch) == 2 else batch
-        (value, y), grads = vg(params, x, t, w, key)
+        # Transposes around the gradient: XLA folds them into the matrix products.
+        (value, y), grads = vg(to_outer(params, layout), x, t, w, key)
+        grads = to_inner(grads, layout)
         if grad_reduce is not None:
             grads, value = grad_reduce(grads), grad_reduce(value)
         # optax's protocol: such an update takes what it needs and ignores the rest. The
         # gradient value_fn also computes is dead code under jit, which XLA drops.
         kwargs = {} if not extra else dict(value=value, grad=grads,
-                                           value_fn=lambda p: vg(p, x, t, w, key)[0][0])
+                                           value_fn=lambda p: vg(to_outer(p, layout), x, t, w, key)[0][0])
         with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 counts
             updates, opt_state = optimizer.update(grads, opt_state, params, **kwargs)
         params = optax.apply_updates(params, updates)
