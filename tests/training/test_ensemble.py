@@ -310,6 +310,19 @@ def test_conv_data_of_another_shape_is_told_the_fix(x, message):
     assert str(e.value) == message
 
 
+@pytest.mark.parametrize("group, size, expected", [
+    (32, 19_210, 2),   # 3 fit within VMAPPED_PARAMS; 2 divides 32: no remainder to compile
+    (30, 19_210, 3),   # 3 divides 30
+    (7, 19_210, 3),    # only 1 divides 7, less than half of 3: the remainder is compiled
+    (3, 19_210, None),  # the whole group fits
+    (64, 1 << 20, 1),  # one member is past the bound
+])
+def test_the_default_members_at_once_divides_the_group_when_it_can(group, size, expected):
+    from fnnet.training import ensemble
+
+    assert ensemble.default_at_once(group, size) == expected
+
+
 @pytest.mark.parametrize("cores", [1, 2, 4])
 def test_members_train_a_group_per_core_and_each_is_its_own_fit(monkeypatch, x64, cores):
     from fnnet.training import ensemble
