@@ -189,7 +189,8 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
             data replicated. Explicit or auto axes; it runs on an auto-axes copy.
         members_at_once: vmap this many members at a time and loop over the groups in
             the same program, in [1, N]. Default: all at once on an accelerator; on a CPU
-            as many as keep a group within ``VMAPPED_PARAMS`` parameters. On a CPU,
+            as many as keep a group within ``VMAPPED_PARAMS`` parameters, a divisor
+            of the group where one is near (``default_at_once``). On a CPU,
             members whose updates are small (``THREADED_WORK``) also train a group per
             core, side by side in threads (one compiled program): XLA:CPU runs a
             program's small matrix products on one core.
