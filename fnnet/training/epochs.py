@@ -15,10 +15,8 @@ import optax
 
 from fnnet.model import loss_calls, losses as losses_
 from fnnet.model.network import Network
-from fnnet.training import parallel
-from fnnet.training import layout as layout_
+from fnnet.training import layout as layout_, parallel
 from fnnet.training.evaluation import evaluate_arrays
-from fnnet.training.layout import to_outer
 from fnnet.training.state import TrainState, fresh_state, typed_key
 from fnnet.training.step import make_step
 
@@ -166,8 +164,8 @@ def _epoch(spec: EpochSpec) -> Callable:
         if spec.step_losses:
             metrics["step_losses"] = jnp.concatenate(losses)
         if val is not None:
-            v = evaluate_arrays(spec.net, spec.loss, to_outer(params, layout), val[0], val[1], spec.eval_batch_size,
-                                sharding=spec.sharding)
+            v = evaluate_arrays(spec.net, spec.loss, layout_.to_outer(params, layout), val[0], val[1],
+                                spec.eval_batch_size, sharding=spec.sharding)
             metrics["val_loss"] = v["loss"]
             if spec.accuracy:
                 metrics["val_accuracy"] = v["accuracy"]
