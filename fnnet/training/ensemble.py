@@ -128,8 +128,8 @@ def _programs(net, loss, lifted, names, batch_size, grad, with_accuracy, eval_ba
         return state, metrics
 
     def ensemble_final(state):
-        if stopping is None or not stopping.restore_best:
-            return state.params
+        """Each member's best epoch's parameters (called only when early stopping restores
+        them), its last where it had none."""
         return jax.tree.map(lambda b, a: jnp.where(state.stopping.best_epoch > 0, b, a),
                             state.stopping.params, state.params)
 
@@ -290,7 +290,7 @@ def fit_many(net: Network, loss, make_optimizer, params, data, *, keys, epochs: 
     p = jax.device_get(state.stopping._replace(params=None))
     best = [int(b) or None for b in p.best_epoch]  # without early stopping: 0, and wait 0
     stopped = [bool(s) for s in (p.wait > 0) & (p.wait >= getattr(early_stopping, "patience", 0))]
-    # Without restoring a best epoch the final parameters are the state's: no program to run.
+    # Without a best epoch to restore the final parameters are the state's: no program to run.
     restores = early_stopping is not None and early_stopping.restore_best
     return EnsembleResult(final(state) if restores else state.params, histories, best, stopped,
                           [bool(d) for d in p.diverged],
